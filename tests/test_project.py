@@ -7,7 +7,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def readme_commands():
-    return re.findall(r"```sh\n(.+?)\n```", (ROOT / 'README.md').read_text())
+    "The commands of the README's Set-up section."
+    setup = (ROOT / 'README.md').read_text().split('## Set-up', 1)[1].split('\n## ', 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", setup)
 
 
 def test_readme_has_two_setup_commands_and_ci_runs_the_test_one():
