@@ -58,8 +58,8 @@ def measure(step, dev, steps, warmup):
     return statistics.median(times), (torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else None)
 
 
-def bench(preset_name, batch, steps, warmup, device):
-    cfg = apply_variant(validate(apply_overrides(preset(preset_name), [f'device={device}', 'teacher_train_steps=0', f'data.batch_size={batch}'])))
+def bench(preset_name, batch, steps, warmup, device, extra=()):
+    cfg = apply_variant(validate(apply_overrides(preset(preset_name), [f'device={device}', 'teacher_train_steps=0', f'data.batch_size={batch}', *extra])))
     rt = Runtime(cfg)
     dev = rt.device
     torch.manual_seed(0)
