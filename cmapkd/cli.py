@@ -47,7 +47,7 @@ def main(argv=None):
     rp.add_argument('--out', default='paper', help='output directory (default paper/)')
     rp.add_argument('--seeds', type=int, nargs='+', default=[0])
     rp.add_argument('--n-gpus', type=int, default=1)
-    rp.add_argument('--force', action='store_true', help='re-run runs whose result file exists')
+    rp.add_argument('--force', action='store_true', help="remove the preset's result files and training runs in --out first, and run everything again")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ['train']:
         from cmapkd.train import main as train_main
@@ -57,7 +57,7 @@ def main(argv=None):
         from cmapkd.experiments import reproduce
         t0 = time.time()
         times = reproduce(a.preset, a.out, a.seeds, a.n_gpus, a.force)
-        print(json.dumps(times)); print(f'reproduction of preset {a.preset!r} written to {a.out}/ in {time.time() - t0:.0f} s')
+        print(json.dumps(times)); print(f'reproduction of preset {a.preset!r} written to {a.out}/ in {time.time() - t0:.0f} s (times in {a.out}/reproduction_{a.preset}.json)')
         return 0
     if a.cmd == 'smoke' and a.config is None and a.preset is None: a.preset = 'smoke'
     cfg = load_run_config(a.config, a.preset, a.set)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_experiments.ipynb #180d2d99
 from __future__ import annotations
-import dataclasses, json, subprocess, sys, time
+import dataclasses, json, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from .config import (RunConfig, preset, apply_overrides, validate, config_to_dict, save_config, METHODS,
@@ -20,7 +20,7 @@ from .report import write_figure_data
 
 # %% auto #0
 __all__ = ['NOTEBOOKS', 'git_commit', 'run_name', 'check_params', 'experiment_config', 'figure_arrays', 'run_one',
-           'notebooks_dir', 'reproduce']
+           'notebooks_dir', 'discard_preset', 'reproduce']
 
 # %% ../nbs/11_experiments.ipynb #673fe5de
 def git_commit(root='.') -> str:
@@ -147,18 +147,36 @@ def notebooks_dir() -> Path:
         raise FileNotFoundError(f"the experiment notebooks are not in {d}; run from a clone installed with `pip install -e .`")
     return d
 
+def discard_preset(out_dir, preset_name: str) -> int:
+    "Remove the result files (with their figure data) and the training runs of `preset_name` under `out_dir`; returns the count of result files."
+    out, n = Path(out_dir), 0
+    for f in out.glob('results/*/*.json'):
+        if json.loads(f.read_text()).get('preset') == preset_name:
+            f.unlink(); f.with_suffix('.npz').unlink(missing_ok=True); n += 1
+    shutil.rmtree(out / 'runs' / preset_name, ignore_errors=True)
+    return n
+
 def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: int = 1, force: bool = False, progress: bool = True) -> dict:
-    "Run every experiment notebook for `preset_name` into `out_dir`; returns the wall time of each."
+    "Run every experiment notebook for `preset_name` into `out_dir` (afresh with `force`); returns the wall time of each."
     import papermill as pm
+    from traitlets.config import Config
     check_params(preset_name, (), (), list(seeds), n_gpus, out_dir)
-    out = Path(out_dir).resolve(); (out / 'runs').mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir).resolve()
+    if force: print(f"force: removed {discard_preset(out, preset_name)} result files of preset {preset_name!r} and its training runs")
+    (out / 'runs').mkdir(parents=True, exist_ok=True)
     nbs, times = notebooks_dir(), {}
     for name in NOTEBOOKS:
         t0 = time.time()
         params = dict(preset=preset_name, out_dir=str(out))
-        if name != 'make_paper': params.update(seeds=list(seeds), n_gpus=n_gpus, force=force)
-        pm.execute_notebook(str(nbs / f'{name}.ipynb'), str(out / 'runs' / f'{name}_{preset_name}.ipynb'), parameters=params,
-                            cwd=str(nbs), progress_bar=progress, log_output=False, kernel_name='python3')
+        if name != 'make_paper': params.update(seeds=list(seeds), n_gpus=n_gpus)
+        with tempfile.TemporaryDirectory() as sock:   # IPC sockets: TCP ports picked before the kernel binds them can be taken
+            pm.execute_notebook(str(nbs / f'{name}.ipynb'), str(out / 'runs' / f'{name}_{preset_name}.ipynb'), parameters=params,
+                                cwd=str(nbs), progress_bar=progress, log_output=False, kernel_name='python3',
+                                config=Config(KernelManager=dict(transport='ipc', ip=f'{sock}/kernel')))
         times[name] = round(time.time() - t0, 1)
     times['total'] = round(sum(times.values()), 1)
+    dev = 'cuda' if n_gpus > 1 or (torch.cuda.is_available() and preset(preset_name).device != 'cpu') else 'cpu'
+    record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, force=force, commit=git_commit(nbs),
+                  device=device_name(dev), wall_s=times)
+    atomic_write_text(out / f'reproduction_{preset_name}.json', json.dumps(record, indent=1))
     return times

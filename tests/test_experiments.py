@@ -10,9 +10,11 @@ FIGURES = ['fig3_alsn_difficulty', 'fig4_alsn_radar', 'fig5_tsne', 'fig6_cross_m
 @pytest.fixture(scope='module')
 def paper(tmp_path_factory):
     out = tmp_path_factory.mktemp('paper')
+    stale = out / 'results' / 'main' / 'old_seed0.json'   # a smoke result of an earlier run: --force removes it
+    stale.parent.mkdir(parents=True); stale.write_text(json.dumps(dict(preset='smoke', method='old')))
     env = dict(os.environ, CMAPKD_CACHE=str(out / 'cache'), MPLBACKEND='Agg')
-    r = subprocess.run(['cmapkd', 'reproduce', '--preset', 'smoke', '--out', str(out)], capture_output=True, text=True,
-                       env=env, timeout=3000)
+    r = subprocess.run(['cmapkd', 'reproduce', '--preset', 'smoke', '--out', str(out), '--force'], capture_output=True,
+                       text=True, env=env, timeout=3000)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out
 
@@ -35,3 +37,10 @@ def test_result_files_record_their_run(paper):
     for f in files:
         r = json.loads(f.read_text())
         assert r['seed'] == 0 and r['commit'] and r['device'] and r['config'] and r['metrics'], f
+
+
+def test_reproduction_records_its_wall_time(paper):
+    r = json.loads((paper / 'reproduction_smoke.json').read_text())
+    assert r['commit'] and r['device'] and r['force'] is True
+    assert set(r['wall_s']) == {'run_main', 'run_ablation', 'run_efficiency', 'make_paper', 'total'}
+    assert r['wall_s']['total'] >= r['wall_s']['run_main'] > 0
