@@ -24,10 +24,11 @@ __all__ = ['NOTEBOOKS', 'git_commit', 'run_name', 'check_params', 'experiment_co
 
 # %% ../nbs/11_experiments.ipynb #673fe5de
 def git_commit(root='.') -> str:
-    "The commit of the working tree (with '+dirty' when it has uncommitted changes), or 'unknown'."
+    "The commit of the working tree (with '+dirty' when tracked files outside `paper/`, the outputs, have changed), or 'unknown'."
     try:
         sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--', ':(top)', ':(top,exclude)paper'],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
         return sha + ('+dirty' if dirty else '')
     except (OSError, subprocess.CalledProcessError): return 'unknown'
 

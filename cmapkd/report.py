@@ -401,7 +401,8 @@ def save_figure(fig, paper_dir, name: str, sources=(), close: bool = True) -> li
     out = []
     for fmt in ('pdf', 'png'):
         path = atomic_write(Path(paper_dir) / 'figures' / f'{name}.{fmt}',
-                            lambda t: fig.savefig(t, format=fmt, dpi=200, bbox_inches='tight'))
+                            lambda t: fig.savefig(t, format=fmt, dpi=200, bbox_inches='tight',
+                                                    metadata={'CreationDate': None} if fmt == 'pdf' else None))   # same run, same bytes
         _record(paper_dir, path, sources); out.append(path)
     if close: plt.close(fig)
     return out
