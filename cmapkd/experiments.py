@@ -19,7 +19,7 @@ from .losses import cosine_matrix
 from .report import write_figure_data
 
 # %% auto #0
-__all__ = ['NOTEBOOKS', 'git_commit', 'run_name', 'check_params', 'experiment_config', 'figure_arrays', 'run_one',
+__all__ = ['NOTEBOOKS', 'git_commit', 'run_name', 'check_params', 'experiment_config', 'figure_arrays', 'run_device', 'run_one',
            'notebooks_dir', 'discard_preset', 'reproduce']
 
 # %% ../nbs/11_experiments.ipynb #673fe5de
@@ -97,6 +97,10 @@ def figure_arrays(cfg: RunConfig, files: dict, n: int = 512, m: int = 120) -> di
     return out
 
 # %% ../nbs/11_experiments.ipynb #1c2b3a14
+def run_device(cfg: RunConfig) -> str:
+    "Where a run of `cfg` is evaluated: CUDA when there is one and the config does not ask for the CPU."
+    return 'cuda' if torch.cuda.is_available() and cfg.device != 'cpu' else 'cpu'
+
 def _train(cfg: RunConfig, n_gpus: int, progress: bool, key: str, force: bool) -> dict:
     "Train `cfg` (in process, or under torchrun) unless its out_dir already holds a finished run of the same config."
     done = Path(cfg.out_dir) / 'train_summary.json'
@@ -128,7 +132,7 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
         summary = _train(cfg, n_gpus, progress, train_key, force)
         spec = dataclasses.replace(cfg.student, pretrained=summary['files']['student'])
         model = build_backbone(spec, frozen=True)
-    dev = 'cuda' if torch.cuda.is_available() and cfg.device != 'cpu' else 'cpu'
+    dev = run_device(cfg)
     metrics = evaluate(model.to(dev), cfg, get_tokenizer(spec), device=dev)
     out = dict(experiment=experiment, method=method, variant=variant, seed=seed, preset=preset_name,
                reimplemented=method in REIMPLEMENTED, metrics=metrics, device=device_name(dev), commit=git_commit(),
@@ -176,8 +180,7 @@ def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: in
                                 config=Config(KernelManager=dict(transport='ipc', ip=f'{sock}/kernel')))
         times[name] = round(time.time() - t0, 1)
     times['total'] = round(sum(times.values()), 1)
-    dev = 'cuda' if n_gpus > 1 or (torch.cuda.is_available() and preset(preset_name).device != 'cpu') else 'cpu'
     record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, force=force, commit=git_commit(nbs),
-                  device=device_name(dev), wall_s=times)
+                  device=device_name(run_device(preset(preset_name))), wall_s=times)
     atomic_write_text(out / f'reproduction_{preset_name}.json', json.dumps(record, indent=1))
     return times

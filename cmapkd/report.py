@@ -129,7 +129,7 @@ def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct',
     if mean is None or not np.isfinite(mean): return '--'
     d = _decimals(mean, kind)
     s = f'{mean:.{d}f}'
-    if kind == 'delta': s = f'+{abs(round(mean, d)):.{d}f}' if round(mean, d) >= 0 else f'$-${abs(mean):.{d}f}'   # -0.04 -> '+0.0'
+    if kind == 'delta': s = f'{round(mean, d) + 0.0:+.{d}f}'.replace('-', '$-$')   # + 0.0: -0.04 rounds to -0.0, printed +0.0
     if bold: s = rf'\textbf{{{s}}}'
     if kind == 'times': s += r'$\times$'
     if n > 1 and np.isfinite(std): s += rf' {{\scriptsize $\pm${std:.{d}f}}}'
