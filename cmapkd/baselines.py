@@ -239,6 +239,7 @@ class CMAPKDMethod(Method):
     def teacher_features(self, t: Taps) -> dict: return self.loss.teacher_features(t)
     def forward(self, tf, s: Taps, stage: Stage, logit_scale): return self.loss(tf, s, stage, logit_scale)
     def param_groups(self) -> dict: return self.loss.param_groups()
+    def alsn_step(self, *args): return self.loss.alsn_step(*args)
 
 # %% ../nbs/06_baselines.ipynb #3a09a0e4
 METHOD_CLASSES = {'scratch': Scratch, 'kd': KD, 'fitnet': FitNet, 'clipkd': CLIPKD, 'tinyclip': TinyCLIP,

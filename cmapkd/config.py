@@ -88,10 +88,13 @@ class MethodSpec:
     kd_temperature: float = 4.0            # temperature of the pyramid KL / Hinton KD
     alpha_diag: float = 1.0                # 4x4 pyramid KL: same-level pairs
     alpha_off: float = 0.5                 # 4x4 pyramid KL: cross-level pairs
+    align_beta: float = 1.0                # L_align = L_single + align_beta * L_pyramid
     alsn_hidden: list[int] = field(default_factory=lambda: [512, 256])
-    alsn_temperature: float = 1.0
+    alsn_temperature: float = 0.25         # one of four levels can take up to e^4 / (e^4 + 3) = 0.95
     alsn_detach: bool = True               # ALSN inputs are detached by default (design 3.6)
-    entropy_weight: float = 0.1            # policy phases add entropy_weight * (-entropy)
+    alsn_every: int = 5                    # ALSN's reward (and update) every N steps of a stage that trains it
+    alsn_eps: float = 1e-3                 # central-difference step along the held-out task gradient (unit norm)
+    entropy_weight: float = 0.1            # ALSN's objective adds entropy_weight * H(w)
     pyramid_dim: int | None = None         # width of the pyramid levels; None = teacher's widths
     options: dict = field(default_factory=dict)   # baseline-specific settings
 
@@ -105,8 +108,8 @@ class Stage:
     train: list[str] = field(default_factory=lambda: ['student', 'adapters'])
     weighting: str = 'uniform'             # one of WEIGHTINGS
     manual_weights: list[float] | None = None   # per level of each modality when weighting == 'manual'
-    lr: dict = field(default_factory=dict) # per parameter group, overrides OptimSpec's
-    entropy: bool = False                  # add the ALSN entropy term (policy phases)
+    lr_scale: float = 1.0                  # multiplies the run's schedule for the student and adapters
+    lr: dict = field(default_factory=dict) # per parameter group, overrides OptimSpec's base rate
 
 @dataclass
 class OptimSpec:
@@ -116,7 +119,7 @@ class OptimSpec:
     weight_decay: float = 0.1
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     eps: float = 1e-6
-    warmup: float = 0.1                    # fraction of each stage spent in linear warm-up
+    warmup: float = 0.05                   # fraction of the run spent in linear warm-up
     grad_clip: float = 1.0
     accum_steps: int = 1
 
@@ -216,18 +219,18 @@ def apply_overrides(cfg: RunConfig, overrides) -> RunConfig:
 # %% ../nbs/00_config.ipynb #88741b76
 def progressive(total: int) -> list[Stage]:
     "The outline's progressive schedule over `total` optimiser steps."
-    frac = dict(coarse=.20, medium=.15, fine=.25, alsn_warmup=.10, alsn_policy=.15, alsn_joint=.15)
+    frac = dict(coarse=.20, medium=.15, fine=.30, alsn_policy=.05)
     n = {k: max(1, round(total * f)) for k, f in frac.items()}
+    n['alsn_joint'] = max(1, total - sum(n.values()))   # the remainder: the lengths add up to `total`
     return [Stage('coarse', n['coarse'], levels=['P5', 'L4']),
-            Stage('medium', n['medium'], levels=['P4', 'P5', 'L3', 'L4']),
-            Stage('fine', n['fine']),
-            Stage('alsn_warmup', n['alsn_warmup'], train=['alsn'], weighting='alsn', entropy=True),
-            Stage('alsn_policy', n['alsn_policy'], train=['student', 'adapters'], weighting='alsn'),
-            Stage('alsn_joint', n['alsn_joint'], train=['student', 'adapters', 'alsn'], weighting='alsn', entropy=True)]
+            Stage('medium', n['medium'], levels=['P4', 'P5', 'L3', 'L4'], lr_scale=0.6),
+            Stage('fine', n['fine'], train=['student', 'adapters', 'alsn'], lr_scale=0.2),
+            Stage('alsn_policy', n['alsn_policy'], train=['alsn'], weighting='alsn', lr_scale=0.2),
+            Stage('alsn_joint', n['alsn_joint'], train=['student', 'adapters', 'alsn'], weighting='alsn', lr_scale=0.2)]
 
 def one_stage(total: int) -> list[Stage]:
     "A single stage with every level, ALSN weighting and every module training."
-    return [Stage('one_stage', total, train=['student', 'adapters', 'alsn'], weighting='alsn', entropy=True)]
+    return [Stage('one_stage', total, train=['student', 'adapters', 'alsn'], weighting='alsn')]
 
 # %% ../nbs/00_config.ipynb #f4727138
 VARIANTS = {
@@ -251,11 +254,9 @@ def apply_variant(cfg: RunConfig) -> RunConfig:
     for s in cfg.stages:
         if 'levels_v' in ov: s.levels = [l for l in s.levels if l in L_LEVELS] + ov['levels_v']
         if 'levels_l' in ov: s.levels = [l for l in s.levels if l in P_LEVELS] + ov['levels_l']
-        if 'weighting' in ov and s.weighting == 'alsn':
-            s.weighting, s.manual_weights = ov['weighting'], ov.get('manual_weights')
-            s.entropy = False
-            if s.train == ['alsn']: s.train = ['student', 'adapters']   # nothing left for ALSN to learn
-            s.train = [m for m in s.train if m != 'alsn']
+        if 'weighting' in ov:   # no ALSN at all: a stage that trained only ALSN trains the student instead
+            if s.weighting == 'alsn': s.weighting, s.manual_weights = ov['weighting'], ov.get('manual_weights')
+            s.train = [m for m in s.train if m != 'alsn'] or ['student', 'adapters']
     keyed = [f'{k}={v}' for k, v in ov.items() if k.startswith('method.')]
     return apply_overrides(cfg, keyed) if keyed else cfg
 
@@ -352,6 +353,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ValueError(f"method.variant: variants are ablations of 'cmapkd', not of '{m.name}'")
     for k, v in asdict(m.weights).items():
         if not v >= 0: raise ValueError(f"method.weights.{k}: loss weights must be >= 0, got {v}")
+    if not m.alsn_temperature > 0: raise ValueError(f"method.alsn_temperature: expected > 0, got {m.alsn_temperature}")
+    if not m.alsn_every >= 1: raise ValueError(f"method.alsn_every: expected an integer >= 1, got {m.alsn_every}")
+    if not m.alsn_eps > 0: raise ValueError(f"method.alsn_eps: expected > 0, got {m.alsn_eps}")
     if cfg.data.name not in DATASETS: raise ValueError(f"data.name: unknown dataset '{cfg.data.name}'; valid: {list(DATASETS)}")
     if cfg.data.name != 'scenes':
         if not cfg.data.root or not Path(cfg.data.root).exists():
@@ -370,6 +374,7 @@ def validate(cfg: RunConfig) -> RunConfig:
             raise ValueError(f"{w}.manual_weights: expected 4 non-negative weights (one per level), got {s.manual_weights}")
         bad = [g for g in s.train if g not in MODULE_GROUPS]
         if bad or not s.train: raise ValueError(f"{w}.train: expected a non-empty subset of {list(MODULE_GROUPS)}, got {s.train}")
+        if not s.lr_scale >= 0: raise ValueError(f"{w}.lr_scale: expected >= 0, got {s.lr_scale}")
         bad = [g for g in s.lr if g not in MODULE_GROUPS]
         if bad: raise ValueError(f"{w}.lr: unknown parameter group(s) {bad}; valid: {list(MODULE_GROUPS)}")
     if cfg.precision not in ('auto', 'fp32', 'bf16'): raise ValueError(f"precision: expected 'auto', 'fp32' or 'bf16', got '{cfg.precision}'")

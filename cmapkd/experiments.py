@@ -83,7 +83,7 @@ def figure_arrays(cfg: RunConfig, files: dict, n: int = 512, m: int = 120) -> di
             if key == 'after':
                 w_v, w_l = me.loss.alsn(s.image_emb, s.text_emb)
                 acc['w_v'].append(w_v); acc['w_l'].append(w_l)
-                acc['cross'].append(torch.stack([torch.stack([cosine_matrix(p.i2t_v[i], p.i2t_l[j]).diagonal() for j in range(4)], -1)
+                acc['cross'].append(torch.stack([torch.stack([cosine_matrix(p.z_v[i], p.z_l[j]).diagonal() for j in range(4)], -1)
                                                  for i in range(4)], 1))
         acc['labels'].append(b['label'])
     cat = {k: torch.cat(v).float().numpy() for k, v in acc.items()}

@@ -90,14 +90,13 @@ def fp32_context(x: torch.Tensor):
 # %% ../nbs/03_pyramids.ipynb #d6e97d4e
 @dataclass
 class Pyramid:
-    "One side's UCMP: visual levels P2..P5, language levels L1..L4 and the cross-modal descriptors."
+    "One side's UCMP: visual levels P2..P5, language levels L1..L4 and their joint-space descriptors."
     P: list                    # P2..P5: [B, C, h_l, w_l] (None for a level the student did not compute)
     L: list                    # L1..L4: [B, D]
     v: list                    # global average of each P level: [B, C] (None where P is None)
-    i2t_v: list                # image descriptors for image->text similarities, per P level
-    i2t_l: list                # text descriptors for image->text similarities, per L level
-    t2i_v: list                # image descriptors for text->image similarities, per P level
-    t2i_l: list                # text descriptors for text->image similarities, per L level
+    z_v: list                  # joint-space descriptor per P level [B, E]; z_v[3] is the deployed image embedding
+    z_l: list                  # joint-space descriptor per L level [B, E]; z_l[3] is the deployed text embedding
+    emb: list                  # [image, text] deployed embeddings in the teacher's embedding width (intra's top level)
     L_tokens: list = field(default_factory=list)   # per-token tensors behind L1..L4 [B, L, D] (figures)
     attn: torch.Tensor | None = None               # L3 attention weights [B, L]
     mask: torch.Tensor | None = None               # [B, L] real tokens
@@ -196,6 +195,7 @@ class TeacherUCMP(nn.Module):
     @torch.no_grad()
     def features(self, taps) -> dict[str, torch.Tensor]:
         "Cacheable teacher features: `v_P{2..5}` (compact maps), `v_g*`, `v_z*`, `t_L{1..4}`, `t_z*` (float32)."
+        top = {'v_z5': taps.image_emb, 't_z4': taps.text_emb}   # the deployed embeddings are the top pair
         with fp32_context(taps.image_emb):   # the trainer runs the teacher under bf16 autocast
             maps = [m.detach().float() for m in taps.vision]
             comp = self.visual(maps, compact=True)
@@ -204,10 +204,12 @@ class TeacherUCMP(nn.Module):
             f = {}
             for k, lvl in enumerate(P_LEVELS):
                 n = lvl[1:]
-                f[f'v_P{n}'], f[f'v_g{n}'], f[f'v_z{n}'] = self._pv(comp[k]), self._pv(g[k]), self.heads.vision(g[k])
+                f[f'v_P{n}'], f[f'v_g{n}'] = self._pv(comp[k]), self._pv(g[k])
+                f[f'v_z{n}'] = top[f'v_z{n}'].detach().float() if f'v_z{n}' in top else self.heads.vision(g[k])
             for k, lvl in enumerate(L_LEVELS):
                 n = lvl[1:]
-                f[f't_L{n}'], f[f't_z{n}'] = self._pt(L[k]), self.heads.text(L[k])
+                f[f't_L{n}'] = self._pt(L[k])
+                f[f't_z{n}'] = top[f't_z{n}'].detach().float() if f't_z{n}' in top else self.heads.text(L[k])
         return f
 
     def from_features(self, f: dict, active_v=None) -> Pyramid:
@@ -217,7 +219,7 @@ class TeacherUCMP(nn.Module):
         P = [resize_map(f[f'v_P{n}'].float(), g) if a else None for n, g, a in zip(ps, self.grids, act)]
         zv, zl = [f[f'v_z{n}'].float() for n in ps], [f[f't_z{n}'].float() for n in ls]
         return Pyramid(P=P, L=[f[f't_L{n}'].float() for n in ls], v=[f[f'v_g{n}'].float() for n in ps],
-                       i2t_v=zv, i2t_l=zl, t2i_v=zv, t2i_l=zl)
+                       z_v=zv, z_l=zl, emb=[zv[3], zl[3]])
 
     @torch.no_grad()
     def forward(self, taps) -> Pyramid:
@@ -267,27 +269,30 @@ class LanguageHierarchyStudent(nn.Module):
         return [masked_mean(t1, mask), masked_mean(phr, mask), l3, global_token(t4, eot)], [t1, phr, t3, t4], a
 
 class Bridge(nn.Module):
-    "The student's cross-modal bridge: V2L maps visual descriptors to the language width, L2V the reverse."
-    def __init__(self, vision_dim: int, text_dim: int):
+    "The student's bridge into its joint embedding space: B_v from the pyramid width, B_t from the language width."
+    def __init__(self, vision_dim: int, text_dim: int, embed_dim: int):
         super().__init__()
-        self.v2l, self.l2v = _adapter(vision_dim, text_dim), _adapter(text_dim, vision_dim)
+        self.vision, self.text = _adapter(vision_dim, embed_dim), _adapter(text_dim, embed_dim)
 
 # %% ../nbs/03_pyramids.ipynb #4c8d8731
 class StudentUCMP(nn.Module):
-    "The student's UCMP: every adapter of the method (FPN, language adapters, L3 attention, bridge)."
+    "The student's UCMP: every adapter of the method (FPN, language adapters, L3 attention, bridge, W_e)."
     def __init__(self, teacher_dims, student_dims, image_size: int, pyramid_dim: int | None = None, head_dim: int = 64):
         super().__init__()
         C = pyramid_dim or teacher_dims.vision
         D = pyramid_dim or teacher_dims.text
         self.visual = VisualPyramidStudent(student_dims.vision, C, image_size)
         self.language = LanguageHierarchyStudent(student_dims.text, D, head_dim)
-        self.bridge = Bridge(C, D)
+        self.bridge = Bridge(C, D, student_dims.embed)
+        same = student_dims.embed == teacher_dims.embed
+        self.embed_map = nn.Identity() if same else nn.Linear(student_dims.embed, teacher_dims.embed, bias=False)
         self.grids = self.visual.grids
 
     def forward(self, taps, active_v=None) -> Pyramid:
         P = self.visual(taps.vision, active_v)
         L, toks, a = self.language(taps.text, taps.text_mask, taps.eot)
         v = [None if p is None else p.mean((-2, -1)) for p in P]
-        v2l = [None if x is None else self.bridge.v2l(x) for x in v]
-        return Pyramid(P=P, L=L, v=v, i2t_v=v2l, i2t_l=L, t2i_v=v, t2i_l=[self.bridge.l2v(x) for x in L],
+        z_v = [None if x is None else self.bridge.vision(x) for x in v[:3]] + [taps.image_emb]
+        z_l = [self.bridge.text(x) for x in L[:3]] + [taps.text_emb]
+        return Pyramid(P=P, L=L, v=v, z_v=z_v, z_l=z_l, emb=[self.embed_map(e) for e in (taps.image_emb, taps.text_emb)],
                        L_tokens=toks, attn=a, mask=taps.text_mask)

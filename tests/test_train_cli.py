@@ -38,5 +38,6 @@ def test_two_gloo_processes_match_one_process(tmp_path, method):
     one, two = log(tmp_path / 'one' / 'log.jsonl'), log(tmp_path / 'two' / 'log.jsonl')
     assert [r['step'] for r in one] == [r['step'] for r in two]
     for a, b in zip(one, two):
-        for k in ('loss', 'intra', 'align', 'relation', 'task'):
+        for k in ('loss', 'intra', 'align', 'relation', 'task', 'alsn_objective', 'u_v_P5', 'u_l_L4'):
+            assert (k in a) == (k in b), (a['step'], k)
             if k in a: assert a[k] == pytest.approx(b[k], rel=2e-3, abs=2e-4), (a['step'], k, a[k], b[k])
