@@ -8,15 +8,15 @@ import dataclasses, os, re, shutil, subprocess
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config import Stage, P_LEVELS, L_LEVELS, METHODS, preset as preset_config, atomic_write
+from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, preset as preset_config, atomic_write
 from .report import (load_results, select_runs, table_frame, format_cell, tex_escape, figure_runs, _record,
                            MAIN_ROWS, ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS, DATASET_LABELS)
 
 # %% auto #0
 __all__ = ['BASELINES', 'HEADERS', 'NUMBERS', 'SCHEDULE', 'TEX_PACKAGES', 'TEX_FILES', 'macro_name', 'render_macros', 'pct',
-           'compare', 'teacher_training', 'data_description', 'device_words', 'listing', 'draft_numbers', 'levels_tex',
-           'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers', 'write_schedule', 'template_dir',
-           'copy_template', 'latex_problems', 'missing_tex', 'compile_paper', 'write_draft']
+           'compare', 'teacher_training', 'data_description', 'device_words', 'listing', 'num', 'draft_numbers',
+           'levels_tex', 'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers', 'write_schedule',
+           'template_dir', 'copy_template', 'latex_problems', 'missing_tex', 'compile_paper', 'write_draft']
 
 # %% ../nbs/12_draft.ipynb #b7c467a5
 def macro_name(key: str) -> str:
@@ -138,6 +138,22 @@ def _setting(df: pd.DataFrame, preset: str | None) -> dict:
                        'no larger than the larger of the two standard deviations is reported as within seed variation.')
     return out
 
+def num(x) -> str:
+    "A config constant: one decimal when that is exact (1.0, 0.5), else as short as exact (0.25)."
+    return f'{x:.1f}' if round(x, 1) == x else f'{x:g}'
+
+def _method(df: pd.DataFrame, preset: str | None) -> dict:
+    sub = select_runs(df, 'main', preset)
+    m = dataclasses.asdict(MethodSpec()) | ((_first(sub, 'cmapkd', 'config') or {}).get('method') or {})   # recorded, else defaults
+    w, tau = m['weights'], float(m['alsn_temperature'])
+    top = np.exp(1 / tau) / (np.exp(1 / tau) + 3)   # sigmoid logits in (0, 1/tau): one level at 1/tau, three at 0
+    return dict(Lambda=f"({', '.join(num(w[k]) for k in ('intra', 'align', 'relation', 'task'))})",
+                KdTemperature=num(m['kd_temperature']), AlphaDiag=num(m['alpha_diag']), AlphaOff=num(m['alpha_off']),
+                AlsnHidden=listing(m['alsn_hidden']), AlsnTau=num(tau), EntropyWeight=num(m['entropy_weight']),
+                AlsnMaxWeight=f'{100 * top:.0f}',
+                AlsnSelects='ALSN can select one level, not only tilt the weights' if top >= 0.8 else
+                            'ALSN can only tilt the weights; it cannot give one level most of them')
+
 # %% ../nbs/12_draft.ipynb #41d1e55e
 def _results(df: pd.DataFrame, preset: str | None) -> dict:
     f = table_frame(df, 'main', MAIN_ROWS, ('mean_recall', 'zs_top1', 'vqa_overall'), preset)
@@ -206,7 +222,8 @@ def _alsn(df: pd.DataFrame, preset: str | None) -> dict:
 
 def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
     "Every macro value of numbers.tex from the result frame `df` (`cmapkd.report.load_results`)."
-    return _setting(df, preset) | _results(df, preset) | _ablation(df, preset) | _efficiency(df, preset) | _alsn(df, preset)
+    return (_method(df, preset) | _setting(df, preset) | _results(df, preset) | _ablation(df, preset) | _efficiency(df, preset)
+            | _alsn(df, preset))
 
 # %% ../nbs/12_draft.ipynb #ea1545c7
 HEADERS = dict(name='Stage', steps='Steps', epochs='Epochs', levels='Active levels', train='Trains', weighting='Weights',
