@@ -44,3 +44,16 @@ def test_reproduction_records_its_wall_time(paper):
     assert r['commit'] and r['device'] and r['force'] is True
     assert set(r['wall_s']) == {'run_main', 'run_ablation', 'run_efficiency', 'make_paper', 'total'}
     assert r['wall_s']['total'] >= r['wall_s']['run_main'] > 0
+
+
+def test_smoke_draft_compiles(paper):
+    "make_paper wrote the draft's numbers from the smoke results and compiled it: a PDF, no LaTeX error, nothing undefined."
+    from cmapkd.draft import latex_problems, missing_tex, template_dir
+    assert not missing_tex(), f"LaTeX is needed to compile the draft, missing: {missing_tex()} (.ci/run installs it)"
+    for name in ('main.tex', 'refs.bib'):   # the repository's paper/ is the single template
+        assert (paper / name).read_text() == (template_dir() / name).read_text(), name
+    assert r'\newcommand{\cmapkdPreset}{smoke}' in (paper / 'numbers.tex').read_text()
+    assert (paper / 'table1_schedule.tex').stat().st_size > 0
+    log = (paper / 'main.log').read_text(errors='replace')
+    assert latex_problems(log, (paper / 'main.blg').read_text(errors='replace')) == []
+    assert 'Output written on main.pdf' in log and (paper / 'main.pdf').read_bytes().startswith(b'%PDF')
