@@ -11,6 +11,8 @@ Prints one JSON object. Every ratio is taken between configurations measured in 
 (c) cmapkd_cache: the same with the teacher's features read from memory instead of running the teacher
     (the teacher cache), against (a') plain_cache: the plain step with cached teacher embeddings.
 (d) the tiny preset on CPU against its own plain baseline.
+(r) ALSN's reward step (held-out task gradient + two shifted student forwards + the policy gradient), run every
+    `method.alsn_every` steps of the stages that train ALSN: its time and its overhead per step at that interval.
 """
 import argparse, json, statistics, time
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -92,6 +94,10 @@ def bench(preset_name, batch, steps, warmup, device, extra=()):
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         with FlopCounterMode(display=False) as fc: step()
         sec, mem = measure(step, dev, steps, warmup)
+        if name == 'cmapkd':   # ALSN's reward step on the same batch, the held-out batch being another one
+            held = (torch.randn_like(images), tokens.roll(1, 0))
+            reward = lambda: method.alsn_step(student, images, tokens, cached, stage, *held)
+            reward_sec, _ = measure(reward, dev, steps, warmup)
         flops = fc.get_total_flops()
         out[name] = dict(images_per_s=round(batch / sec, 1), step_ms=round(sec * 1e3, 2), tflops_per_step=round(flops / 1e12, 4),
                          achieved_tflops=round(flops / sec / 1e12, 2), peak_mem_gib=None if mem is None else round(mem, 2))
@@ -103,6 +109,10 @@ def bench(preset_name, batch, steps, warmup, device, extra=()):
     ratios = {'cmapkd_vs_plain': r('cmapkd', 'plain'), 'cmapkd_cache_vs_plain': r('cmapkd_cache', 'plain'),
               'plain_cache_vs_plain': r('plain_cache', 'plain'),
               'step_time_cmapkd_over_plain': round(out['cmapkd']['step_ms'] / out['plain']['step_ms'], 3)}
+    every = cfg.method.alsn_every
+    out['alsn_reward'] = dict(step_ms=round(reward_sec * 1e3, 2), every=every,
+                              overhead_per_step=round(reward_sec / every / (out['cmapkd']['step_ms'] / 1e3), 3))
+    ratios['step_time_cmapkd_with_reward_over_plain'] = round((out['cmapkd']['step_ms'] + reward_sec * 1e3 / every) / out['plain']['step_ms'], 3)
     if dev.type == 'cuda':
         ratios['peak_mem_cmapkd_over_plain'] = round(out['cmapkd']['peak_mem_gib'] / out['plain']['peak_mem_gib'], 3)
     name = torch.cuda.get_device_name() if dev.type == 'cuda' else f'cpu x{torch.get_num_threads()} threads'
