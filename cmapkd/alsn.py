@@ -11,17 +11,16 @@ from .config import P_LEVELS, L_LEVELS, WEIGHTINGS
 __all__ = ['masked_softmax', 'alsn_entropy', 'level_names', 'fixed_weights', 'ALSN', 'standardise', 'policy_loss']
 
 # %% ../nbs/04_alsn.ipynb #33c0063c
-def _active(active, B: int, device, name: str) -> torch.Tensor:
-    "Active-level mask as a bool tensor [B, 4] (from None = all, 4 bools, or [B, 4])."
-    a = torch.ones(4, dtype=torch.bool, device=device) if active is None else torch.as_tensor(active, dtype=torch.bool, device=device)
-    if a.shape[-1] != 4: raise ValueError(f"{name}: expected 4 entries (one per level), got shape {tuple(a.shape)}")
-    a = a.expand(B, 4)
-    if not a.any(-1).all(): raise ValueError(f"{name}: at least one level must be active")
+def _check_active(active, name: str = 'active') -> list[bool]:
+    "The four active-level flags (None = all four), checked in Python: no tensor test, nothing for torch.compile to break on."
+    a = [True] * 4 if active is None else [bool(x) for x in active]
+    if len(a) != 4: raise ValueError(f"{name}: expected 4 entries (one per level), got {len(a)}")
+    if not any(a): raise ValueError(f"{name}: at least one level must be active")
     return a
 
 def masked_softmax(logits: torch.Tensor, active) -> torch.Tensor:
     "Softmax over the active levels of `logits` [B, 4]; inactive levels get exactly 0."
-    a = _active(active, logits.shape[0], logits.device, 'active')
+    a = torch.tensor(_check_active(active), device=logits.device)
     return logits.float().masked_fill(~a, float('-inf')).softmax(-1)
 
 def alsn_entropy(w: torch.Tensor) -> torch.Tensor:
@@ -37,16 +36,13 @@ def level_names(levels) -> tuple[list[bool], list[bool]]:
 
 def fixed_weights(B: int, active, manual=None, device=None) -> torch.Tensor:
     "Weights [B, 4] of the `uniform` (manual=None) or `manual` weighting, renormalised over the active levels."
-    a = _active(active, B, device, 'active')
-    if manual is None: base = torch.ones(4, device=device)
-    else:
-        base = torch.as_tensor(manual, dtype=torch.float, device=device)
-        if base.shape != (4,) or (base < 0).any():
-            raise ValueError(f"manual_weights: expected 4 non-negative weights, got {list(manual)}")
-    w = base.expand(B, 4) * a
-    s = w.sum(-1, keepdim=True)
-    if (s == 0).any(): raise ValueError(f"manual_weights: {list(manual)} puts no weight on the active levels")
-    return w / s
+    a = _check_active(active)
+    base = [1.0] * 4 if manual is None else [float(x) for x in manual]
+    if len(base) != 4 or min(base) < 0:
+        raise ValueError(f"manual_weights: expected 4 non-negative weights, got {list(manual)}")
+    w = [b if on else 0.0 for b, on in zip(base, a)]
+    if sum(w) == 0: raise ValueError(f"manual_weights: {list(manual)} puts no weight on the active levels")
+    return torch.tensor([x / sum(w) for x in w], device=device).expand(B, 4)
 
 # %% ../nbs/04_alsn.ipynb #7670480c
 class ALSN(nn.Module):

@@ -13,8 +13,9 @@ from .pyramids import Pyramid, TeacherUCMP, StudentUCMP, TeacherHeads, dims_of, 
 from .alsn import ALSN, alsn_entropy, fixed_weights, level_names, policy_loss, standardise
 
 # %% auto #0
-__all__ = ['channel_norm', 'kd_kl', 'info_nce', 'cosine_matrix', 'level_distance', 'intra_loss', 'pair_kl', 'align_loss', 'gram',
-           'level_correlation', 'relation_loss', 'task_loss', 'gather_batch', 'mean_over_ranks', 'CMAPKD']
+__all__ = ['ALL_LEVELS', 'channel_norm', 'kd_kl', 'info_nce', 'cosine_matrix', 'active_levels', 'level_distance', 'intra_loss',
+           'pair_kl', 'align_loss', 'gram', 'level_correlation', 'relation_loss', 'task_loss', 'gather_batch',
+           'mean_over_ranks', 'CMAPKD']
 
 # %% ../nbs/05_losses.ipynb #43f5a06f
 def channel_norm(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
@@ -40,9 +41,11 @@ def cosine_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "In-batch cosine similarities [B, B] (rows: `a`, columns: `b`)."
     return F.normalize(a.float(), dim=-1) @ F.normalize(b.float(), dim=-1).T
 
-def _active(w: torch.Tensor) -> list[int]:
-    "Levels with a non-zero weight for some sample (NaN counts as non-zero, so a NaN weight reaches the loss)."
-    return [k for k in range(w.shape[1]) if (w[:, k] != 0).any()]
+ALL_LEVELS = ((0, 1, 2, 3), (0, 1, 2, 3))   # active level indices (visual, language): every level
+
+def active_levels(levels) -> tuple[list[int], list[int]]:
+    "Indices of the active visual and language levels named in `levels` (e.g. `stage.levels`)."
+    return tuple([k for k, on in enumerate(flags) if on] for flags in level_names(levels))
 
 # %% ../nbs/05_losses.ipynb #8e81ba3e
 def level_distance(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -55,10 +58,10 @@ def _intra_distance(s: Pyramid, t: Pyramid, modality: int, k: int) -> torch.Tens
     d = level_distance(s.P[k], t.P[k]) if modality == 0 else level_distance(s.L[k], t.L[k])
     return d if k < 3 else 0.5 * (d + level_distance(s.emb[modality], t.emb[modality]))
 
-def intra_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor) -> torch.Tensor:
-    "Per-sample ALSN-weighted MSE of channel-normalised P2..P5 and L1..L4, averaged over the two modalities."
-    vis = sum(w_v[:, i] * _intra_distance(s, t, 0, i) for i in _active(w_v))
-    lang = sum(w_l[:, j] * _intra_distance(s, t, 1, j) for j in _active(w_l))
+def intra_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, active=ALL_LEVELS) -> torch.Tensor:
+    "Per-sample ALSN-weighted MSE of channel-normalised P2..P5 and L1..L4 (the `active` ones), averaged over the modalities."
+    vis = sum(w_v[:, i] * _intra_distance(s, t, 0, i) for i in active[0])
+    lang = sum(w_l[:, j] * _intra_distance(s, t, 1, j) for j in active[1])
     return 0.5 * (vis + lang).mean()
 
 # %% ../nbs/05_losses.ipynb #0dd66a27
@@ -68,11 +71,12 @@ def pair_kl(s: Pyramid, t: Pyramid, i: int, j: int, t_scale, T: float = 4.0) -> 
     return 0.5 * (kd_kl(zs, zt, T, 'none') + kd_kl(zs.T, zt.T, T, 'none'))
 
 def align_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, single: torch.Tensor, t_scale,
-               T: float = 4.0, alpha_diag: float = 1.0, alpha_off: float = 0.5, beta: float = 1.0) -> dict[str, torch.Tensor]:
+               T: float = 4.0, alpha_diag: float = 1.0, alpha_off: float = 0.5, beta: float = 1.0,
+               active=ALL_LEVELS) -> dict[str, torch.Tensor]:
     "L_single (the student's contrastive loss on its deployed embeddings, given) + beta * the 4x4 pyramid KL."
     kl = 0.
-    for i in _active(w_v):
-        for j in _active(w_l):   # index k: P_{k+2} is level-matched with L_{k+1}
+    for i in active[0]:
+        for j in active[1]:   # index k: P_{k+2} is level-matched with L_{k+1}
             alpha = alpha_diag if i == j else alpha_off
             kl = kl + alpha * w_v[:, i] * w_l[:, j] * pair_kl(s, t, i, j, t_scale, T)
     kl = kl.mean()
@@ -83,9 +87,9 @@ def gram(x: torch.Tensor) -> torch.Tensor:
     "Cosine Gram matrix [B, B] of global features [B, E]."
     return cosine_matrix(x, x)
 
-def level_correlation(s: list, t: list, w: torch.Tensor) -> torch.Tensor:
-    "Weighted MSE between the student's and the teacher's per-sample cosine matrices of the active levels."
-    act = _active(w)
+def level_correlation(s: list, t: list, w: torch.Tensor, act=ALL_LEVELS[0]) -> torch.Tensor:
+    "Weighted MSE between the student's and the teacher's per-sample cosine matrices of the active levels `act`."
+    act = list(act)
     if len(act) < 2: return w.new_zeros(())
     def corr(xs):
         x = F.normalize(torch.stack([xs[k].float() for k in act], 1), dim=-1)
@@ -95,10 +99,10 @@ def level_correlation(s: list, t: list, w: torch.Tensor) -> torch.Tensor:
     u = (w[:, act][:, iu[0]] * w[:, act][:, iu[1]]).float()
     return ((u * d).sum(1) / u.sum(1)).mean()
 
-def relation_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor) -> dict[str, torch.Tensor]:
+def relation_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, active=ALL_LEVELS) -> dict[str, torch.Tensor]:
     "Sample Gram MSE on the deployed embeddings (images, captions) + 4x4 level-correlation MSE per modality."
     g = 0.5 * sum(F.mse_loss(gram(a[3]), gram(b[3])) for a, b in ((s.z_v, t.z_v), (s.z_l, t.z_l)))
-    lvl = 0.5 * (level_correlation(s.z_v, t.z_v, w_v) + level_correlation(s.z_l, t.z_l, w_l))
+    lvl = 0.5 * (level_correlation(s.z_v, t.z_v, w_v, active[0]) + level_correlation(s.z_l, t.z_l, w_l, active[1]))
     return {'relation': g + lvl, 'relation_gram': g, 'relation_level': lvl}
 
 # %% ../nbs/05_losses.ipynb #81b82a71
@@ -158,16 +162,17 @@ class CMAPKD(nn.Module):
             return fixed_weights(B, av, m, dev), fixed_weights(B, al, m, dev)
         raise ValueError(f"stage '{stage.name}': weighting must be one of {list(WEIGHTINGS)}, got '{stage.weighting}'")
 
-    def terms(self, ps: Pyramid, pt: Pyramid, w_v, w_l, logit_scale, world_size: int | None = None) -> dict:
-        "The four terms, their parts and the total; in-batch terms over the batches of `world_size` ranks."
+    def terms(self, ps: Pyramid, pt: Pyramid, w_v, w_l, logit_scale, active=ALL_LEVELS, world_size: int | None = None) -> dict:
+        "The four terms, their parts and the total over the `active` levels; in-batch terms over `world_size` ranks' batches."
         ws = self.world_size if world_size is None else world_size
         m, lam = self.method, self.method.weights
         g = lambda x: gather_batch(x, ws)
         gs, gt, gw_v, gw_l = g(ps), g(pt), g(w_v), g(w_l)
         task = task_loss(ps.z_v[3], ps.z_l[3], logit_scale, self.rank, ws)
-        out = {'intra': intra_loss(ps, pt, w_v, w_l),
-               **align_loss(gs, gt, gw_v, gw_l, task, self.t_scale, m.kd_temperature, m.alpha_diag, m.alpha_off, m.align_beta),
-               **relation_loss(gs, gt, gw_v, gw_l), 'task': task}
+        out = {'intra': intra_loss(ps, pt, w_v, w_l, active),
+               **align_loss(gs, gt, gw_v, gw_l, task, self.t_scale, m.kd_temperature, m.alpha_diag, m.alpha_off, m.align_beta,
+                            active),
+               **relation_loss(gs, gt, gw_v, gw_l, active), 'task': task}
         out['loss'] = lam.intra * out['intra'] + lam.align * out['align'] + lam.relation * out['relation'] + lam.task * task
         return out
 
@@ -178,7 +183,7 @@ class CMAPKD(nn.Module):
         with fp32_context(s.image_emb):
             pt = self.teacher_side.from_features(tf, active_v=av)
             w_v, w_l = [w.detach() for w in self.level_weights(stage, s, av, al)]   # ALSN never minimises what it weights
-            out = self.terms(ps, pt, w_v, w_l, logit_scale)
+            out = self.terms(ps, pt, w_v, w_l, logit_scale, active_levels(stage.levels))
         return {**out, 'entropy': 0.5 * (alsn_entropy(w_v) + alsn_entropy(w_l)), 'w_v': w_v, 'w_l': w_l}
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
@@ -194,7 +199,7 @@ class CMAPKD(nn.Module):
         with torch.enable_grad(), fp32_context(s.image_emb):
             pt = self.teacher_side.from_features(tf, active_v=av)
             w = [x.detach().requires_grad_() for x in self.level_weights(stage, s, av, al)]
-            out = self.terms(ps, pt, *w, torch.zeros(()))   # task (= L_single) does not depend on w
+            out = self.terms(ps, pt, *w, torch.zeros(()), active_levels(stage.levels))   # task (= L_single): no w in it
             grads = torch.autograd.grad(out['loss'], w, allow_unused=True)
         # with N ranks the all-gather's backward sums N identical copies: local B x grad = global B x dL/dw
         return tuple(len(x) * (torch.zeros_like(x) if d is None else d) for x, d in zip(w, grads))
