@@ -150,7 +150,7 @@ class RunConfig:
     ckpt_every: int = 100
     teacher_cache: bool = False
     tensorboard: bool = False              # also write the logged scalars to OUT_DIR/tb (needs tensorboard)
-    fast: str = 'auto'                     # GPU fast path (compile, fused optimiser): 'auto' | 'on' | 'off'
+    fast: bool | None = None               # torch.compile + fused AdamW; None: on with a GPU
 
 # %% ../nbs/00_config.ipynb #0a8e3bea
 _NESTED = {'teacher': ModelSpec, 'student': ModelSpec, 'data': DataSpec, 'method': MethodSpec,
@@ -377,6 +377,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         if not s.lr_scale >= 0: raise ValueError(f"{w}.lr_scale: expected >= 0, got {s.lr_scale}")
         bad = [g for g in s.lr if g not in MODULE_GROUPS]
         if bad: raise ValueError(f"{w}.lr: unknown parameter group(s) {bad}; valid: {list(MODULE_GROUPS)}")
+    if cfg.fast not in (None, True, False): raise ValueError(f"fast: expected true, false or null (on with a GPU), got {cfg.fast!r}")
     if cfg.precision not in ('auto', 'fp32', 'bf16'): raise ValueError(f"precision: expected 'auto', 'fp32' or 'bf16', got '{cfg.precision}'")
     bad = [t for t in cfg.eval.tasks if t not in EVAL_TASKS]
     if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")

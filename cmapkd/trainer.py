@@ -39,6 +39,8 @@ class Runtime:
         if self.world_size > 1 and not dist.is_initialized():
             dist.init_process_group('nccl' if cuda else 'gloo')
         self.bf16 = cfg.precision == 'bf16' or (cfg.precision == 'auto' and cuda)
+        self.fast = cuda if cfg.fast is None else cfg.fast   # torch.compile + fused AdamW
+        if self.fast and cuda: torch.set_float32_matmul_precision('high')   # TF32 for the float32 losses
         self.main = self.rank == 0
 
     def autocast(self):
@@ -260,7 +262,7 @@ class Trainer:
         self.method = build_method(cfg, self.teacher, self.student, rank=rt.rank, world_size=rt.world_size).to(rt.device)
         self.model = Distiller(self.student, self.method)
         self.groups = self.model.groups()
-        fused = rt.device.type == 'cuda' and cfg.fast != 'off'
+        fused = rt.device.type == 'cuda' and rt.fast
         o = cfg.optim
         self.opt = torch.optim.AdamW(_param_groups(self.groups, o.weight_decay), lr=0.0, betas=tuple(o.betas), eps=o.eps,
                                      **({'fused': True} if fused else {}))
@@ -270,6 +272,8 @@ class Trainer:
         self.stages = stages_for(cfg)
         per_epoch = len(self.stream)
         self.lengths = [s.steps if s.steps > 0 else max(1, math.ceil(s.epochs * per_epoch)) for s in self.stages]
+        self.teacher_forward = lambda images, tokens: self.method.teacher_features(self.teacher(images, tokens))
+        if rt.fast: self.teacher_forward = torch.compile(self.teacher_forward)
         self.cache = self._open_cache() if cfg.teacher_cache and self.method.needs_teacher else None
         learns_alsn = hasattr(self.method, 'alsn_step') and any('alsn' in s.train for s in self.stages)
         self.heldout = BatchStream(self.dataset, self.tokenizer, cfg, rt.world_size, seed=cfg.seed + 1) if learns_alsn else None
@@ -288,7 +292,7 @@ class Trainer:
         if not self.method.needs_teacher: return {}
         if self.cache is not None: return self.cache.get(b['index'], b['caption_idx'], self.rt.device)
         with torch.no_grad(), self.rt.autocast():
-            return self.method.teacher_features(self.teacher(images, tokens))
+            return self.teacher_forward(images, tokens)
 
     # -- stages
     def _enter_stage(self, stage: Stage):
@@ -299,6 +303,7 @@ class Trainer:
         if self.rt.world_size > 1:   # DDP registers the parameters that train in this stage
             self.module = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True,
                 device_ids=[self.rt.device.index] if self.rt.device.type == 'cuda' else None)
+        if self.rt.fast: self.module = torch.compile(self.module)   # one graph per stage (the stage is a guard)
 
     def _set_lr(self):
         f = lr_factor(self.global_step, sum(self.lengths), self.cfg.optim.warmup)
