@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 import open_clip
-from .config import ModelSpec, default_taps, register_model_config, model_config, _check_model
+from .config import ModelSpec, default_taps, register_model_config, model_config, check_model
 
 # %% auto #0
 __all__ = ['Taps', 'HFText', 'Backbone', 'build_backbone']
@@ -108,12 +108,14 @@ class Backbone(nn.Module):
 # %% ../nbs/02_backbones.ipynb #4f9e2578
 def build_backbone(spec: ModelSpec, frozen: bool = False, device='cpu') -> Backbone:
     "Create (and load) the model `spec` names and wrap it; `frozen=True` for the teacher."
-    _check_model(spec, 'model')
+    check_model(spec, 'model')
     name = register_model_config(spec)
     local = spec.pretrained is not None and Path(spec.pretrained).exists()
     hf = spec.text_kind == 'hf'
     if hf:   # open_clip vision tower + transformers text tower; weights of the whole pair in one file
         cfg = model_config(spec)
+        # private but unavoidable: open_clip builds a lone vision tower only through this function (its public
+        # HF-text path downloads the text model's config from the hub, which these machines cannot reach)
         model = nn.Module()
         model.visual = open_clip.model._build_vision_tower(cfg['embed_dim'], open_clip.model.CLIPVisionCfg(**cfg['vision_cfg']))
         model.logit_scale = nn.Parameter(torch.tensor(open_clip.model.np.log(1 / 0.07), dtype=torch.float32))

@@ -5,23 +5,13 @@
 # %% ../nbs/10_cli.ipynb #d9b9c47b
 from __future__ import annotations
 import argparse, json, sys, time
-from .config import preset, load_config, apply_overrides, validate, config_to_dict
+from .config import add_config_args, load_run_config, config_to_dict
+from .train import add_train_args, run as run_train
 
 # %% auto #0
-__all__ = ['load_run_config', 'smoke', 'main']
+__all__ = ['smoke', 'main']
 
 # %% ../nbs/10_cli.ipynb #f7ef635a
-def load_run_config(config: str | None = None, preset_name: str | None = None, overrides=()):
-    "A validated `RunConfig` from a file or a preset, with `key=value` overrides."
-    if (config is None) == (preset_name is None): raise SystemExit("give exactly one of --config FILE or --preset NAME")
-    cfg = load_config(config) if config else preset(preset_name)
-    return validate(apply_overrides(cfg, list(overrides)))
-
-def _add_config_args(p):
-    p.add_argument('--config', help='YAML or JSON run config')
-    p.add_argument('--preset', help='smoke | tiny | gpu | paper')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a config field (dotted path, YAML value)')
-
 def smoke(cfg) -> dict:
     "One forward of teacher and student on one batch of the embedded data: checks the install end to end."
     import torch
@@ -39,20 +29,17 @@ def smoke(cfg) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='cmapkd', description='Adaptive pyramid-based cross-modal knowledge distillation')
     sub = ap.add_subparsers(dest='cmd', required=True)
-    _add_config_args(sub.add_parser('validate', help='check a run config and print it'))
-    _add_config_args(sub.add_parser('smoke', help='build teacher and student and run one forward'))
-    sub.add_parser('train', help='distil a student (see `cmapkd train --help`)', add_help=False)
+    add_config_args(sub.add_parser('validate', help='check a run config and print it'))
+    add_config_args(sub.add_parser('smoke', help='build teacher and student and run one forward'))
+    add_train_args(sub.add_parser('train', help='distil a student as the run config says'))
     rp = sub.add_parser('reproduce', help='run every experiment notebook and write the tables and figures')
     rp.add_argument('--preset', default='tiny', help='smoke | tiny | gpu | paper (default tiny)')
     rp.add_argument('--out', default='paper', help='output directory (default paper/)')
     rp.add_argument('--seeds', type=int, nargs='+', default=[0])
     rp.add_argument('--n-gpus', type=int, default=1)
     rp.add_argument('--force', action='store_true', help="remove the preset's result files and training runs in --out first, and run everything again")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ['train']:
-        from cmapkd.train import main as train_main
-        return train_main(argv[1:])
     a = ap.parse_args(argv)
+    if a.cmd == 'train': return run_train(a)
     if a.cmd == 'reproduce':
         from cmapkd.experiments import reproduce
         t0 = time.time()

@@ -14,7 +14,8 @@ __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'METHODS', 'REIMPLEMENTED', 'WEIGHT
            'TINY_MODELS', 'VARIANTS', 'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec',
            'EvalSpec', 'RunConfig', 'config_from_dict', 'config_to_dict', 'atomic_write', 'cache_root', 'save_config',
            'load_config', 'apply_overrides', 'progressive', 'one_stage', 'apply_variant', 'preset',
-           'register_model_config', 'model_config', 'tower_depths', 'default_taps', 'validate']
+           'register_model_config', 'model_config', 'tower_depths', 'default_taps', 'check_model', 'validate',
+           'load_run_config', 'add_config_args']
 
 # %% ../nbs/00_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')   # visual pyramid, strides 4, 8, 16, 32
@@ -327,7 +328,7 @@ def default_taps(depth: int) -> list[int]:
 
 def _is_path(p: str) -> bool: return os.sep in p or p.endswith(('.pt', '.pth', '.bin', '.safetensors'))
 
-def _check_model(spec: ModelSpec, where: str):
+def check_model(spec: ModelSpec, where: str):
     dv, dt = tower_depths(spec, where)
     for taps, depth, key in ((spec.taps_vision, dv, 'taps_vision'), (spec.taps_text, dt, 'taps_text')):
         if taps is None: continue
@@ -344,7 +345,7 @@ def _check_model(spec: ModelSpec, where: str):
 
 def validate(cfg: RunConfig) -> RunConfig:
     "Check `cfg` and raise a clear error naming the field; returns `cfg` so calls can chain."
-    _check_model(cfg.teacher, 'teacher'); _check_model(cfg.student, 'student')
+    check_model(cfg.teacher, 'teacher'); check_model(cfg.student, 'student')
     m = cfg.method
     if m.name not in METHODS: raise ValueError(f"method.name: unknown method '{m.name}'; valid: {list(METHODS)}")
     if m.variant is not None and m.variant not in VARIANTS:
@@ -383,3 +384,18 @@ def validate(cfg: RunConfig) -> RunConfig:
     if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
     if cfg.optim.accum_steps < 1: raise ValueError(f"optim.accum_steps: expected >= 1, got {cfg.optim.accum_steps}")
     return cfg
+
+# %% ../nbs/00_config.ipynb #6e12df81
+def load_run_config(config: str | None = None, preset_name: str | None = None, overrides=()) -> RunConfig:
+    "A validated `RunConfig` from a file or a preset, with `key=value` overrides."
+    if (config is None) == (preset_name is None): raise ValueError("give exactly one of --config FILE or --preset NAME")
+    cfg = load_config(config) if config else preset(preset_name)
+    return validate(apply_overrides(cfg, list(overrides)))
+
+def add_config_args(parser):
+    "The arguments every command that reads a run config takes: --config, --preset, --set."
+    parser.add_argument('--config', help='YAML or JSON run config')
+    parser.add_argument('--preset', help='smoke | tiny | gpu | paper')
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help='override a config field (dotted path, YAML value)')
+    return parser

@@ -4,26 +4,33 @@
 
 # %% ../nbs/07a_train.ipynb #35070b66
 from __future__ import annotations
-import json, os, sys
+import argparse, json, os, sys
 import torch.distributed as dist
+from .config import add_config_args, load_run_config
 from .trainer import train
 
 # %% auto #0
-__all__ = ['main']
+__all__ = ['add_train_args', 'run', 'main']
 
 # %% ../nbs/07a_train.ipynb #44ac441a
-def main(argv=None):
-    import argparse
-    from cmapkd.cli import load_run_config, _add_config_args
-    ap = argparse.ArgumentParser(prog='cmapkd train', description='Distil a student as the run config says')
-    _add_config_args(ap)
-    ap.add_argument('--resume', action='store_true', help='continue from OUT_DIR/checkpoint.pt')
-    ap.add_argument('--no-progress', action='store_true')
-    a = ap.parse_args(argv)
-    res = train(load_run_config(a.config, a.preset, a.set), resume=a.resume, progress=not a.no_progress)
+def add_train_args(parser):
+    "`cmapkd train`'s arguments: a run config (`add_config_args`), --resume, --no-progress."
+    add_config_args(parser)
+    parser.add_argument('--resume', action='store_true', help='continue from OUT_DIR/checkpoint.pt')
+    parser.add_argument('--no-progress', action='store_true')
+    return parser
+
+def run(args) -> int:
+    "Train as the parsed arguments say; rank 0 prints the summary."
+    res = train(load_run_config(args.config, args.preset, args.set), resume=args.resume, progress=not args.no_progress)
     if int(os.environ.get('RANK', 0)) == 0: print(json.dumps({k: v for k, v in res.items() if k not in ('stages', 'history')}))
     if dist.is_initialized(): dist.destroy_process_group()
     return 0
+
+def main(argv=None) -> int:
+    "The module torchrun launches: `torchrun --nproc_per_node N -m cmapkd.train --config FILE`."
+    ap = add_train_args(argparse.ArgumentParser(prog='cmapkd train', description='Distil a student as the run config says'))
+    return run(ap.parse_args(argv))
 
 # %% ../nbs/07a_train.ipynb #db964a4c
 #| eval: false
