@@ -198,29 +198,29 @@ def knee_k(z: torch.Tensor, k_min: int = 2) -> torch.Tensor:
     y = (p - p[:, -1:]) / (p[:, :1] - p[:, -1:]).clamp(min=1e-12)
     return (1 - x - y).argmax(-1).clamp(min=k_min, max=n)   # the entries before the knee
 
-def logit_difference_kl(zs, zt, idx, k, T):
-    "KL between teacher and student softmaxes of pairwise differences among the first k[i] of `idx` in each row."
+def logit_difference_kl(zs, zt, idx, k, T: float, reverse: bool = True):
+    "KL between the softmaxes of teacher and student pairwise differences of (logits / T) among the first k[i] of `idx` per row; reverse: KL(student || teacher)."
     K = idx.shape[1]
-    gs, gt = zs.gather(1, idx), zt.gather(1, idx)
+    gs, gt = zs.gather(1, idx) / T, zt.gather(1, idx) / T
     a, b = torch.triu_indices(K, K, 1, device=zs.device)
     valid = (b[None] < k[:, None])                          # both members of the pair inside this row's top-k
-    ds, dt = (gs[:, a] - gs[:, b]) / T, (gt[:, a] - gt[:, b]) / T
-    neg = torch.finfo(ds.dtype).min
-    ls = ds.masked_fill(~valid, neg).log_softmax(-1); lt = dt.masked_fill(~valid, neg).log_softmax(-1)
-    return ((lt.exp() * (lt - ls)) * valid).sum(-1).mean() * T * T
+    neg = torch.finfo(gs.dtype).min
+    ls = (gs[:, a] - gs[:, b]).masked_fill(~valid, neg).log_softmax(-1)
+    lt = (gt[:, a] - gt[:, b]).masked_fill(~valid, neg).log_softmax(-1)
+    lp, lq = (ls, lt) if reverse else (lt, ls)
+    return ((lp.exp() * (lp - lq)) * valid).sum(-1).mean()
 
-def bild(zs, zt, T):
-    "Teacher-led + student-led logit-difference KL with knee-point k."
-    k = knee_k(zt)
-    K = int(k.max())
-    t_idx, s_idx = zt.topk(K, -1).indices, zs.topk(K, -1).indices
-    return logit_difference_kl(zs, zt, t_idx, k, T) + logit_difference_kl(zs, zt, s_idx, k, T)
+def bild(zs, zt, T: float, reverse: bool = True):
+    "Teacher-led (the teacher's top-k, k at its knee) + student-led (the student's top-k, k at its knee) logit-difference KL."
+    kt, ks = knee_k(zt), knee_k(zs.detach())
+    t_idx, s_idx = zt.topk(int(kt.max()), -1).indices, zs.detach().topk(int(ks.max()), -1).indices
+    return logit_difference_kl(zs, zt, t_idx, kt, T, reverse) + logit_difference_kl(zs, zt, s_idx, ks, T, reverse)
 
 class DBiLD(Method):
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
+        zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp().detach())   # the DBiLD term cannot move the logit scale
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
-        T = self.o('temperature', 1.0)
+        T = self.o('temperature', 3.0)
         d, task = 0.5 * (bild(zs, zt, T) + bild(zs.T, zt.T, T)), self.task(s, logit_scale)
         return {'loss': task + self.o('dbild_weight', 1.0) * d, 'task': task, 'dbild': d}
 

@@ -651,8 +651,11 @@ def plot_alsn_radar(w_v, w_l, sample_type):
             circle = np.linspace(0, 2 * np.pi, 200)
             ax.plot(circle, np.full_like(circle, 0.25), c='grey', lw=0.8, ls=(0, (3, 3)), label='uniform (1/4)')
             ax.set_xticks(ang, levels); ax.tick_params(axis='x', pad=10, labelsize=9)   # level names clear of the outer ring
-            ax.set_ylim(0, top); ax.set_yticks(np.arange(0.1, top + 1e-9, 0.1)); ax.tick_params(axis='y', labelsize=6)
-            ax.set_rlabel_position(45)                                                # radial values between two spokes
+            ticks = np.arange(0.1, top + 1e-9, 0.1)
+            ax.set_ylim(0, top); ax.set_yticks(ticks, [''] * len(ticks))
+            for v in ticks:   # radial values between the first two spokes, above the lines
+                ax.text(np.pi / 4, v, f'{v:.1f}', fontsize=6, ha='center', va='center', zorder=10,
+                        bbox=dict(facecolor='white', edgecolor='none', alpha=0.8, pad=0.5))
             ax.set_title(title, pad=18)
         fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=5, frameon=False, fontsize=7)
         fig.tight_layout(rect=(0, 0.08, 1, 1))
