@@ -218,10 +218,12 @@ def bild(zs, zt, T: float, reverse: bool = True):
 
 class DBiLD(Method):
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp().detach())   # the DBiLD term cannot move the logit scale
+        zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
-        T = self.o('temperature', 3.0)
-        d, task = 0.5 * (bild(zs, zt, T) + bild(zs.T, zt.T, T)), self.task(s, logit_scale)
+        kl = self.o('kl', 'reverse')
+        if kl not in ('reverse', 'forward'): raise ValueError(f"method.options.kl: expected 'reverse' (DBiLD) or 'forward' (BiLD), got {kl!r}")
+        T, rev = self.o('temperature', 3.0), kl == 'reverse'
+        d, task = 0.5 * (bild(zs, zt, T, rev) + bild(zs.T, zt.T, T, rev)), self.task(s, logit_scale)
         return {'loss': task + self.o('dbild_weight', 1.0) * d, 'task': task, 'dbild': d}
 
 # %% ../nbs/06_baselines.ipynb #187f3881

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
+import torch.nn.functional as F
 from .config import (RunConfig, preset, apply_overrides, validate, config_to_dict, save_config, METHODS,
                            ADAPTED, VARIANTS, cache_root)
 from .backbones import build_backbone
@@ -15,7 +16,6 @@ from .trainer import train, resolve_teacher, atomic_write_text, fingerprint
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
-import torch.nn.functional as F
 from .report import write_figure_data, write_items
 
 # %% auto #0
@@ -99,7 +99,8 @@ def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: in
     meta = [ds[i]['meta'] for i in range(n)]
     return dict(w_v=cat['w_v'], w_l=cat['w_l'], cross_attn=cat['cross_student'].mean(0), cross_attn_teacher=cat['cross_teacher'].mean(0),
                 difficulty=np.array([x['difficulty'] for x in meta], dtype=float), sample_type=np.array([x['sample_type'] for x in meta]),
-                labels=cat['labels'][:m].astype(int), **{k: cat[k][:m] for k in ('emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd')})
+                labels=cat['labels'][:m].astype(int), classnames=np.array(ds.classnames),
+                **{k: cat[k][:m] for k in ('emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd')})
 
 
 # %% ../nbs/11_experiments.ipynb #1c2b3a14

@@ -245,9 +245,14 @@ def table_frame(df: pd.DataFrame, experiment: str, rows, metrics, preset: str | 
             rec[m], rec[f'{m}_std'], rec[f'{m}_n'] = reference_stats(sub, r, m) if r in REFERENCE_ROWS else seed_stats(runs, m)
         out[r] = rec
     frame = pd.DataFrame.from_dict(out, orient='index')
-    n_queries = dict(i2t='n_images', t2i='n_captions', mean='n_images', zs='n_images')
-    frame.attrs['chance'] = {m: (reference_stats(sub, 'chance', m)[0], float(sub[n_queries[m.split('_')[0]]].max()))
-                             for m in metrics if f'chance_{m}' in sub and m.split('_')[0] in n_queries and n_queries[m.split('_')[0]] in sub}
+    # the level a bold value must clear: chance for retrieval and zero-shot, the question-only head for VQA
+    n_queries = dict(i2t='n_images', t2i='n_captions', mean='n_images', zs='n_images', vqa='n_questions')
+    floors = {}
+    for m in metrics:
+        ref, n = ('blind' if m.startswith('vqa_') else 'chance'), n_queries.get(m.split('_')[0])
+        c = reference_stats(sub, ref, m)[0]
+        if n in sub and np.isfinite(c): floors[m] = (c, float(sub[n].max()))
+    frame.attrs['chance'] = floors
     return frame
 
 def _arch(spec: dict) -> str:
@@ -388,13 +393,16 @@ def significance(sub: pd.DataFrame, metric: str = 'mean_recall', ref: str = 'cma
     return out
 
 def significance_note(sig: dict) -> str:
-    "Table 2's footnote for the significance marks."
+    "Table 2's footnote for the significance marks (also when no method is marked)."
     if not sig: return ''
     n_items, seeds = {r['n_items'] for r in sig.values()}, sorted({len(r['seeds']) for r in sig.values()})
     b = next(iter(sig.values()))
-    return (rf"{SIG_MARK}CMAPKD's mean recall differs from this row's: paired bootstrap over the {'/'.join(map(str, sorted(n_items)))} "
-            rf"test images and the {'/'.join(map(str, seeds))} common seed(s), {b['resamples']:,} resamples, the {round(100 * b['level'])}\% "
-            r"interval of the difference excludes 0 (no correction for the number of comparisons).")
+    how = (rf"paired bootstrap over the {'/'.join(map(str, sorted(n_items)))} test images and the {'/'.join(map(str, seeds))} common "
+           rf"seed(s), {b['resamples']:,} resamples, the {round(100 * b['level'])}\% interval of the difference excludes 0 "
+           r"(no correction for the number of comparisons)")
+    if any(r['significant'] for r in sig.values()): return rf"{SIG_MARK}CMAPKD's mean recall differs from this row's: {how}."
+    return rf"No method's mean recall differs significantly from CMAPKD's ({how.replace('excludes 0', 'would have to exclude 0')})."
+
 
 # %% ../nbs/09_report.ipynb #85e46499
 RETRIEVAL_COLS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall')
