@@ -437,6 +437,7 @@ def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, w
                 pred = head.predict(v_te, q_te)
                 out |= vqa_accuracy(pred, sp['questions'])
                 out['n_questions'] = float(len(pred))
+                out |= {f'n_questions_{t}': float(n) for t, n in Counter(q.get('answer_type', 'other') for q in sp['questions']).items()}
                 items |= dict(vqa_score=np.asarray(vqa_scores(pred, sp['questions']), dtype=np.float32),
                               vqa_question_image=_np(sp['question_image']),
                               vqa_answer_type=np.array([q.get('answer_type', 'other') for q in sp['questions']]))

@@ -250,6 +250,7 @@ def table_frame(df: pd.DataFrame, experiment: str, rows, metrics, preset: str | 
     floors = {}
     for m in metrics:
         ref, n = ('blind' if m.startswith('vqa_') else 'chance'), n_queries.get(m.split('_')[0])
+        if m.startswith('vqa_') and m != 'vqa_overall': n = f"n_questions_{m[4:]}"   # an answer type: its own questions
         c = reference_stats(sub, ref, m)[0]
         if n in sub and np.isfinite(c): floors[m] = (c, float(sub[n].max()))
     frame.attrs['chance'] = floors
@@ -398,10 +399,11 @@ def significance_note(sig: dict) -> str:
     n_items, seeds = {r['n_items'] for r in sig.values()}, sorted({len(r['seeds']) for r in sig.values()})
     b = next(iter(sig.values()))
     how = (rf"paired bootstrap over the {'/'.join(map(str, sorted(n_items)))} test images and the {'/'.join(map(str, seeds))} common "
-           rf"seed(s), {b['resamples']:,} resamples, the {round(100 * b['level'])}\% interval of the difference excludes 0 "
-           r"(no correction for the number of comparisons)")
-    if any(r['significant'] for r in sig.values()): return rf"{SIG_MARK}CMAPKD's mean recall differs from this row's: {how}."
-    return rf"No method's mean recall differs significantly from CMAPKD's ({how.replace('excludes 0', 'would have to exclude 0')})."
+           rf"seed(s), {b['resamples']:,} resamples; no correction for the number of comparisons")
+    level = rf"{round(100 * b['level'])}\%"
+    if any(r['significant'] for r in sig.values()):
+        return rf"{SIG_MARK}CMAPKD's mean recall differs from this row's: the {level} interval of the difference excludes 0 ({how})."
+    return rf"No method's mean recall differs significantly from CMAPKD's: every {level} interval of the difference contains 0 ({how})."
 
 
 # %% ../nbs/09_report.ipynb #85e46499
