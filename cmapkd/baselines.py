@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from einops import rearrange
 from .config import RunConfig, Stage, apply_variant
 from .backbones import Backbone, Taps
-from .losses import CMAPKD, task_loss, kd_kl, info_nce, channel_norm, cosine_matrix
+from .losses import CMAPKD, task_loss, kd_kl, info_nce, channel_norm, cosine_matrix, gather_batch
 
 # %% auto #0
 __all__ = ['METHOD_CLASSES', 'batch_logits', 'Method', 'Scratch', 'KD', 'FitNet', 'CLIPKD', 'soft_ce', 'TinyCLIP', 'PromptKD',
@@ -102,6 +102,8 @@ class CLIPKD(Method):
         n = lambda x: F.normalize(x.float(), dim=-1)
         pu, pv, tu, tv = n(self.v_proj(s.image_emb)), n(self.t_proj(s.text_emb)), n(tf['v_emb']), n(tf['t_emb'])
         fd = F.mse_loss(pu, tu) + F.mse_loss(pv, tv)
+        g = lambda x: gather_batch(x, self.world_size)   # the global batch under DDP, as the official loss gathers its features
+        pu, pv, tu, tv = g(pu), g(pv), g(tu), g(tv)
         icl = 0.5 * (info_nce(self.icl_scale * pu @ tv.T) + info_nce(self.icl_scale * pv @ tu.T))
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
