@@ -104,7 +104,7 @@ class CLIPKD(Method):
         fd = F.mse_loss(pu, tu) + F.mse_loss(pv, tv)
         g = lambda x: gather_batch(x, self.world_size)   # the global batch under DDP, as the official loss gathers its features
         pu, pv, tu, tv = g(pu), g(pv), g(tu), g(tv)
-        icl = 0.5 * (info_nce(self.icl_scale * pu @ tv.T) + info_nce(self.icl_scale * pv @ tu.T))
+        icl = 0.5 * (info_nce(self.icl_scale * pu @ tv.T) + info_nce(self.icl_scale * pv @ tu.T))   # the official multiplier, not exponentiated
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
         crd = 0.5 * (kd_kl(zs, zt, 1.0) + kd_kl(zs.T, zt.T, 1.0))

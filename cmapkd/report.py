@@ -787,11 +787,11 @@ def plot_training_curves(history: list[dict], terms=None, title: str = ''):
 
 # %% ../nbs/09_report.ipynb #95a773bb
 def figure_caption(df: pd.DataFrame, runs, what: str) -> str:
-    "A figure's caption: what it shows, then the setup, seeds and device of the runs it was drawn from."
+    "A figure's caption (LaTeX text): what it shows, then the setup, seeds and device of the runs it was drawn from."
     files = [r['file'] for r, _ in runs]
     seeds = sorted({int(r['seed']) for r, _ in runs if r['seed'] is not None})
     devices = sorted({r['device'] for r, _ in runs})
-    return ' '.join(p for p in [what, setup_text(df, files), f"CMAPKD seed(s) {', '.join(map(str, seeds))}; run on {'; '.join(devices)}."] if p)
+    return ' '.join(p for p in [what, setup_text(df, files), f"CMAPKD seed(s) {', '.join(map(str, seeds))}; run on {'; '.join(map(tex_escape, devices))}."] if p)
 
 def figure_alsn_difficulty(df, paper_dir='paper', experiment='main', preset=None, bins: int = 5) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
