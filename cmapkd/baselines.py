@@ -4,15 +4,16 @@
 
 # %% ../nbs/06_baselines.ipynb #fe791198
 from __future__ import annotations
+import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from einops import rearrange
 from .config import RunConfig, Stage, apply_variant
 from .backbones import Backbone, Taps
-from .losses import CMAPKD, task_loss, kd_kl, channel_norm, cosine_matrix
+from .losses import CMAPKD, task_loss, kd_kl, info_nce, channel_norm, cosine_matrix, gather_batch
 
 # %% auto #0
 __all__ = ['METHOD_CLASSES', 'batch_logits', 'Method', 'Scratch', 'KD', 'FitNet', 'CLIPKD', 'soft_ce', 'TinyCLIP', 'PromptKD',
-           'kendall_tau', 'pearson_distance', 'non_target_logits', 'C2KD', 'token_self_similarity', 'LLaVAKD', 'knee_k',
+           'kendall_tau', 'non_target_logits', 'C2KD', 'token_self_similarity', 'LLaVAKD', 'knee_k',
            'logit_difference_kl', 'bild', 'DBiLD', 'CMAPKDMethod', 'build_method', 'stages_for']
 
 # %% ../nbs/06_baselines.ipynb #2ba76524
@@ -92,14 +93,18 @@ class FitNet(KD):
 class CLIPKD(Method):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
-        self.proj = nn.Linear(student.embed_dim, teacher.embed_dim, bias=False)
+        same = student.embed_dim == teacher.embed_dim   # the official code maps only when the widths differ
+        self.v_proj = nn.Identity() if same else nn.Linear(student.embed_dim, teacher.embed_dim)
+        self.t_proj = nn.Identity() if same else nn.Linear(student.embed_dim, teacher.embed_dim)
+        self.icl_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        pu, pv = self.proj(s.image_emb), self.proj(s.text_emb)
-        n = lambda x: F.normalize(x, dim=-1)
-        fd = F.mse_loss(n(pu), n(tf['v_emb'])) + F.mse_loss(n(pv), n(tf['t_emb']))
-        icl = task_loss(pu, tf['t_emb'], logit_scale, self.rank, self.world_size) + \
-              task_loss(tf['v_emb'], pv, logit_scale, self.rank, self.world_size)
+        n = lambda x: F.normalize(x.float(), dim=-1)
+        pu, pv, tu, tv = n(self.v_proj(s.image_emb)), n(self.t_proj(s.text_emb)), n(tf['v_emb']), n(tf['t_emb'])
+        fd = F.mse_loss(pu, tu) + F.mse_loss(pv, tv)
+        g = lambda x: gather_batch(x, self.world_size)   # the global batch under DDP, as the official loss gathers its features
+        pu, pv, tu, tv = g(pu), g(pv), g(tu), g(tv)
+        icl = 0.5 * (info_nce(self.icl_scale * pu @ tv.T) + info_nce(self.icl_scale * pv @ tu.T))   # the official multiplier, not exponentiated
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
         crd = 0.5 * (kd_kl(zs, zt, 1.0) + kd_kl(zs.T, zt.T, 1.0))
@@ -114,22 +119,23 @@ def soft_ce(student_logits, teacher_logits):
 
 class TinyCLIP(Method):
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
-        zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
+        scale = self.o('logit_scale', 50.0)
+        zs, zt = batch_logits(s.image_emb, s.text_emb, scale), batch_logits(tf['v_emb'], tf['t_emb'], scale)
         am = 0.5 * (soft_ce(zs, zt) + soft_ce(zs.T, zt.T))
-        task = self.task(s, logit_scale)
-        return {'loss': am + self.o('task_weight', 1.0) * task, 'task': task, 'am': am}
+        task, w = self.task(s, logit_scale), self.o('task_weight', 0.0)
+        return {'loss': am + w * task if w else am, 'task': task.detach(), 'am': am}
 
 # %% ../nbs/06_baselines.ipynb #ede2a0ae
 class PromptKD(Method):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
-        self.proj = nn.Linear(student.embed_dim, teacher.embed_dim, bias=False)
+        d_s, d_t = student.embed_dim, teacher.embed_dim
+        self.proj = nn.Sequential(nn.Linear(d_s, d_t), nn.BatchNorm1d(d_t), nn.ReLU(), nn.Linear(d_t, d_t))
 
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        zs = batch_logits(self.proj(s.image_emb), tf['t_emb'], self.t_scale)
+        zs = batch_logits(self.proj(s.image_emb.float()), tf['t_emb'], logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
-        kd, task = kd_kl(zs, zt, self.cfg.kd_temperature), self.task(s, logit_scale)
+        kd, task = kd_kl(zs, zt, self.o('temperature', 1.0)), self.task(s, logit_scale)
         return {'loss': task + self.o('kd_weight', 1.0) * kd, 'task': task, 'kd': kd}
 
 # %% ../nbs/06_baselines.ipynb #fc56531d
@@ -139,11 +145,6 @@ def kendall_tau(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     sa = torch.sign(a[:, :, None] - a[:, None, :]); sb = torch.sign(b[:, :, None] - b[:, None, :])
     return (sa * sb).sum((-1, -2)) / (n * (n - 1))
 
-def pearson_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    "Mean over rows of 1 - Pearson correlation between rows of `a` and `b`."
-    a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
-    return (1 - F.cosine_similarity(a, b, dim=-1, eps=1e-8)).mean()
-
 def non_target_logits(z: torch.Tensor) -> torch.Tensor:
     "Row i of the in-batch logits without its target (column i): [n, n] -> [n, n-1]."
     n = z.shape[0]
@@ -151,20 +152,16 @@ def non_target_logits(z: torch.Tensor) -> torch.Tensor:
 
 class C2KD(Method):
     def direction(self, zs, zt):
-        ns, nt = non_target_logits(zs), non_target_logits(zt)
-        keep = (kendall_tau(nt, ns) > self.o('kendall_threshold', 0.0)).float()
-        T = self.cfg.kd_temperature
-        kl = (F.kl_div(F.log_softmax(ns / T, -1), F.log_softmax(nt / T, -1), log_target=True, reduction='none').sum(-1) * T * T)
-        ntkl = (kl * keep).sum() / keep.sum().clamp(min=1)
-        return ntkl, pearson_distance(zs, zt) + pearson_distance(zs.T, zt.T), keep.mean()
+        keep = (kendall_tau(zt, zs) > self.o('kendall_threshold', 0.0)).float()
+        kl = kd_kl(non_target_logits(zs), non_target_logits(zt), self.o('temperature', 1.0), reduction='none')
+        return (kl * keep).mean(), keep.mean()
 
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
-        (k1, r1, m1), (k2, r2, m2) = self.direction(zs, zt), self.direction(zs.T, zt.T)
-        ntkl, rel, task = (k1 + k2) / 2, (r1 + r2) / 2, self.task(s, logit_scale)
-        return {'loss': task + ntkl + self.o('relation_weight', 1.0) * rel, 'task': task, 'ntkl': ntkl, 'relation': rel,
-                'kept': ((m1 + m2) / 2).detach()}
+        (k1, m1), (k2, m2) = self.direction(zs, zt), self.direction(zs.T, zt.T)
+        ntkl, task = (k1 + k2) / 2, self.task(s, logit_scale)
+        return {'loss': task + ntkl, 'task': task, 'ntkl': ntkl, 'kept': ((m1 + m2) / 2).detach()}
 
 # %% ../nbs/06_baselines.ipynb #4c1b88f0
 def token_self_similarity(maps: torch.Tensor) -> torch.Tensor:
@@ -203,30 +200,32 @@ def knee_k(z: torch.Tensor, k_min: int = 2) -> torch.Tensor:
     y = (p - p[:, -1:]) / (p[:, :1] - p[:, -1:]).clamp(min=1e-12)
     return (1 - x - y).argmax(-1).clamp(min=k_min, max=n)   # the entries before the knee
 
-def logit_difference_kl(zs, zt, idx, k, T):
-    "KL between teacher and student softmaxes of pairwise differences among the first k[i] of `idx` in each row."
+def logit_difference_kl(zs, zt, idx, k, T: float, reverse: bool = True):
+    "KL between the softmaxes of teacher and student pairwise differences of (logits / T) among the first k[i] of `idx` per row; reverse: KL(student || teacher)."
     K = idx.shape[1]
-    gs, gt = zs.gather(1, idx), zt.gather(1, idx)
+    gs, gt = zs.gather(1, idx) / T, zt.gather(1, idx) / T
     a, b = torch.triu_indices(K, K, 1, device=zs.device)
     valid = (b[None] < k[:, None])                          # both members of the pair inside this row's top-k
-    ds, dt = (gs[:, a] - gs[:, b]) / T, (gt[:, a] - gt[:, b]) / T
-    neg = torch.finfo(ds.dtype).min
-    ls = ds.masked_fill(~valid, neg).log_softmax(-1); lt = dt.masked_fill(~valid, neg).log_softmax(-1)
-    return ((lt.exp() * (lt - ls)) * valid).sum(-1).mean() * T * T
+    neg = torch.finfo(gs.dtype).min
+    ls = (gs[:, a] - gs[:, b]).masked_fill(~valid, neg).log_softmax(-1)
+    lt = (gt[:, a] - gt[:, b]).masked_fill(~valid, neg).log_softmax(-1)
+    lp, lq = (ls, lt) if reverse else (lt, ls)
+    return ((lp.exp() * (lp - lq)) * valid).sum(-1).mean()
 
-def bild(zs, zt, T):
-    "Teacher-led + student-led logit-difference KL with knee-point k."
-    k = knee_k(zt)
-    K = int(k.max())
-    t_idx, s_idx = zt.topk(K, -1).indices, zs.topk(K, -1).indices
-    return logit_difference_kl(zs, zt, t_idx, k, T) + logit_difference_kl(zs, zt, s_idx, k, T)
+def bild(zs, zt, T: float, reverse: bool = True):
+    "Teacher-led (the teacher's top-k, k at its knee) + student-led (the student's top-k, k at its knee) logit-difference KL."
+    kt, ks = knee_k(zt), knee_k(zs.detach())
+    t_idx, s_idx = zt.topk(int(kt.max()), -1).indices, zs.detach().topk(int(ks.max()), -1).indices
+    return logit_difference_kl(zs, zt, t_idx, kt, T, reverse) + logit_difference_kl(zs, zt, s_idx, ks, T, reverse)
 
 class DBiLD(Method):
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
-        T = self.o('temperature', 1.0)
-        d, task = 0.5 * (bild(zs, zt, T) + bild(zs.T, zt.T, T)), self.task(s, logit_scale)
+        kl = self.o('kl', 'reverse')
+        if kl not in ('reverse', 'forward'): raise ValueError(f"method.options.kl: expected 'reverse' (DBiLD) or 'forward' (BiLD), got {kl!r}")
+        T, rev = self.o('temperature', 3.0), kl == 'reverse'
+        d, task = 0.5 * (bild(zs, zt, T, rev) + bild(zs.T, zt.T, T, rev)), self.task(s, logit_scale)
         return {'loss': task + self.o('dbild_weight', 1.0) * d, 'task': task, 'dbild': d}
 
 # %% ../nbs/06_baselines.ipynb #187f3881

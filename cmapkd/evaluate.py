@@ -7,14 +7,15 @@ from __future__ import annotations
 import math, platform, re, statistics, time, warnings
 from collections import Counter
 from contextlib import contextmanager
+import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 # %% auto #0
-__all__ = ['retrieval_metrics', 'embed_texts', 'zero_shot_classifier', 'zero_shot_accuracy', 'strip_punctuation',
-           'digits_articles', 'normalize_answer', 'vqa_score', 'vqa_accuracy', 'fuse_features', 'VQAHead',
-           'answer_vocab', 'soft_targets', 'train_vqa_head', 'count_flops', 'measure_latency', 'device_name',
-           'efficiency', 'embed_split', 'evaluate']
+__all__ = ['retrieval_ranks', 'recalls', 'retrieval_metrics', 'retrieval_chance', 'embed_texts', 'zero_shot_classifier',
+           'zero_shot_ranks', 'zero_shot_accuracy', 'strip_punctuation', 'digits_articles', 'normalize_answer',
+           'vqa_score', 'vqa_scores', 'vqa_accuracy', 'fuse_features', 'VQAHead', 'answer_vocab', 'soft_targets',
+           'train_vqa_head', 'count_flops', 'measure_latency', 'device_name', 'efficiency', 'embed_split', 'evaluate']
 
 # %% ../nbs/08_evaluate.ipynb #1e35b765
 def _check_emb(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -33,9 +34,8 @@ def _ranks(queries: torch.Tensor, candidates: torch.Tensor, positives, chunk: in
         out.append(((s >= best) & ~pos).sum(1))   # pessimistic: ties with negatives rank above
     return torch.cat(out)
 
-def retrieval_metrics(image_emb: torch.Tensor, text_emb: torch.Tensor, text_to_image, ks=(1, 5, 10),
-                      chunk: int = 1024) -> dict[str, float]:
-    "clip_benchmark's R@k (percent): image->text hits if ANY of the image's captions is in the top k, text->image has one positive."
+def retrieval_ranks(image_emb: torch.Tensor, text_emb: torch.Tensor, text_to_image, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    "Per image (image->text) and per caption (text->image), the number of negatives scoring >= the best positive."
     img, txt = _check_emb(image_emb, 'image_emb'), _check_emb(text_emb, 'text_emb')
     if img.shape[1] != txt.shape[1]: raise ValueError(f"image_emb and text_emb: embedding widths differ ({img.shape[1]} vs {txt.shape[1]})")
     t2i = torch.as_tensor(text_to_image, dtype=torch.long, device=txt.device).reshape(-1)
@@ -45,12 +45,33 @@ def retrieval_metrics(image_emb: torch.Tensor, text_emb: torch.Tensor, text_to_i
     if len(orphans): raise ValueError(f"text_to_image: image(s) {orphans[:10].tolist()} have no caption; every image needs at least one")
     if chunk < 1: raise ValueError(f"chunk: expected >= 1, got {chunk}")
     img_idx = torch.arange(len(img), device=txt.device)
-    r_t2i = _ranks(txt, img, lambda a, b: img_idx[None] == t2i[a:b, None], chunk)
     r_i2t = _ranks(img, txt, lambda a, b: t2i[None] == img_idx[a:b, None], chunk)
+    r_t2i = _ranks(txt, img, lambda a, b: img_idx[None] == t2i[a:b, None], chunk)
+    return r_i2t, r_t2i
+
+def recalls(r_i2t: torch.Tensor, r_t2i: torch.Tensor, ks=(1, 5, 10)) -> dict[str, float]:
+    "R@k (percent) both ways from the ranks of `retrieval_ranks`, and their mean."
     out = {f'i2t_r{k}': 100 * (r_i2t < k).float().mean().item() for k in ks}
     out |= {f't2i_r{k}': 100 * (r_t2i < k).float().mean().item() for k in ks}
     out['mean_recall'] = sum(out.values()) / len(out)
     return out
+
+def retrieval_metrics(image_emb: torch.Tensor, text_emb: torch.Tensor, text_to_image, ks=(1, 5, 10),
+                      chunk: int = 1024) -> dict[str, float]:
+    "clip_benchmark's R@k (percent): image->text hits if ANY of the image's captions is in the top k, text->image has one positive."
+    return recalls(*retrieval_ranks(image_emb, text_emb, text_to_image, chunk), ks)
+
+def retrieval_chance(text_to_image, n_images: int | None = None, ks=(1, 5, 10)) -> dict[str, float]:
+    "Expected R@k (percent) of a scorer that orders the candidates uniformly at random (keys prefixed `chance_`)."
+    t2i = torch.as_tensor(text_to_image, dtype=torch.long).reshape(-1)
+    n = int(n_images if n_images is not None else t2i.max() + 1)
+    caps, T = torch.bincount(t2i, minlength=n).tolist(), len(t2i)
+    # image -> text: P(at least one of the image's n_i captions among k of T) = 1 - C(T - n_i, k) / C(T, k)
+    out = {f'i2t_r{k}': 100 * sum(1 - math.comb(T - c, k) / math.comb(T, k) for c in caps) / n for k in ks}
+    out |= {f't2i_r{k}': 100 * min(k, n) / n for k in ks}   # text -> image: one positive among n images
+    out['mean_recall'] = sum(out.values()) / len(out)
+    return {f'chance_{k}': v for k, v in out.items()}
+
 
 # %% ../nbs/08_evaluate.ipynb #252833a6
 def _prompt(template, name: str) -> str:
@@ -76,22 +97,27 @@ def zero_shot_classifier(model, classnames, templates, tokenizer, device='cpu', 
     w = emb.reshape(len(classnames), len(templates), -1).mean(1)
     return F.normalize(w, dim=-1).T.contiguous()
 
-def zero_shot_accuracy(image_emb: torch.Tensor, labels, classifier: torch.Tensor, topk=(1, 5),
-                       chunk: int = 4096) -> dict[str, float]:
-    "Top-k accuracy (percent) of logits = 100 * normalised image_emb @ classifier, as `zs_top{k}`."
+def zero_shot_ranks(image_emb: torch.Tensor, labels, classifier: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    "Per image, the number of wrong classes whose logit (100 * normalised image_emb @ classifier) is >= the true class's."
     img = _check_emb(image_emb, 'image_emb')
     if classifier.ndim != 2 or classifier.shape[0] != img.shape[1]:
         raise ValueError(f"classifier: expected [embed_dim={img.shape[1]}, n_classes], got {tuple(classifier.shape)}")
     n_cls = classifier.shape[1]
-    too_big = [k for k in topk if k > n_cls]
-    if too_big: raise ValueError(f"topk: top-{max(too_big)} accuracy needs at least {max(too_big)} classes, the classifier has {n_cls}")
     y = torch.as_tensor(labels, dtype=torch.long, device=img.device).reshape(-1)
     if len(y) != len(img): raise ValueError(f"labels: expected one label per image ({len(img)}), got {len(y)}")
     if y.min() < 0 or y.max() >= n_cls: raise ValueError(f"labels: expected class indices in 0..{n_cls - 1}, got {y.min().item()}..{y.max().item()}")
     cls_idx = torch.arange(n_cls, device=img.device)
     w = 100 * classifier.to(img.device, torch.float32)            # logits = 100 x image @ classifier
-    r = _ranks(img, w.T, lambda a, b: cls_idx[None] == y[a:b, None], chunk)
+    return _ranks(img, w.T, lambda a, b: cls_idx[None] == y[a:b, None], chunk)
+
+def zero_shot_accuracy(image_emb: torch.Tensor, labels, classifier: torch.Tensor, topk=(1, 5),
+                       chunk: int = 4096) -> dict[str, float]:
+    "Top-k accuracy (percent) of logits = 100 * normalised image_emb @ classifier, as `zs_top{k}`."
+    too_big = [k for k in topk if k > classifier.shape[-1]]
+    if too_big: raise ValueError(f"topk: top-{max(too_big)} accuracy needs at least {max(too_big)} classes, the classifier has {classifier.shape[-1]}")
+    r = zero_shot_ranks(image_emb, labels, classifier, chunk)
     return {f'zs_top{k}': 100 * (r < k).float().mean().item() for k in topk}
+
 
 # %% ../nbs/08_evaluate.ipynb #c972bdb2
 _PUNCT = (';', '/', '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-', '>', '<', '@', '`', ',', '?', '!')
@@ -165,15 +191,20 @@ def vqa_score(prediction: str, answers: list[str], gt_processing: str = 'full') 
     pred, gts = normalize_answer(prediction), _human_answers(answers, gt_processing)
     return sum(min(1., sum(g == pred for j, g in enumerate(gts) if j != i) / 3) for i in range(len(gts))) / len(gts)
 
-def vqa_accuracy(predictions: list[str], questions: list[dict], gt_processing: str = 'full') -> dict[str, float]:
-    "Overall and per-answer-type official accuracy (percent): `vqa_overall`, `vqa_yes/no`, `vqa_number`, `vqa_other`."
+def vqa_scores(predictions: list[str], questions: list[dict], gt_processing: str = 'full') -> list[float]:
+    "Official accuracy in [0, 1] of each prediction against its question's human answers."
     if len(predictions) != len(questions): raise ValueError(f"predictions: expected one per question ({len(questions)}), got {len(predictions)}")
     if not questions: raise ValueError("questions: nothing to score")
+    return [vqa_score(p, q['answers'], gt_processing) for p, q in zip(predictions, questions)]
+
+def vqa_accuracy(predictions: list[str], questions: list[dict], gt_processing: str = 'full', prefix: str = 'vqa') -> dict[str, float]:
+    "Overall and per-answer-type official accuracy (percent): `vqa_overall`, `vqa_yes/no`, `vqa_number`, `vqa_other`."
     per_type = {}
-    for p, q in zip(predictions, questions):
-        per_type.setdefault(q.get('answer_type', 'other'), []).append(vqa_score(p, q['answers'], gt_processing))
+    for s, q in zip(vqa_scores(predictions, questions, gt_processing), questions):
+        per_type.setdefault(q.get('answer_type', 'other'), []).append(s)
     scores = [s for v in per_type.values() for s in v]
-    return {'vqa_overall': 100 * sum(scores) / len(scores)} | {f'vqa_{t}': 100 * sum(v) / len(v) for t, v in sorted(per_type.items())}
+    return {f'{prefix}_overall': 100 * sum(scores) / len(scores)} | {f'{prefix}_{t}': 100 * sum(v) / len(v) for t, v in sorted(per_type.items())}
+
 
 # %% ../nbs/08_evaluate.ipynb #a16552c9
 def fuse_features(v: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -353,13 +384,16 @@ def _build(spec, split):
     from cmapkd.data import build_dataset   # imported late: data is an optional dependency of the protocols
     return build_dataset(spec.data, split)
 
-def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, warmup: int = 5, iters: int = 20) -> dict:
-    "Run the evaluation suite of `spec.eval.tasks` (a RunConfig) and return one flat dict of metrics."
+def _np(x) -> np.ndarray: return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+
+def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, warmup: int = 5, iters: int = 20,
+             vqa_blind: bool = False) -> dict:
+    "Run the evaluation suite of `spec.eval.tasks` (a RunConfig): one flat dict of metrics, plus the per-item results under 'per_item'."
     ev, tasks = spec.eval, list(spec.eval.tasks)
     bad = [t for t in tasks if t not in ('retrieval', 'zeroshot', 'vqa', 'efficiency')]
     if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: ['retrieval', 'zeroshot', 'vqa', 'efficiency']")
     model.to(device)
-    out, clock = {}, time.perf_counter
+    out, items, clock = {}, {}, time.perf_counter
     with _eval_mode(model):
         if any(t in tasks for t in ('retrieval', 'zeroshot', 'vqa')):
             t0 = clock()
@@ -372,8 +406,10 @@ def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, w
             if not sp['captions']: warnings.warn("evaluate: retrieval skipped, the evaluation split has no captions")
             else:
                 txt = embed_texts(model, tokenizer, sp['captions'], ev.batch_size, device)
-                out |= retrieval_metrics(sp['image_emb'], txt, sp['text_to_image'].to(device))
+                r_i2t, r_t2i = retrieval_ranks(sp['image_emb'], txt, sp['text_to_image'].to(device))
+                out |= recalls(r_i2t, r_t2i) | retrieval_chance(sp['text_to_image'], len(sp['image_emb']))
                 out['n_captions'] = float(len(txt))
+                items |= dict(i2t_rank=_np(r_i2t), t2i_rank=_np(r_t2i), text_to_image=_np(sp['text_to_image']))
             out['time_retrieval_s'] = clock() - t0
         if 'zeroshot' in tasks:
             t0 = clock()
@@ -381,8 +417,12 @@ def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, w
             if not names or not templates: warnings.warn("evaluate: zero-shot skipped, the dataset has no .classnames/.templates")
             else:
                 W = zero_shot_classifier(model, names, templates, tokenizer, device, ev.batch_size)
-                out |= zero_shot_accuracy(sp['image_emb'], sp['labels'].to(device), W, topk=(1, 5) if len(names) >= 5 else (1,))
+                r = zero_shot_ranks(sp['image_emb'], sp['labels'].to(device), W)
+                ks = (1, 5) if len(names) >= 5 else (1,)
+                out |= {f'zs_top{k}': 100 * (r < k).float().mean().item() for k in ks}
+                out |= {f'chance_zs_top{k}': 100 * k / len(names) for k in ks}
                 out['zs_classes'] = float(len(names))
+                items |= dict(zs_rank=_np(r), zs_label=_np(sp['labels']))
             out['time_zeroshot_s'] = clock() - t0
         if 'vqa' in tasks:
             t0 = clock()
@@ -391,16 +431,26 @@ def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, w
                 tr = embed_split(model, train_data if train_data is not None else _build(spec, spec.data.train_split),
                                  ev.batch_size, device, spec.data.num_workers)
                 q_tr = embed_texts(model, tokenizer, [q['question'] for q in tr['questions']], ev.batch_size, device)
-                head = train_vqa_head(tr['image_emb'][tr['question_image'].to(device)], q_tr, tr['questions'],
-                                      n_answers=ev.vqa_answers, epochs=ev.vqa_epochs, seed=spec.seed)
-                q_te = embed_texts(model, tokenizer, [q['question'] for q in sp['questions']], ev.batch_size, device)
-                pred = head.predict(sp['image_emb'][sp['question_image'].to(device)], q_te)
+                v_tr, q_te = tr['image_emb'][tr['question_image'].to(device)], embed_texts(model, tokenizer, [q['question'] for q in sp['questions']], ev.batch_size, device)
+                v_te = sp['image_emb'][sp['question_image'].to(device)]
+                head = train_vqa_head(v_tr, q_tr, tr['questions'], n_answers=ev.vqa_answers, epochs=ev.vqa_epochs, seed=spec.seed)
+                pred = head.predict(v_te, q_te)
                 out |= vqa_accuracy(pred, sp['questions'])
                 out['n_questions'] = float(len(pred))
+                out |= {f'n_questions_{t}': float(n) for t, n in Counter(q.get('answer_type', 'other') for q in sp['questions']).items()}
+                items |= dict(vqa_score=np.asarray(vqa_scores(pred, sp['questions']), dtype=np.float32),
+                              vqa_question_image=_np(sp['question_image']),
+                              vqa_answer_type=np.array([q.get('answer_type', 'other') for q in sp['questions']]))
+                if vqa_blind:   # the same head on the question alone: a zero image vector stays zero after normalisation
+                    blind = train_vqa_head(torch.zeros_like(v_tr), q_tr, tr['questions'], n_answers=ev.vqa_answers,
+                                           epochs=ev.vqa_epochs, seed=spec.seed)
+                    out |= vqa_accuracy(blind.predict(torch.zeros_like(v_te), q_te), sp['questions'], prefix='vqa_blind')
             out['time_vqa_s'] = clock() - t0
         if 'efficiency' in tasks:
             t0 = clock()
             out |= efficiency(model, batch=ev.efficiency_batch, device=device, warmup=warmup, iters=iters)
             out['time_efficiency_s'] = clock() - t0
     out['device'] = device_name(device)
+    out['per_item'] = items
     return out
+

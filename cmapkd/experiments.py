@@ -4,23 +4,23 @@
 
 # %% ../nbs/11_experiments.ipynb #180d2d99
 from __future__ import annotations
-import dataclasses, json, shutil, subprocess, sys, tempfile, time
+import dataclasses, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
+import torch.nn.functional as F
 from .config import (RunConfig, preset, apply_overrides, validate, config_to_dict, save_config, METHODS,
-                           REIMPLEMENTED, VARIANTS)
+                           ADAPTED, VARIANTS, cache_root)
 from .backbones import build_backbone
 from .data import get_tokenizer
 from .trainer import train, resolve_teacher, atomic_write_text, fingerprint
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
-from .losses import cosine_matrix
-from .report import write_figure_data
+from .report import write_figure_data, write_items
 
 # %% auto #0
-__all__ = ['NOTEBOOKS', 'git_commit', 'run_name', 'check_params', 'experiment_config', 'figure_arrays', 'run_device', 'run_one',
-           'notebooks_dir', 'discard_preset', 'reproduce']
+__all__ = ['NOTEBOOKS', 'git_commit', 'run_name', 'check_params', 'experiment_config', 'cross_modal_map', 'figure_arrays',
+           'run_device', 'portable', 'run_one', 'notebooks_dir', 'discard_preset', 'reproduce']
 
 # %% ../nbs/11_experiments.ipynb #673fe5de
 def git_commit(root='.') -> str:
@@ -60,41 +60,48 @@ def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | N
     return validate(apply_overrides(cfg, ov + list(overrides)))
 
 # %% ../nbs/11_experiments.ipynb #580c64ed
+def cross_modal_map(p) -> torch.Tensor:
+    "Per sample, cos(joint-space descriptor of P_i, of L_j) of the matching pair: [B, 4, 4] (P2..P5 x L1..L4)."
+    return torch.stack([torch.stack([F.cosine_similarity(p.z_v[i].float(), p.z_l[j].float(), dim=-1) for j in range(4)], -1)
+                        for i in range(4)], 1)
+
+def _scratch_student(cfg: RunConfig, out_dir, overrides, progress: bool) -> str:
+    "The weight file of the scratch student of `cfg`'s preset and seed (the Fig. 5 control), trained if needed."
+    sc = resolve_teacher(experiment_config(cfg.preset, 'scratch', None, cfg.seed, out_dir, overrides), progress=progress)
+    key = fingerprint({k: v for k, v in config_to_dict(sc).items() if k != 'eval'})
+    return _train(sc, 1, progress, key, False)['files']['student']
+
 @torch.no_grad()
-def figure_arrays(cfg: RunConfig, files: dict, n: int = 512, m: int = 120) -> dict:
-    "The arrays `cmapkd.report.write_figure_data` takes, from a trained CMAPKD run (`files` of its export)."
+def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: int = 400) -> dict:
+    "The arrays `cmapkd.report.write_figure_data` takes, from a trained CMAPKD run (`files` of its export) and its scratch control."
     from safetensors.torch import load_file
     torch.manual_seed(cfg.seed)
     teacher = build_backbone(cfg.teacher, frozen=True)
-    before_s = build_backbone(cfg.student); before_m = build_method(cfg, teacher, before_s)   # same seed: the initial state
+    before_s = build_backbone(cfg.student)   # built after the teacher from the same seed, as the trainer does: the initial state
     after_s = build_backbone(dataclasses.replace(cfg.student, pretrained=files['student']))
     after_m = build_method(cfg, teacher, after_s); after_m.load_state_dict(load_file(files['adapters']))
+    scratch_s = build_backbone(dataclasses.replace(cfg.student, pretrained=scratch))
     ds = build_dataset(cfg.data, cfg.data.eval_split)
-    n = min(n, len(ds))
+    n = min(max(n, m), len(ds))
     loader = make_loader(torch.utils.data.Subset(ds, range(n)), get_tokenizer(cfg.student), 64, shuffle=False, drop_last=False, caption='first')
-    acc = {k: [] for k in ('w_v', 'w_l', 'cross', 'teacher', 'before', 'after', 'labels')}
+    acc = {k: [] for k in ('w_v', 'w_l', 'cross_student', 'cross_teacher', 'emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd', 'labels')}
     for b in loader:
         t = teacher(b['image'], b['text'])
-        acc['teacher'].append(torch.stack(after_m.loss.teacher_side(t).v, 1))
-        for key, (st, me) in (('before', (before_s, before_m)), ('after', (after_s, after_m))):
-            s = st.eval()(b['image'], b['text'])
-            p = me.loss.student_side(s)
-            acc[key].append(torch.stack(p.v, 1))
-            if key == 'after':
-                w_v, w_l = me.loss.alsn(s.image_emb, s.text_emb)
-                acc['w_v'].append(w_v); acc['w_l'].append(w_l)
-                acc['cross'].append(torch.stack([torch.stack([cosine_matrix(p.z_v[i], p.z_l[j]).diagonal() for j in range(4)], -1)
-                                                 for i in range(4)], 1))
+        s = after_s.eval()(b['image'], b['text'])
+        w_v, w_l = after_m.loss.alsn(s.image_emb, s.text_emb)
+        acc['w_v'].append(w_v); acc['w_l'].append(w_l)
+        acc['cross_student'].append(cross_modal_map(after_m.loss.student_side(s)))
+        acc['cross_teacher'].append(cross_modal_map(after_m.loss.teacher_side(t)))
+        acc['emb_teacher'].append(t.image_emb); acc['emb_cmapkd'].append(s.image_emb)
+        acc['emb_before'].append(before_s.eval().encode_image(b['image'])); acc['emb_scratch'].append(scratch_s.eval().encode_image(b['image']))
         acc['labels'].append(b['label'])
     cat = {k: torch.cat(v).float().numpy() for k, v in acc.items()}
     meta = [ds[i]['meta'] for i in range(n)]
-    out = dict(w_v=cat['w_v'], w_l=cat['w_l'], cross_attn=cat['cross'].mean(0), labels=cat['labels'][:m].astype(int),
-               difficulty=np.array([x['difficulty'] for x in meta], dtype=float),
-               sample_type=np.array([x['sample_type'] for x in meta]))
-    for k in range(4):
-        out[f'teacher_P{k + 2}'] = cat['teacher'][:m, k]
-        out[f'student_before_P{k + 2}'], out[f'student_after_P{k + 2}'] = cat['before'][:m, k], cat['after'][:m, k]
-    return out
+    return dict(w_v=cat['w_v'], w_l=cat['w_l'], cross_attn=cat['cross_student'].mean(0), cross_attn_teacher=cat['cross_teacher'].mean(0),
+                difficulty=np.array([x['difficulty'] for x in meta], dtype=float), sample_type=np.array([x['sample_type'] for x in meta]),
+                labels=cat['labels'][:m].astype(int), classnames=np.array(ds.classnames),
+                **{k: cat[k][:m] for k in ('emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd')})
+
 
 # %% ../nbs/11_experiments.ipynb #1c2b3a14
 def run_device(cfg: RunConfig) -> str:
@@ -115,10 +122,20 @@ def _train(cfg: RunConfig, n_gpus: int, progress: bool, key: str, force: bool) -
     atomic_write_text(done, json.dumps({**res, 'config_key': key}, indent=1))
     return res
 
+def portable(d, res_path: Path, cache=None):
+    "`d` (nested dicts/lists of a result file) with every absolute path rewritten: under the cache as '$CMAPKD_CACHE/...', else relative to the result file."
+    cache, here = Path(cache or cache_root()).resolve(), Path(res_path).resolve().parent
+    if isinstance(d, dict): return {k: portable(v, res_path, cache) for k, v in d.items()}
+    if isinstance(d, list): return [portable(v, res_path, cache) for v in d]
+    if isinstance(d, str) and os.path.isabs(d):
+        p = Path(d).resolve()
+        return '$CMAPKD_CACHE/' + p.relative_to(cache).as_posix() if p.is_relative_to(cache) else Path(os.path.relpath(p, here)).as_posix()
+    return d
+
 def run_one(experiment: str, preset_name: str, method: str, variant: str | None = None, seed: int = 0,
             out_dir='paper', overrides=(), n_gpus: int = 1, force: bool = False, progress: bool = True,
             figure_data: bool = False) -> Path:
-    "Train (unless `method == 'teacher'`), evaluate and write the result file; skipped when it exists for the same config."
+    "Train (unless `method == 'teacher'`), evaluate and write the result file (+ per-item .items.npz); skipped when it exists for the same config."
     cfg = experiment_config(preset_name, 'cmapkd' if method == 'teacher' else method, variant, seed, out_dir, overrides)
     res_path = Path(out_dir) / 'results' / experiment / f'{run_name(method, variant, seed)}.json'
     key = fingerprint(config_to_dict(cfg), method)
@@ -133,15 +150,18 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
         spec = dataclasses.replace(cfg.student, pretrained=summary['files']['student'])
         model = build_backbone(spec, frozen=True)
     dev = run_device(cfg)
-    metrics = evaluate(model.to(dev), cfg, get_tokenizer(spec), device=dev)
+    metrics = evaluate(model.to(dev), cfg, get_tokenizer(spec), device=dev, vqa_blind=method == 'teacher')   # the blind row of Table 3
+    items = write_items(res_path.with_name(res_path.stem + '.items.npz'), **metrics.pop('per_item'))
     out = dict(experiment=experiment, method=method, variant=variant, seed=seed, preset=preset_name,
-               reimplemented=method in REIMPLEMENTED, metrics=metrics, device=device_name(dev), commit=git_commit(),
+               adapted=method in ADAPTED, metrics=metrics, device=device_name(dev), commit=git_commit(),
                wall_s=round(time.time() - t0, 2), config=config_to_dict(cfg), config_key=key,
-               stages=summary.get('stages', {}), history=summary.get('history', []), figure_data=None)
+               stages=summary.get('stages', {}), history=summary.get('history', []), per_item=items.name, figure_data=None)
     if figure_data and method == 'cmapkd':
-        out['figure_data'] = write_figure_data(res_path.with_suffix('.npz'), **figure_arrays(cfg, summary['files'])).name   # relative to the result file
-    atomic_write_text(res_path, json.dumps(out, indent=1, default=float))
+        arrays = figure_arrays(cfg, summary['files'], _scratch_student(cfg, out_dir, overrides, progress))
+        out['figure_data'] = write_figure_data(res_path.with_suffix('.npz'), **arrays).name   # relative to the result file
+    atomic_write_text(res_path, json.dumps(portable(out, res_path), indent=1, default=float))
     return res_path
+
 
 # %% ../nbs/11_experiments.ipynb #cf6cbfc6
 NOTEBOOKS = ('run_main', 'run_ablation', 'run_efficiency', 'make_paper')
@@ -153,11 +173,11 @@ def notebooks_dir() -> Path:
     return d
 
 def discard_preset(out_dir, preset_name: str) -> int:
-    "Remove the result files (with their figure data) and the training runs of `preset_name` under `out_dir`; returns the count of result files."
+    "Remove the result files (with their figure data and per-item results) and the training runs of `preset_name` under `out_dir`; returns the count of result files."
     out, n = Path(out_dir), 0
     for f in out.glob('results/*/*.json'):
         if json.loads(f.read_text()).get('preset') == preset_name:
-            f.unlink(); f.with_suffix('.npz').unlink(missing_ok=True); n += 1
+            f.unlink(); f.with_suffix('.npz').unlink(missing_ok=True); f.with_name(f.stem + '.items.npz').unlink(missing_ok=True); n += 1
     shutil.rmtree(out / 'runs' / preset_name, ignore_errors=True)
     return n
 

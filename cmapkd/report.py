@@ -4,22 +4,26 @@
 
 # %% ../nbs/09_report.ipynb #d91fc42d
 from __future__ import annotations
-import json, math, os, re
+import functools, json, math, os, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .config import METHODS, REIMPLEMENTED, VARIANTS, P_LEVELS, L_LEVELS, atomic_write
+from .config import METHODS, ADAPTED, VARIANTS, P_LEVELS, L_LEVELS, atomic_write
 
 # %% auto #0
-__all__ = ['METRICS', 'LOWER_IS_BETTER', 'SAMPLE_TYPES', 'META', 'MAIN_ROWS', 'ABLATION_ROWS', 'EFFICIENCY_ROWS', 'METHOD_LABELS',
-           'VARIANT_LABELS', 'DATASET_LABELS', 'RETRIEVAL_COLS', 'VQA_COLS', 'ABLATION_COLS', 'EFFICIENCY_COLS',
-           'LOSS_TERMS', 'load_results', 'select_runs', 'seed_stats', 'tex_escape', 'format_cell', 'render_table',
-           'table_frame', 'table_retrieval', 'table_vqa', 'table_ablation', 'table_efficiency', 'read_table',
-           'cell_number', 'check_table', 'check_tables', 'check_figure_data', 'write_figure_data', 'load_figure_data',
-           'figure_runs', 'save_figure', 'alsn_long', 'alsn_by_difficulty', 'plot_alsn_difficulty', 'alsn_by_type',
-           'plot_alsn_radar', 'linear_cka', 'plot_tsne', 'plot_cross_modal', 'stage_spans', 'plot_training_curves',
+__all__ = ['METRICS', 'LOWER_IS_BETTER', 'SAMPLE_TYPES', 'META', 'MAIN_ROWS', 'REFERENCE_ROWS', 'ABLATION_ROWS',
+           'EFFICIENCY_ROWS', 'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS', 'CLASS_COLOURS', 'CHANCE_Z',
+           'BOOTSTRAP', 'SIG_MARK', 'ITEM_KEYS', 'RETRIEVAL_COLS', 'VQA_COLS', 'ABLATION_COLS', 'EFFICIENCY_COLS',
+           'EMB_PANELS', 'LOSS_TERMS', 'load_results', 'select_runs', 'seed_stats', 'tex_escape', 'format_cell',
+           'chance_floor', 'adapted_note', 'render_table', 'reference_stats', 'table_frame', 'setup_text',
+           'write_items', 'load_items', 'item_units', 'unit_metric', 'bootstrap_draws', 'resampled_metric',
+           'paired_bootstrap', 'significance', 'significance_note', 'significance_marks', 'table_retrieval',
+           'table_vqa', 'table_ablation', 'table_efficiency', 'read_table', 'cell_number', 'check_table',
+           'check_tables', 'check_figure_data', 'write_figure_data', 'load_figure_data', 'figure_runs', 'save_figure',
+           'alsn_long', 'alsn_by_difficulty', 'plot_alsn_difficulty', 'alsn_by_type', 'plot_alsn_radar', 'linear_cka',
+           'knn_accuracy', 'plot_tsne', 'plot_cross_modal', 'stage_spans', 'plot_training_curves', 'figure_caption',
            'figure_alsn_difficulty', 'figure_alsn_radar', 'figure_tsne', 'figure_cross_modal', 'figure_training_curves',
            'write_index', 'write_paper']
 
@@ -29,22 +33,27 @@ METRICS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_r
            'params_m', 'gflops', 'latency_ms_b1', 'latency_ms_bN', 'throughput')
 LOWER_IS_BETTER = ('params_m', 'gflops', 'latency_ms_b1', 'latency_ms_bN')
 SAMPLE_TYPES = ('simple', 'complex', 'fine', 'relational')
-META = ('experiment', 'method', 'variant', 'seed', 'preset', 'reimplemented', 'device', 'commit', 'wall_s',
-        'figure_data', 'file')
+META = ('experiment', 'method', 'variant', 'seed', 'preset', 'adapted', 'device', 'commit', 'wall_s',
+        'figure_data', 'per_item', 'file')
 MAIN_ROWS = ('teacher',) + tuple(METHODS)
+REFERENCE_ROWS = ('chance', 'blind')   # reference rows below the methods: never bold, never compared
 ABLATION_ROWS = ('full',) + tuple(VARIANTS)
 EFFICIENCY_ROWS = ('teacher', 'cmapkd')
 
 METHOD_LABELS = dict(teacher='Teacher', scratch='Student (scratch)', kd='KD', fitnet='FitNet', clipkd='CLIP-KD',
                      tinyclip='TinyCLIP', promptkd='PromptKD', c2kd='C2KD', llavakd='LLaVA-KD', dbild='DBiLD',
-                     cmapkd='CMAPKD (ours)')
+                     cmapkd='CMAPKD (ours)', chance='Chance (random ranking / guessing)',
+                     blind='Question only (blind VQA head)')
 VARIANT_LABELS = dict(full='CMAPKD (full)', no_visual_pyramid='w/o visual pyramid (P5 only)',
                       no_language_hierarchy='w/o language hierarchy (L4 only)',
                       uniform_weights='uniform level weights (no ALSN)', manual_weights='fixed manual level weights',
                       no_alignment='w/o cross-modal alignment', no_relation='w/o relational loss',
                       one_stage='one-stage training (no progression)')
-DATASET_LABELS = dict(scenes='embedded scenes', coco='COCO', flickr30k='Flickr30K', csv='CSV captions',
+DATASET_LABELS = dict(scenes='procedurally generated scenes', coco='COCO', flickr30k='Flickr30K', csv='CSV captions',
                       wds='WebDataset shards', imagenet='ImageNet', vqav2='VQAv2')
+# 16 distinguishable class colours (after Sasha Trubetskoy's list of 20 distinct colours, pale tints left out)
+CLASS_COLOURS = ('#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45',
+                 '#469990', '#9a6324', '#800000', '#808000', '#000075', '#a9a9a9', '#000000', '#ffe119')
 
 # %% ../nbs/09_report.ipynb #80132da3
 def _is_num(v) -> bool: return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
@@ -67,11 +76,12 @@ def _read_result(path: Path) -> dict:
         m = re.search(r'_seed(\d+)$', path.stem)
         seed = int(m.group(1)) if m else None
     if seed is not None and not isinstance(seed, int): raise ValueError(f"result file {path}: field 'seed' must be an integer, got {seed!r}")
-    fd = d.get('figure_data')
+    fd, items = d.get('figure_data'), d.get('per_item')
     row = dict(experiment=d['experiment'], method=d['method'], variant=d.get('variant') or None, seed=seed,
-               preset=d.get('preset'), reimplemented=bool(d.get('reimplemented', d['method'] in REIMPLEMENTED)),
+               preset=d.get('preset'), adapted=bool(d.get('adapted', d['method'] in ADAPTED)),
                device=d.get('device') or other.get('device') or 'unknown device', commit=d.get('commit') or 'unknown',
-               wall_s=d.get('wall_s'), figure_data=str(path.parent / fd) if fd else None, file=str(path))
+               wall_s=d.get('wall_s'), figure_data=str(path.parent / fd) if fd else None,
+               per_item=str(path.parent / items) if items else None, file=str(path))
     row.update({k: (np.nan if v is None else float(v)) for k, v in metrics.items() if k not in other})
     row.update(config=d.get('config') or {}, stages=d.get('stages') or {}, history=d.get('history') or [])
     return row
@@ -84,7 +94,7 @@ def load_results(root) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     for c in META + ('config', 'stages', 'history'): df[c] = df[c] if c in df else pd.Series(dtype=object)
     for c in METRICS: df[c] = df[c] if c in df else pd.Series(dtype=float)
-    for c in ('variant', 'preset', 'figure_data', 'wall_s'): df[c] = df[c].astype(object).where(df[c].notna(), None)
+    for c in ('variant', 'preset', 'figure_data', 'per_item', 'wall_s'): df[c] = df[c].astype(object).where(df[c].notna(), None)
     df['seed'] = pd.Series([None if pd.isna(x) else int(x) for x in df['seed']], index=df.index, dtype=object)
     return df
 
@@ -124,8 +134,8 @@ def _decimals(x: float, kind: str) -> int:
 
 def _printed(x: float, kind: str) -> float: return round(x, _decimals(x, kind))
 
-def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct', bold: bool = False) -> str:
-    "One table cell: '--' when missing, else the mean (bold if asked), '$\\pm$ std' when n > 1."
+def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct', bold: bool = False, mark: str = '') -> str:
+    "One table cell: '--' when missing, else the mean (bold if asked), '$\\pm$ std' when n > 1, then `mark`."
     if mean is None or not np.isfinite(mean): return '--'
     d = _decimals(mean, kind)
     s = f'{mean:.{d}f}'
@@ -133,7 +143,7 @@ def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct',
     if bold: s = rf'\textbf{{{s}}}'
     if kind == 'times': s += r'$\times$'
     if n > 1 and np.isfinite(std): s += rf' {{\scriptsize $\pm${std:.{d}f}}}'
-    return s
+    return s + mark
 
 # %% ../nbs/09_report.ipynb #81a4e397
 def _atomic_write(path, data) -> Path:
@@ -148,110 +158,288 @@ def _record(paper_dir, artifact: Path, sources) -> None:
         Path(os.path.relpath(Path(f).resolve(), paper_dir)).as_posix() for f in sources)
     _atomic_write(m, json.dumps(d, indent=1, sort_keys=True))
 
+CHANCE_Z = 1.96   # standard errors of a random scorer above the chance level that a bold value must exceed
+
+def chance_floor(frame: pd.DataFrame, key: str) -> float:
+    "The value a cell of column `key` must exceed to be above chance (-inf where the column has no chance level)."
+    c, n = frame.attrs.get('chance', {}).get(key, (np.nan, 0))
+    return c + CHANCE_Z * math.sqrt(c * (100 - c) / n) if n and np.isfinite(c) else -np.inf
+
 def _best_rows(frame: pd.DataFrame, key: str, better: str | None, kind: str) -> set:
-    "Row keys holding the best printed student value of column `key`."
+    "Row keys holding the best printed student value of column `key`: none for a column's only entry or values at chance."
     if better is None: return set()
-    cand = {r: _printed(v, kind) for r, v in frame[key].items() if r != 'teacher' and np.isfinite(v)}
-    if not cand: return set()
+    cand = {r: _printed(v, kind) for r, v in frame[key].items() if r not in ('teacher',) + REFERENCE_ROWS and np.isfinite(v)}
+    if len(cand) < 2: return set()
     best = (max if better == 'high' else min)(cand.values())
-    return {r for r, v in cand.items() if v == best}
+    floor = chance_floor(frame, key) if better == 'high' else -np.inf
+    return {r for r, v in cand.items() if v == best and frame.loc[r, key] > floor}
+
+def adapted_note(rows) -> str:
+    "The dagger's footnote for the adapted methods among `rows`."
+    names = '; '.join(f"{METHOD_LABELS.get(r, r)}: {ADAPTED[r]}" for r in rows if r in ADAPTED)
+    return rf"$^\dagger$Designed for another setting ({names}); adapted here from its paper's equations to a two-tower student."
 
 def render_table(frame: pd.DataFrame, cols: list[tuple], header: list[str], caption: str, label: str,
-                 experiment: str, preset: str | None, breaks=(), blank=()) -> str:
-    "booktabs LaTeX of `frame`; `cols` = [(key, kind, better)], `breaks` = rows after a midrule, `blank` = empty (row, key) cells."
-    bold = {k: _best_rows(frame, k, b, kind) for k, kind, b in cols}
+                 experiment: str, preset: str | None, breaks=(), blank=(), marks=None, notes=()) -> str:
+    "booktabs LaTeX of `frame`; `cols` = [(key, kind, better)], `breaks` = rows after a midrule, `blank` = empty (row, key) cells, `marks` = {(row, key): mark}."
+    bold, marks = {k: _best_rows(frame, k, b, kind) for k, kind, b in cols}, marks or {}
     lines = [f'% cmapkd-table experiment={experiment} preset={preset}', f"% rows: {','.join(frame.index)}",
              f"% cols: {','.join(k for k, _, _ in cols)}",
              r'\begin{table}[t]', r'\centering', rf'\caption{{{caption}}}', rf'\label{{{label}}}', r'\small',
              rf"\begin{{tabular}}{{l{'c' * len(cols)}}}", r'\toprule', *header, r'\midrule']
     for i, (r, row) in enumerate(frame.iterrows()):
-        if i and (r in breaks or frame.index[i - 1] == 'teacher'): lines.append(r'\midrule')
-        name = tex_escape(row['label']) + (r'$^\dagger$' if row['reimplemented'] else '')
-        cells = ['' if (r, k) in blank else format_cell(row[k], row.get(f'{k}_std', np.nan), row.get(f'{k}_n', 1), kind, r in bold[k])
-                 for k, kind, _ in cols]
+        prev = frame.index[i - 1] if i else None
+        if i and (r in breaks or prev == 'teacher' or (r in REFERENCE_ROWS and prev not in REFERENCE_ROWS)): lines.append(r'\midrule')
+        name = tex_escape(row['label']) + (r'$^\dagger$' if row['adapted'] else '')
+        cells = ['' if (r, k) in blank else format_cell(row[k], row.get(f'{k}_std', np.nan), row.get(f'{k}_n', 1), kind, r in bold[k],
+                                                        marks.get((r, k), '')) for k, kind, _ in cols]
         lines.append(' & '.join([name] + cells) + r' \\')
     lines += [r'\bottomrule', r'\end{tabular}']
-    if frame['reimplemented'].any():
-        lines.append(r'\par\smallskip{\footnotesize $^\dagger$Re-implemented from the paper (no public training code).}')
+    foot = ([adapted_note([r for r in frame.index if frame.loc[r, 'adapted']])] if frame['adapted'].any() else []) + list(notes)
+    if foot: lines.append(r'\par\smallskip{\footnotesize ' + ' '.join(foot) + '}')
     lines.append(r'\end{table}')
     return '\n'.join(lines) + '\n'
+
 
 # %% ../nbs/09_report.ipynb #9b46ebbf
 def _row_key(experiment: str, r: str) -> tuple[str, str | None]:
     return ('cmapkd', None if r == 'full' else r) if experiment == 'ablation' else (r, None)
 
 def _label(experiment: str, r: str, runs: pd.DataFrame) -> str:
-    if experiment == 'ablation': return VARIANT_LABELS.get(r, r)
+    if experiment == 'ablation' and r not in REFERENCE_ROWS: return VARIANT_LABELS.get(r, r)
     if r == 'teacher' and len(runs):
         name = (runs.iloc[0]['config'].get('teacher') or {}).get('name')
         if name: return f'Teacher ({name})'
     return METHOD_LABELS.get(r, r)
 
+def _reference_column(r: str, metric: str) -> str | None:
+    if r == 'chance': return f'chance_{metric}'
+    return metric.replace('vqa_', 'vqa_blind_', 1) if metric.startswith('vqa_') else None   # the blind head has VQA numbers only
+
+def reference_stats(sub: pd.DataFrame, r: str, metric: str) -> tuple[float, float, int]:
+    "(value, nan, 1) of reference row `r` ('chance' or 'blind') for `metric`, or (nan, nan, 0) where no run has it."
+    col = _reference_column(r, metric)
+    runs = sub if r == 'chance' else _row_runs(sub, 'teacher', None)
+    if col is None or col not in runs: return (np.nan, np.nan, 0)
+    if r == 'blind': return seed_stats(runs, col)
+    v = runs[col].dropna().to_numpy(float)
+    if not len(v): return (np.nan, np.nan, 0)
+    if np.ptp(v) > 1e-6: raise ValueError(f"{col}: the runs disagree ({v.min()} .. {v.max()}); they were evaluated on different test splits")
+    return (float(v[0]), np.nan, 1)
+
 def table_frame(df: pd.DataFrame, experiment: str, rows, metrics, preset: str | None = None) -> pd.DataFrame:
-    "Per row key: label, dagger flag, seeds, source files, and mean / std / n of every metric."
+    "Per row key: label, dagger flag, seeds, source files, and mean / std / n of every metric (reference rows from the runs' chance and blind values)."
     sub = select_runs(df, experiment, preset)
     if experiment == 'ablation': extra = [v for v in sub.loc[sub['method'] == 'cmapkd', 'variant'] if v and v not in rows]
     else: extra = [m for m in sub.loc[sub['variant'].map(lambda x: x is None), 'method'] if m not in rows]
     out = {}
     order = {m: i for i, m in enumerate(MAIN_ROWS + ABLATION_ROWS)}
-    for r in list(rows) + sorted(set(extra), key=lambda x: (order.get(x, len(order)), x)):
+    refs = [r for r in rows if r in REFERENCE_ROWS]
+    for r in [r for r in rows if r not in REFERENCE_ROWS] + sorted(set(extra), key=lambda x: (order.get(x, len(order)), x)) + refs:
         method, variant = _row_key(experiment, r)
-        runs = _row_runs(sub, method, variant)
-        rec = dict(label=_label(experiment, r, runs),
-                   reimplemented=bool(runs['reimplemented'].any()) if len(runs) else method in REIMPLEMENTED,
+        runs = _row_runs(sub, method, variant) if r not in REFERENCE_ROWS else sub.iloc[:0]
+        rec = dict(label=_label(experiment, r, runs), adapted=method in ADAPTED and r not in REFERENCE_ROWS,
                    seeds=[s for s in runs['seed']], files=list(runs['file']), devices=sorted(set(runs['device'])),
                    preset=sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else None)
         for m in metrics:
-            rec[m], rec[f'{m}_std'], rec[f'{m}_n'] = seed_stats(runs, m)
+            rec[m], rec[f'{m}_std'], rec[f'{m}_n'] = reference_stats(sub, r, m) if r in REFERENCE_ROWS else seed_stats(runs, m)
         out[r] = rec
-    return pd.DataFrame.from_dict(out, orient='index')
+    frame = pd.DataFrame.from_dict(out, orient='index')
+    # the level a bold value must clear: chance for retrieval and zero-shot, the question-only head for VQA
+    n_queries = dict(i2t='n_images', t2i='n_captions', mean='n_images', zs='n_images', vqa='n_questions')
+    floors = {}
+    for m in metrics:
+        ref, n = ('blind' if m.startswith('vqa_') else 'chance'), n_queries.get(m.split('_')[0])
+        if m.startswith('vqa_') and m != 'vqa_overall': n = f"n_questions_{m[4:]}"   # an answer type: its own questions
+        c = reference_stats(sub, ref, m)[0]
+        if n in sub and np.isfinite(c): floors[m] = (c, float(sub[n].max()))
+    frame.attrs['chance'] = floors
+    return frame
+
+def _arch(spec: dict) -> str:
+    "A model's name and, for an inline config, its towers in a few words."
+    c = spec.get('config') or {}
+    v, t = c.get('vision_cfg') or {}, c.get('text_cfg') or {}
+    if not v: return tex_escape(spec.get('name', '?'))
+    return (f"{tex_escape(spec.get('name', '?'))} (image ViT {v.get('layers')} layers of width {v.get('width')}, patch {v.get('patch_size')}, "
+            f"{v.get('image_size')} px; text {t.get('layers')} layers of width {t.get('width')}; embedding {c.get('embed_dim')})")
+
+def setup_text(df: pd.DataFrame, files) -> str:
+    "What the runs behind `files` were: data, the teacher's size and training, the student's budget (from their result files)."
+    runs = df[df['file'].isin(list(files))]
+    cfg = next((c for c in runs['config'] if c), {})
+    if not cfg: return ''
+    d, te, st, opt = (cfg.get(k) or {} for k in ('data', 'teacher', 'student', 'optim'))
+    data = DATASET_LABELS.get(d.get('name'), d.get('name'))
+    parts = [f"Data: {tex_escape(data)}" + (f" ({d.get('n_train')} training and {d.get('n_test')} test images, {d.get('image_size')} px)"
+                                          if d.get('name') == 'scenes' else '') + '.']
+    tp = df.loc[(df['method'] == 'teacher') & df['params_m'].notna(), 'params_m'] if 'params_m' in df else pd.Series(dtype=float)
+    size = f", {tp.iloc[0]:.2f}M parameters" if len(tp) else ''
+    steps = cfg.get('teacher_train_steps') or 0
+    how = (f"trained from scratch on the same training data for {steps} steps (batch {d.get('batch_size')})" if steps else
+           f"pretrained weights {tex_escape(te.get('pretrained'))}" if te.get('pretrained') else 'untrained')
+    parts.append(f"Teacher: {_arch(te)}{size}, {how}, frozen.")
+    total = sum(s.get('steps') or 0 for s in cfg.get('stages') or [])
+    parts.append(f"Student: {_arch(st)}, trained from scratch; every method {total} steps of AdamW (batch {d.get('batch_size')}, "
+                 f"learning rate {opt.get('lr_student')}, weight decay {opt.get('weight_decay')}), the same budget and no per-method tuning.")
+    return ' '.join(parts)
 
 def _caption(frame: pd.DataFrame, what: str, df: pd.DataFrame, experiment: str) -> str:
     files = [f for fs in frame['files'] for f in fs]
-    cfg = next((c for c in df.loc[df['file'].isin(files), 'config'] if c), {})
-    data = (cfg.get('data') or {}).get('name')
     seeds = sorted({s for ss in frame['seeds'] for s in ss if s is not None})
     nmax = max([len(s) for s in frame['seeds']] + [0])
     stats = (f"Mean $\\pm$ sample std over seeds {', '.join(map(str, seeds))}" if nmax > 1 else
              f"One run per row (seed {', '.join(map(str, seeds)) or '--'})")
     devices = sorted({d for ds in frame['devices'] for d in ds})
-    parts = [what, f"Preset \\texttt{{{tex_escape(frame['preset'].dropna().iloc[0]) if frame['preset'].notna().any() else '--'}}}"
-             + (f", trained on {tex_escape(DATASET_LABELS.get(data, data))} data" if data else '') + '.',
-             stats + f"; best {'variant' if experiment == 'ablation' else 'student'} per column in bold; -- = no result file.",
+    parts = [what, f"Preset \\texttt{{{tex_escape(frame['preset'].dropna().iloc[0]) if frame['preset'].notna().any() else '--'}}}.",
+             setup_text(df, files),
+             stats + f"; best {'variant' if experiment == 'ablation' else 'student'} per column in bold (not where it is the only entry or at chance); -- = no result file.",
              f"Measured on {'; '.join(map(tex_escape, devices)) if devices else '-- (no runs yet)'}."]
-    return ' '.join(parts)
+    return ' '.join(p for p in parts if p)
 
-def _write_table(frame, cols, header, what, label, name, df, experiment, paper_dir, breaks=(), blank=()) -> pd.DataFrame:
+def _write_table(frame, cols, header, what, label, name, df, experiment, paper_dir, breaks=(), blank=(), marks=None, notes=()) -> pd.DataFrame:
     preset = frame['preset'].dropna().iloc[0] if frame['preset'].notna().any() else None
-    tex = render_table(frame, cols, header, _caption(frame, what, df, experiment), label, experiment, preset, breaks, blank)
+    tex = render_table(frame, cols, header, _caption(frame, what, df, experiment), label, experiment, preset, breaks, blank, marks, notes)
     path = _atomic_write(Path(paper_dir) / 'tables' / f'{name}.tex', tex)
     _record(paper_dir, path, [f for fs in frame['files'] for f in fs])
     frame.attrs.update(path=str(path), tex=tex)
     return frame
 
+# %% ../nbs/09_report.ipynb #b0075702
+BOOTSTRAP = dict(resamples=10_000, seed=0, level=0.95)
+SIG_MARK = r'$^{\ast}$'
+ITEM_KEYS = ('i2t_rank', 't2i_rank', 'text_to_image', 'zs_rank', 'zs_label', 'vqa_score', 'vqa_question_image', 'vqa_answer_type')
+
+def write_items(path, **arrays) -> Path:
+    "Write a run's per-item results (the `per_item` arrays of `evaluate`) as a compressed .npz, atomically."
+    bad = sorted(set(arrays) - set(ITEM_KEYS))
+    if bad: raise KeyError(f"{path}: unknown per-item array(s) {bad}; expected some of {list(ITEM_KEYS)}")
+    d = {k: (np.asarray(v).astype(str) if np.asarray(v).dtype.kind in 'OUS' else np.asarray(v)) for k, v in arrays.items()}
+    def write(tmp):
+        with open(tmp, 'wb') as f: np.savez_compressed(f, **d)
+    return atomic_write(path, write)
+
+def load_items(path) -> dict:
+    "A run's per-item results."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"per-item results {path} do not exist")
+    with np.load(path, allow_pickle=False) as z: return {k: z[k] for k in z.files}
+
+def item_units(items: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    "Per test image, numerators and denominators [N, G] of the G proportions whose mean (x 100) is `metric`."
+    if metric == 'mean_recall':
+        if 'i2t_rank' not in items: raise KeyError("per-item results have no retrieval ranks (i2t_rank, t2i_rank)")
+        r, n = items['i2t_rank'], len(items['i2t_rank'])
+        t2i, rt = items['text_to_image'], items['t2i_rank']
+        caps = np.bincount(t2i, minlength=n)
+        num = [r < k for k in (1, 5, 10)] + [np.bincount(t2i, weights=rt < k, minlength=n) for k in (1, 5, 10)]
+        den = [np.ones(n)] * 3 + [caps] * 3
+    elif metric == 'zs_top1':
+        num, den = [items['zs_rank'] < 1], [np.ones(len(items['zs_rank']))]
+    elif metric == 'vqa_overall':
+        q = items['vqa_question_image']; n = int(q.max()) + 1
+        num, den = [np.bincount(q, weights=items['vqa_score'], minlength=n)], [np.bincount(q, minlength=n)]
+    else: raise KeyError(f"item_units: no per-item form of metric '{metric}' (mean_recall, zs_top1, vqa_overall)")
+    return np.stack(num, 1).astype(np.float64), np.stack(den, 1).astype(np.float64)
+
+def unit_metric(units) -> float:
+    "The metric (percent) of the whole test set from its units."
+    num, den = units
+    return float(100 * (num.sum(0) / den.sum(0)).mean())
+
+@functools.lru_cache(maxsize=2)
+def bootstrap_draws(n_items: int, n_seeds: int, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    "Item weights [B, N] (how often each item is drawn, N draws with replacement) and seed draws [B, S]."
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n_items, (resamples, n_items))
+    w = np.bincount((idx + n_items * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n_items)
+    return w.reshape(resamples, n_items).astype(np.float32), rng.integers(0, n_seeds, (resamples, n_seeds))
+
+def resampled_metric(units, w: np.ndarray) -> np.ndarray:
+    "The metric (percent) of each resample [B] from item weights `w` [B, N]: every proportion re-weighted, then averaged."
+    num, den = units
+    return 100 * ((w @ num.astype(np.float32)) / (w @ den.astype(np.float32))).mean(1)
+
+def paired_bootstrap(a: list, b: list, resamples: int = BOOTSTRAP['resamples'], seed: int = BOOTSTRAP['seed'],
+                     level: float = BOOTSTRAP['level']) -> dict:
+    "Paired bootstrap of mean_s[M_a(s) - M_b(s)]: `a`, `b` hold per seed (paired by position) the `item_units` of two methods."
+    if len(a) != len(b) or not a: raise ValueError(f"paired_bootstrap: need the same number (>= 1) of seeds on both sides, got {len(a)} and {len(b)}")
+    n = len(a[0][0])
+    if any(len(u[0]) != n for u in a + b): raise ValueError("paired_bootstrap: the runs have different numbers of test items (not the same test split)")
+    w, s = bootstrap_draws(n, len(a), resamples, seed)
+    per_seed = lambda units: np.stack([resampled_metric(u, w) for u in units], 1)   # [B, S]
+    d = np.take_along_axis(per_seed(a) - per_seed(b), s, 1).mean(1)
+    lo, hi = np.quantile(d, [(1 - level) / 2, 1 - (1 - level) / 2])
+    diff = float(np.mean([unit_metric(x) - unit_metric(y) for x, y in zip(a, b)]))
+    return dict(diff=diff, lo=float(lo), hi=float(hi), p=float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))),
+                significant=bool(lo > 0 or hi < 0), n_items=n, n_seeds=len(a), resamples=resamples, level=level)
+
+def _units(run: pd.Series, metric: str):
+    units = item_units(load_items(run['per_item']), metric)
+    if abs(unit_metric(units) - run[metric]) > 1e-3:
+        raise ValueError(f"{run['per_item']}: its per-item results give {metric} = {unit_metric(units):.4f}, the result file says {run[metric]:.4f}")
+    return units
+
+def significance(sub: pd.DataFrame, metric: str = 'mean_recall', ref: str = 'cmapkd') -> dict:
+    "{method: paired_bootstrap of `ref` against it (+ its seeds)} for every other method of `sub` (no variants) with per-item results."
+    runs = sub[sub['variant'].map(lambda v: v is None) & sub['per_item'].notna()]
+    have = lambda m: {r['seed']: r for _, r in runs[runs['method'] == m].iterrows()}
+    mine, out = have(ref), {}
+    for m in sorted(set(runs['method']) - {ref, 'teacher'}):
+        theirs = have(m)
+        seeds = sorted(set(mine) & set(theirs))
+        if not seeds: continue
+        res = paired_bootstrap([_units(mine[s], metric) for s in seeds], [_units(theirs[s], metric) for s in seeds])
+        out[m] = res | dict(seeds=seeds)
+    return out
+
+def significance_note(sig: dict) -> str:
+    "Table 2's footnote for the significance marks (also when no method is marked)."
+    if not sig: return ''
+    n_items, seeds = {r['n_items'] for r in sig.values()}, sorted({len(r['seeds']) for r in sig.values()})
+    b = next(iter(sig.values()))
+    how = (rf"paired bootstrap over the {'/'.join(map(str, sorted(n_items)))} test images and the {'/'.join(map(str, seeds))} common "
+           rf"seed(s), {b['resamples']:,} resamples; no correction for the number of comparisons")
+    level = rf"{round(100 * b['level'])}\%"
+    if any(r['significant'] for r in sig.values()):
+        return rf"{SIG_MARK}CMAPKD's mean recall differs from this row's: the {level} interval of the difference excludes 0 ({how})."
+    return rf"No method's mean recall differs significantly from CMAPKD's: every {level} interval of the difference contains 0 ({how})."
+
+
 # %% ../nbs/09_report.ipynb #85e46499
 RETRIEVAL_COLS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall')
 
-def table_retrieval(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS) -> pd.DataFrame:
-    "Table 2 -> paper/tables/table2_retrieval.tex; returns the frame it was made from."
+def significance_marks(sig: dict, key: str = 'mean_recall') -> dict:
+    return {(m, key): SIG_MARK for m, r in sig.items() if r['significant']}
+
+def table_retrieval(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + ('chance',)) -> pd.DataFrame:
+    "Table 2 -> paper/tables/table2_retrieval.tex (+ table2_significance.json); returns the frame it was made from."
     frame = table_frame(df, 'main', rows, RETRIEVAL_COLS, preset)
+    sig = significance(select_runs(df, 'main', preset)) if 'cmapkd' in frame.index else {}
     header = [r' & \multicolumn{3}{c}{Image $\rightarrow$ Text} & \multicolumn{3}{c}{Text $\rightarrow$ Image} & \\',
               r'\cmidrule(lr){2-4}\cmidrule(lr){5-7}', r'Method & R@1 & R@5 & R@10 & R@1 & R@5 & R@10 & Mean R \\']
-    return _write_table(frame, [(k, 'pct', 'high') for k in RETRIEVAL_COLS], header,
-                        'Image--text retrieval: Recall@K (\\%) in both directions and their mean.',
-                        'tab:retrieval', 'table2_retrieval', df, 'main', paper_dir, breaks=('cmapkd',))
+    frame = _write_table(frame, [(k, 'pct', 'high') for k in RETRIEVAL_COLS], header,
+                         'Image--text retrieval: Recall@K (\\%) in both directions and their mean.',
+                         'tab:retrieval', 'table2_retrieval', df, 'main', paper_dir, breaks=('cmapkd',),
+                         marks=significance_marks(sig), notes=[significance_note(sig)] if sig else [])
+    path = _atomic_write(Path(paper_dir) / 'tables' / 'table2_significance.json', json.dumps(
+        dict(metric='mean_recall', reference='cmapkd', procedure=BOOTSTRAP, comparisons=sig), indent=1))
+    _record(paper_dir, path, [f for fs in frame['files'] for f in fs])
+    frame.attrs['significance'] = sig
+    return frame
 
 # %% ../nbs/09_report.ipynb #da4fd8f2
 VQA_COLS = ('vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other', 'zs_top1')
 
-def table_vqa(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS) -> pd.DataFrame:
+def table_vqa(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + REFERENCE_ROWS) -> pd.DataFrame:
     "Table 3 -> paper/tables/table3_vqa_zeroshot.tex; returns the frame it was made from."
     frame = table_frame(df, 'main', rows, VQA_COLS, preset)
     header = [r' & \multicolumn{4}{c}{VQA accuracy} & Zero-shot \\', r'\cmidrule(lr){2-5}\cmidrule(lr){6-6}',
               r'Method & Overall & Yes/No & Number & Other & Top-1 \\']
+    blank = {('chance', k) for k in VQA_COLS if k.startswith('vqa_')} | {('blind', 'zs_top1')}
     return _write_table(frame, [(k, 'pct', 'high') for k in VQA_COLS], header,
                         'VQA accuracy (\\%, VQAv2 metric, per answer type) and zero-shot classification top-1 (\\%).',
-                        'tab:vqa', 'table3_vqa_zeroshot', df, 'main', paper_dir, breaks=('cmapkd',))
+                        'tab:vqa', 'table3_vqa_zeroshot', df, 'main', paper_dir, breaks=('cmapkd',), blank=blank)
 
 # %% ../nbs/09_report.ipynb #32e0bad4
 ABLATION_COLS = ('mean_recall', 'zs_top1', 'vqa_overall')
@@ -307,13 +495,15 @@ def cell_number(cell: str) -> tuple[float, float | None, bool]:
     return (float(nums[0]), float(nums[1]) if len(nums) > 1 else None, bold)
 
 def check_table(path, df: pd.DataFrame) -> int:
-    "Recompute every cell of the table at `path` from the result frame `df`; returns the number of cells checked."
+    "Recompute every cell (and significance mark) of the table at `path` from the result frame `df`; returns the number of cells checked."
     text = Path(path).read_text()
     m = re.search(r'^% cmapkd-table experiment=(\S+) preset=(\S+)$', text, flags=re.M)
     if not m: raise ValueError(f"{path}: not a table written by cmapkd.report")
     experiment, preset = m.group(1), (None if m.group(2) == 'None' else m.group(2))
     sub, cells, bad, n = select_runs(df, experiment, preset), read_table(path), [], 0
+    marks = significance_marks(significance(sub)) if experiment == 'main' and 'mean_recall' in cells.columns and 'cmapkd' in cells.index else {}
     def stats(r, metric):
+        if r in REFERENCE_ROWS: return reference_stats(sub, r, metric)
         method, variant = _row_key(experiment, r)
         v = _row_runs(sub, method, variant)
         v = v[metric].dropna().to_numpy(float) if metric in v else np.array([])
@@ -326,10 +516,12 @@ def check_table(path, df: pd.DataFrame) -> int:
                 want, kind = (a - b, np.nan, 1), 'delta'
             elif c == 'speedup': want, kind = (stats('teacher', 'latency_ms_b1')[0] / stats(r, 'latency_ms_b1')[0], np.nan, 1), 'times'
             else: want, kind = stats(r, c), ('sig' if c in LOWER_IS_BETTER else 'pct')
-            got = cells.loc[r, c].replace(r'\textbf{', '', 1).replace('}', '', 1) if r'\textbf' in cells.loc[r, c] else cells.loc[r, c]
-            exp = format_cell(*want, kind=kind)
+            cell = cells.loc[r, c]
+            if cell == '' and r in REFERENCE_ROWS and not np.isfinite(want[0]): continue   # a reference row's blank cell
+            got = cell.replace(r'\textbf{', '', 1).replace('}', '', 1) if r'\textbf' in cell else cell
+            exp = format_cell(*want, kind=kind, mark=marks.get((r, c), ''))
             n += 1
-            if got != exp: bad.append(f'{r}/{c}: table has {cells.loc[r, c]!r}, result files give {exp!r}')
+            if got != exp: bad.append(f'{r}/{c}: table has {cell!r}, result files give {exp!r}')
     if bad: raise AssertionError(f"{path}: {len(bad)} cell(s) differ from the result files: " + '; '.join(bad[:5]))
     return n
 
@@ -340,10 +532,13 @@ def check_tables(paper_dir='paper') -> int:
     return sum(check_table(p, df) for p in sorted((paper_dir / 'tables').glob('*.tex')))
 
 # %% ../nbs/09_report.ipynb #f85716b2
+EMB_PANELS = (('emb_teacher', 'teacher'), ('emb_before', 'student at initialisation'),
+              ('emb_scratch', 'student trained without teacher'), ('emb_cmapkd', 'CMAPKD student'))
+
 def check_figure_data(d: dict, where: str = 'figure data') -> dict:
-    "Validate the figure arrays (shapes, ALSN rows summing to 1, known sample types); returns them as numpy."
+    "Validate the figure arrays (shapes, ALSN rows summing to 1, known sample types, cosine maps); returns them as numpy."
     d = {k: np.asarray(v) for k, v in d.items()}
-    need = ('w_v', 'w_l', 'difficulty', 'sample_type', 'cross_attn')
+    need = ('w_v', 'w_l', 'difficulty', 'sample_type', 'cross_attn', 'cross_attn_teacher')
     miss = [k for k in need if k not in d]
     if miss: raise KeyError(f"{where}: missing array(s) {miss}; expected {list(need)} (+ t-SNE arrays)")
     n = len(d['difficulty'])
@@ -355,17 +550,18 @@ def check_figure_data(d: dict, where: str = 'figure data') -> dict:
     if d['sample_type'].shape != (n,): raise ValueError(f"{where}: 'sample_type' must have shape [{n}], got {list(d['sample_type'].shape)}")
     unknown = sorted(set(map(str, d['sample_type'])) - set(SAMPLE_TYPES))
     if unknown: raise ValueError(f"{where}: unknown sample_type value(s) {unknown}; expected {list(SAMPLE_TYPES)}")
-    if d['cross_attn'].shape != (4, 4): raise ValueError(f"{where}: 'cross_attn' must be [4, 4] (P2..P5 x L1..L4), got {list(d['cross_attn'].shape)}")
-    for lvl in P_LEVELS:
-        keys = [f'teacher_{lvl}', f'student_before_{lvl}', f'student_after_{lvl}']
-        have = [k for k in keys if k in d]
-        if not have: continue
-        if len(have) < 3: raise KeyError(f"{where}: t-SNE level {lvl} needs all of {keys}, got {have}")
+    for k in ('cross_attn', 'cross_attn_teacher'):
+        if d[k].shape != (4, 4): raise ValueError(f"{where}: '{k}' must be [4, 4] (P2..P5 x L1..L4), got {list(d[k].shape)}")
+        if np.abs(d[k]).max() > 1 + 1e-5: raise ValueError(f"{where}: '{k}' holds cosines, expected values in [-1, 1], got max |x| = {np.abs(d[k]).max():.3f}")
+    have = [k for k, _ in EMB_PANELS if k in d]
+    if have:
+        if len(have) < len(EMB_PANELS): raise KeyError(f"{where}: the t-SNE needs all of {[k for k, _ in EMB_PANELS]}, got {have}")
         if 'labels' not in d: raise KeyError(f"{where}: t-SNE arrays need 'labels' [M]")
-        m, dim = len(d['labels']), d[keys[0]].shape[-1]
-        for k in keys:
-            if d[k].shape != (m, dim):
-                raise ValueError(f"{where}: '{k}' must be [M, D] = [{m}, {dim}] (teacher width, one row per label), got {list(d[k].shape)}")
+        m = len(d['labels'])
+        for k in have:
+            if d[k].ndim != 2 or len(d[k]) != m: raise ValueError(f"{where}: '{k}' must be [M, D] with M = {m} (one row per label), got {list(d[k].shape)}")
+        if 'classnames' in d and d['labels'].max() >= len(d['classnames']):
+            raise ValueError(f"{where}: label {d['labels'].max()} has no entry in 'classnames' ({len(d['classnames'])} names)")
     return d
 
 def write_figure_data(path, **arrays) -> Path:
@@ -396,14 +592,15 @@ def figure_runs(df: pd.DataFrame, experiment: str = 'main', preset: str | None =
 def _pooled(runs, key) -> np.ndarray: return np.concatenate([d[key] for _, d in runs])
 
 # %% ../nbs/09_report.ipynb #f9a01390
-def save_figure(fig, paper_dir, name: str, sources=(), close: bool = True) -> list[Path]:
-    "Write `fig` to paper/figures/<name>.pdf and .png atomically and record its sources; returns both paths."
+def save_figure(fig, paper_dir, name: str, sources=(), close: bool = True, caption: str = '') -> list[Path]:
+    "Write `fig` to paper/figures/<name>.pdf and .png (and its caption to <name>.txt) atomically and record its sources; returns both paths."
     out = []
     for fmt in ('pdf', 'png'):
         path = atomic_write(Path(paper_dir) / 'figures' / f'{name}.{fmt}',
                             lambda t: fig.savefig(t, format=fmt, dpi=200, bbox_inches='tight',
                                                     metadata={'CreationDate': None} if fmt == 'pdf' else None))   # same run, same bytes
         _record(paper_dir, path, sources); out.append(path)
+    if caption: _atomic_write(Path(paper_dir) / 'figures' / f'{name}.txt', caption + '\n')
     if close: plt.close(fig)
     return out
 
@@ -447,25 +644,33 @@ def alsn_by_type(w_v, w_l, sample_type) -> pd.DataFrame:
     return m.loc[[t for t in SAMPLE_TYPES if t in m.index]]
 
 def plot_alsn_radar(w_v, w_l, sample_type):
-    "Fig. 4: a radar chart (matplotlib polar axes) of mean level weights for each sample type."
+    "Fig. 4: one radar per modality (P2..P5, L1..L4), one line per sample type."
     m = alsn_by_type(w_v, w_l, sample_type)
-    ang = np.linspace(0, 2 * np.pi, m.shape[1], endpoint=False)
-    loop = np.r_[ang, ang[:1]]
-    colors = sns.color_palette('deep', len(m))
+    counts = pd.Series(np.asarray(sample_type).astype(str)).value_counts()
+    colours, styles = dict(zip(SAMPLE_TYPES, sns.color_palette('colorblind', 4))), dict(zip(SAMPLE_TYPES, ('-', '--', '-.', ':')))
+    top = max(0.5, math.ceil(float(m.to_numpy().max()) * 10) / 10)
+    ang = np.linspace(0, 2 * np.pi, 4, endpoint=False)
     with sns.plotting_context('paper'):
-        fig, axes = plt.subplots(1, len(m), figsize=(2.3 * len(m), 2.6), subplot_kw=dict(projection='polar'), squeeze=False)
-        for ax, (t, row), c in zip(axes[0], m.iterrows(), colors):
-            v = np.r_[row.to_numpy(), row.to_numpy()[:1]]
-            ax.set_theta_offset(np.pi / 2); ax.set_theta_direction(-1)   # P2 on top, clockwise
-            ax.plot(loop, v, c=c, lw=1.5); ax.fill(loop, v, color=c, alpha=0.25)
-            ax.plot(loop, np.full_like(loop, 0.25), ls='--', c='grey', lw=0.7)
-            top = max(0.5, float(m.to_numpy().max()) * 1.1)
-            ax.set_xticks(ang, m.columns); ax.set_ylim(0, top); ax.set_yticks(np.arange(0.25, top, 0.25))
-            ax.set_rlabel_position(360 / m.shape[1] / 2)
-            ax.set_title(f'{t} (n={int((np.asarray(sample_type).astype(str) == t).sum())})', pad=12)
-            ax.tick_params(labelsize=7)
-        fig.tight_layout()
+        fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6), subplot_kw=dict(projection='polar'))
+        for ax, (title, levels) in zip(axes, (('visual levels', P_LEVELS), ('language levels', L_LEVELS))):
+            ax.set_theta_offset(np.pi / 2); ax.set_theta_direction(-1)   # first level on top, clockwise
+            for t, row in m[list(levels)].iterrows():
+                v = np.r_[row.to_numpy(), row.to_numpy()[:1]]
+                ax.plot(np.r_[ang, ang[:1]], v, color=colours[t], ls=styles[t], lw=1.5, marker='o', ms=3, label=f'{t} (n={counts[t]})')
+                ax.fill(np.r_[ang, ang[:1]], v, color=colours[t], alpha=0.06)
+            circle = np.linspace(0, 2 * np.pi, 200)
+            ax.plot(circle, np.full_like(circle, 0.25), c='grey', lw=0.8, ls=(0, (3, 3)), label='uniform (1/4)')
+            ax.set_xticks(ang, levels); ax.tick_params(axis='x', pad=10, labelsize=9)   # level names clear of the outer ring
+            ticks = np.arange(0.1, top + 1e-9, 0.1)
+            ax.set_ylim(0, top); ax.set_yticks(ticks, [''] * len(ticks))
+            for v in ticks:   # radial values between the first two spokes, above the lines
+                ax.text(np.pi / 4, v, f'{v:.1f}', fontsize=6, ha='center', va='center', zorder=10,
+                        bbox=dict(facecolor='white', edgecolor='none', alpha=0.8, pad=0.5))
+            ax.set_title(title, pad=18)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=5, frameon=False, fontsize=7)
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
 
 # %% ../nbs/09_report.ipynb #f8b025c9
 def linear_cka(x, y) -> float:
@@ -475,49 +680,63 @@ def linear_cka(x, y) -> float:
     x, y = x - x.mean(0), y - y.mean(0)
     return float(np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
 
+def knn_accuracy(x, labels, k: int = 5) -> float:
+    "Leave-one-out k-NN class accuracy (percent) under cosine similarity; majority vote, ties to the nearest neighbour."
+    x = np.asarray(x, float); x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+    y = np.asarray(labels).astype(int)
+    s = x @ x.T; np.fill_diagonal(s, -np.inf)
+    nn = np.argsort(-s, 1, kind='stable')[:, :k]
+    hits = 0
+    for i, row in enumerate(y[nn]):
+        votes = np.bincount(row, minlength=y.max() + 1)
+        best = np.flatnonzero(votes == votes.max())
+        hits += (row[np.isin(row, best)][0] if len(best) > 1 else best[0]) == y[i]   # tie: the nearest of the tied classes
+    return 100 * hits / len(y)
+
 def _tsne(x, seed: int) -> np.ndarray:
     from sklearn.manifold import TSNE
     x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
     return TSNE(2, perplexity=min(30.0, (len(x) - 1) / 3), init='pca', learning_rate='auto', random_state=seed,
                 method='exact' if len(x) <= 1000 else 'barnes_hut').fit_transform(x)   # exact is faster on small M
 
-def plot_tsne(data: dict, levels=P_LEVELS, seed: int = 0):
-    "Fig. 5: t-SNE of teacher vs student features per level, before (top) and after (bottom) distillation."
-    levels = [l for l in levels if f'teacher_{l}' in data]
-    if not levels: raise KeyError("figure data has no t-SNE arrays (teacher_P2.. / student_before_P2.. / student_after_P2..)")
-    labels = np.asarray(data['labels'])
+def plot_tsne(data: dict, seed: int = 0):
+    "Fig. 5: t-SNE of the deployed image embeddings of the teacher, the initial student, the scratch control and the CMAPKD student."
+    if any(k not in data for k, _ in EMB_PANELS): raise KeyError(f"figure data has no t-SNE arrays ({[k for k, _ in EMB_PANELS]})")
+    y = np.asarray(data['labels']).astype(int)
+    names = [str(c) for c in data['classnames']] if 'classnames' in data else [str(c) for c in range(y.max() + 1)]
+    markers = ('o', 's', '^', 'D')
+    teacher = np.asarray(data['emb_teacher'], float)
     with sns.axes_style('white'), sns.plotting_context('paper'):
-        fig, axes = plt.subplots(2, len(levels), figsize=(2.4 * len(levels), 4.8), squeeze=False)
-        for j, lvl in enumerate(levels):
-            t = np.asarray(data[f'teacher_{lvl}'], float)
-            for i, when in enumerate(('before', 'after')):
-                s = np.asarray(data[f'student_{when}_{lvl}'], float)
-                if s.shape[1] != t.shape[1]:
-                    raise ValueError(f"t-SNE {lvl}: student width {s.shape[1]} differs from teacher width {t.shape[1]}; "
-                                     f"store the student features after the adapters that map them to the teacher's width")
-                e = _tsne(np.concatenate([t, s]), seed)
-                frame = pd.DataFrame({'x': e[:, 0], 'y': e[:, 1], 'label': np.r_[labels, labels].astype(str),
-                                      'model': ['teacher'] * len(t) + ['student'] * len(s)})
-                ax = axes[i, j]
-                sns.scatterplot(data=frame, x='x', y='y', hue='label', style='model', markers={'teacher': 'o', 'student': 'X'},
-                                s=14, ax=ax, legend=(i == 0 and j == len(levels) - 1), palette='tab10',
-                                hue_order=sorted(set(frame['label']), key=lambda x: (len(x), x)))
-                ax.set(xticks=[], yticks=[], xlabel='', ylabel=f'{when} KD' if j == 0 else '',
-                       title=f'{lvl} {when} (CKA {linear_cka(t, s):.2f})')
-        if axes[0, -1].get_legend(): sns.move_legend(axes[0, -1], 'upper left', bbox_to_anchor=(1, 1), fontsize=6)
-        fig.tight_layout()
+        fig, axes = plt.subplots(1, len(EMB_PANELS), figsize=(2.6 * len(EMB_PANELS), 3.3))
+        for ax, (key, title) in zip(axes, EMB_PANELS):
+            x = np.asarray(data[key], float)
+            e2 = _tsne(x, seed)
+            for c in np.unique(y):
+                sel = y == c
+                ax.scatter(e2[sel, 0], e2[sel, 1], s=9, color=CLASS_COLOURS[c % len(CLASS_COLOURS)], marker=markers[c % 4],
+                           linewidths=0, label=names[c])
+            stats = f'5-NN acc {knn_accuracy(x, y):.0f}%' + ('' if key == 'emb_teacher' else f', CKA {linear_cka(teacher, x):.2f}')
+            ax.set(xticks=[], yticks=[], title=f'{title}\n{stats}')
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc='lower center', ncol=min(8, len(labels)), frameon=False, fontsize=6.5, markerscale=1.6)
+        fig.tight_layout(rect=(0, 0.07 * math.ceil(len(labels) / 8), 1, 1))
     return fig
 
+
 # %% ../nbs/09_report.ipynb #733fb542
-def plot_cross_modal(cross_attn):
-    "Fig. 6: 4x4 heatmap of P-level x L-level cross-modal similarity."
-    a = np.asarray(cross_attn, float)
-    if a.shape != (4, 4): raise ValueError(f"cross_attn must be [4, 4] (P2..P5 x L1..L4), got {list(a.shape)}")
+def plot_cross_modal(cross_attn, teacher=None):
+    "Fig. 6: 4x4 heatmaps (P2..P5 x L1..L4) of the matched-pair cosine, the teacher's beside the student's, colour fixed to [-1, 1]."
+    maps = ([('teacher', teacher)] if teacher is not None else []) + [('CMAPKD student', cross_attn)]
+    for name, a in maps:
+        if np.asarray(a).shape != (4, 4): raise ValueError(f"cross-modal map ({name}) must be [4, 4] (P2..P5 x L1..L4), got {list(np.asarray(a).shape)}")
     with sns.plotting_context('paper'):
-        fig, ax = plt.subplots(figsize=(3.4, 2.9))
-        sns.heatmap(pd.DataFrame(a, index=list(P_LEVELS), columns=list(L_LEVELS)), annot=True, fmt='.2f',
-                    cmap='rocket_r', square=True, cbar_kws=dict(label='similarity'), ax=ax)
-        ax.set(xlabel='language level', ylabel='visual level')
+        fig, axes = plt.subplots(1, len(maps), figsize=(3.0 * len(maps) + 0.6, 2.9), squeeze=False)
+        for i, (ax, (name, a)) in enumerate(zip(axes[0], maps)):
+            last = i == len(maps) - 1
+            sns.heatmap(pd.DataFrame(np.asarray(a, float), index=list(P_LEVELS), columns=list(L_LEVELS)), annot=True, fmt='.2f',
+                        cmap='RdBu_r', vmin=-1, vmax=1, center=0, square=True, cbar=last, ax=ax,
+                        cbar_kws=dict(label='cosine (image P-level, caption L-level)', shrink=0.8) if last else None)
+            ax.set(xlabel='language level', ylabel='visual level' if i == 0 else '', title=name)
         fig.tight_layout()
     return fig
 
@@ -567,24 +786,42 @@ def plot_training_curves(history: list[dict], terms=None, title: str = ''):
     return fig
 
 # %% ../nbs/09_report.ipynb #95a773bb
+def figure_caption(df: pd.DataFrame, runs, what: str) -> str:
+    "A figure's caption (LaTeX text): what it shows, then the setup, seeds and device of the runs it was drawn from."
+    files = [r['file'] for r, _ in runs]
+    seeds = sorted({int(r['seed']) for r, _ in runs if r['seed'] is not None})
+    devices = sorted({r['device'] for r, _ in runs})
+    return ' '.join(p for p in [what, setup_text(df, files), f"CMAPKD seed(s) {', '.join(map(str, seeds))}; run on {'; '.join(map(tex_escape, devices))}."] if p)
+
 def figure_alsn_difficulty(df, paper_dir='paper', experiment='main', preset=None, bins: int = 5) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_difficulty(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'difficulty'), bins)
-    return save_figure(fig, paper_dir, 'fig3_alsn_difficulty', [r['file'] for r, _ in runs])
+    cap = figure_caption(df, runs, f"Fig. 3: mean ALSN weight of each level against sample difficulty ({bins} quantile bins of the test images, "
+                                   "error band: standard error); the dashed line is uniform weighting.")
+    return save_figure(fig, paper_dir, 'fig3_alsn_difficulty', [r['file'] for r, _ in runs], caption=cap)
 
 def figure_alsn_radar(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_radar(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'sample_type'))
-    return save_figure(fig, paper_dir, 'fig4_alsn_radar', [r['file'] for r, _ in runs])
+    cap = figure_caption(df, runs, "Fig. 4: mean ALSN weight of each visual level (left) and language level (right) per sample type "
+                                   "of the test images (n = images of that type, pooled over seeds); dashed circle: uniform weighting (1/4).")
+    return save_figure(fig, paper_dir, 'fig4_alsn_radar', [r['file'] for r, _ in runs], caption=cap)
 
 def figure_tsne(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
-    r, d = figure_runs(df, experiment, preset)[0]
-    return save_figure(plot_tsne(d, seed=int(r['seed'] or 0)), paper_dir, 'fig5_tsne', [r['file']])
+    runs = figure_runs(df, experiment, preset)[:1]
+    r, d = runs[0]
+    cap = figure_caption(df, runs, f"Fig. 5: t-SNE of the image embeddings of {len(d['labels'])} test images, coloured by class: the teacher, "
+                                   "the student at initialisation, the student trained without a teacher (scratch, same seed and budget) and the "
+                                   "CMAPKD student. Each panel: leave-one-out 5-NN class accuracy in the embedding, and linear CKA with the teacher's.")
+    return save_figure(plot_tsne(d, seed=int(r['seed'] or 0)), paper_dir, 'fig5_tsne', [r['file']], caption=cap)
 
 def figure_cross_modal(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
-    fig = plot_cross_modal(np.mean([d['cross_attn'] for _, d in runs], 0))
-    return save_figure(fig, paper_dir, 'fig6_cross_modal', [r['file'] for r, _ in runs])
+    fig = plot_cross_modal(np.mean([d['cross_attn'] for _, d in runs], 0), np.mean([d['cross_attn_teacher'] for _, d in runs], 0))
+    cap = figure_caption(df, runs, "Fig. 6: cosine between an image's P-level descriptor (rows) and its caption's L-level descriptor "
+                                   "(columns), mean over the test images and seeds; teacher (frozen heads) left, CMAPKD student right; "
+                                   "diverging colour scale fixed to [-1, 1].")
+    return save_figure(fig, paper_dir, 'fig6_cross_modal', [r['file'] for r, _ in runs], caption=cap)
 
 def figure_training_curves(df, paper_dir='paper', method='cmapkd', experiment='main', preset=None, seed=None) -> list[Path]:
     "Training curves of one run (the lowest seed unless `seed` is given)."
@@ -594,7 +831,8 @@ def figure_training_curves(df, paper_dir='paper', method='cmapkd', experiment='m
     if not len(runs): raise LookupError(f"no {method} result of experiment '{experiment}' has a training history")
     r = runs.iloc[0]
     fig = plot_training_curves(r['history'], title=f"{METHOD_LABELS.get(method, method)}, seed {r['seed']}")
-    return save_figure(fig, paper_dir, f'training_curves_{method}', [r['file']])
+    cap = figure_caption(df, [(r, None)], f"Training curves of {METHOD_LABELS.get(method, method)}: logged loss terms per step, stages shaded.")
+    return save_figure(fig, paper_dir, f'training_curves_{method}', [r['file']], caption=cap)
 
 # %% ../nbs/09_report.ipynb #90dacd5b
 def _md_row(cells) -> str: return '| ' + ' | '.join(str(c).replace('|', '\\|') for c in cells) + ' |'
@@ -622,6 +860,8 @@ def write_index(paper_dir='paper') -> Path:
         for f in files:
             src = manifest.get(f)
             lines += [f'### `{f}`', '']
+            cap = paper_dir / Path(f).with_suffix('.txt')
+            if sub == 'figures' and cap.exists(): lines += [cap.read_text().strip(), '']
             lines += ['(no provenance recorded)', ''] if src is None else \
                      ([_md_row(head), _md_row(['---'] * len(head))] + [row(s) for s in src] if src else ['(no result files: every cell is "--")']) + ['']
     lines += ['## All result files', '', _md_row(head), _md_row(['---'] * len(head))] + [row(f) for f in sorted(info)] + ['']

@@ -34,9 +34,13 @@ def test_tables_equal_the_result_files(paper):
 def test_result_files_record_their_run(paper):
     files = sorted((paper / 'results').glob('*/*.json'))
     assert len(files) == 11 + 8 + 2
+    strings = lambda x: ([s for v in x.values() for s in strings(v)] if isinstance(x, dict) else
+                         [s for v in x for s in strings(v)] if isinstance(x, list) else [x] if isinstance(x, str) else [])
     for f in files:
         r = json.loads(f.read_text())
         assert r['seed'] == 0 and r['commit'] and r['device'] and r['config'] and r['metrics'], f
+        assert (f.parent / r['per_item']).is_file(), f                   # per-item results beside it, named relative to it
+        assert not [s for s in strings(r) if os.path.isabs(s) or str(paper) in s], f   # nothing points into this machine
 
 
 def test_reproduction_records_its_wall_time(paper):
