@@ -28,15 +28,15 @@ DATASETS = ('scenes', 'coco', 'flickr30k', 'csv', 'wds', 'imagenet', 'vqav2')
 EVAL_TASKS = ('retrieval', 'zeroshot', 'vqa', 'efficiency')
 
 # %% ../nbs/00_config.ipynb #630cc61d
-def _tiny(width, layers, heads, text_width, text_layers, embed_dim, patch=8, image_size=64):
+def _tiny(width, layers, heads, text_width, text_layers, embed_dim, patch=8, image_size=64, **vision):
     return {'embed_dim': embed_dim,
             'vision_cfg': {'image_size': image_size, 'layers': layers, 'width': width, 'patch_size': patch,
-                           'head_width': width // heads, 'mlp_ratio': 4.0},
+                           'head_width': width // heads, 'mlp_ratio': 4.0, **vision},
             'text_cfg': {'context_length': 32, 'vocab_size': 512, 'width': text_width,
                          'heads': max(1, text_width // 32), 'layers': text_layers}}
 
 TINY_MODELS = {
-    'scenes-teacher': _tiny(width=128, layers=8, heads=4, text_width=128, text_layers=4, embed_dim=128),
+    'scenes-teacher': _tiny(width=128, layers=8, heads=4, text_width=128, text_layers=4, embed_dim=128, pool_type='avg'),
     'scenes-student': _tiny(width=64, layers=4, heads=2, text_width=64, text_layers=4, embed_dim=64),
     'smoke-teacher': _tiny(width=64, layers=4, heads=2, text_width=64, text_layers=4, embed_dim=32, patch=4, image_size=32),
     'smoke-student': _tiny(width=32, layers=4, heads=1, text_width=32, text_layers=4, embed_dim=32, image_size=32),
@@ -274,7 +274,7 @@ def preset(name: str, **overrides) -> RunConfig:
         cfg = RunConfig(preset='tiny', teacher=_scenes_spec('scenes-teacher'), student=_scenes_spec('scenes-student'),
                         data=DataSpec(image_size=64, n_train=4000, n_val=200, n_test=1000, batch_size=64),
                         method=MethodSpec(pyramid_dim=64),
-                        stages=progressive(160), teacher_train_steps=400, log_every=10, ckpt_every=80,
+                        stages=progressive(160), teacher_train_steps=2400, log_every=10, ckpt_every=80,
                         eval=EvalSpec(batch_size=256, vqa_answers=50, vqa_epochs=10, efficiency_batch=32),
                         out_dir='runs/tiny')
     elif name == 'gpu':
