@@ -36,7 +36,7 @@ def _tiny(width, layers, heads, text_width, text_layers, embed_dim, patch=8, ima
                          'heads': max(1, text_width // 32), 'layers': text_layers}}
 
 TINY_MODELS = {
-    'scenes-teacher': _tiny(width=128, layers=8, heads=4, text_width=128, text_layers=4, embed_dim=128, pool_type='avg'),
+    'scenes-teacher': _tiny(width=128, layers=8, heads=4, text_width=128, text_layers=4, embed_dim=128),
     'scenes-student': _tiny(width=64, layers=4, heads=2, text_width=64, text_layers=4, embed_dim=64),
     'smoke-teacher': _tiny(width=64, layers=4, heads=2, text_width=64, text_layers=4, embed_dim=32, patch=4, image_size=32),
     'smoke-student': _tiny(width=32, layers=4, heads=1, text_width=32, text_layers=4, embed_dim=32, image_size=32),
