@@ -112,7 +112,7 @@ from dataclasses import replace
 from .data import ScenesDataset
 from .evaluate import evaluate
 TEACHER_RECIPE = dict(lr=1e-3, logit_scale_lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1,
-                      grad_clip=1.0, group=4, curve_every=200, curve_images=300)
+                      grad_clip=1.0, group=1, curve_every=200, curve_images=300)
 
 def teacher_key(cfg: RunConfig) -> str:
     "Fingerprint of what the from-scratch teacher's weights depend on (not the students' `n_train`: it draws its own scenes)."
