@@ -28,10 +28,10 @@ DATASETS = ('scenes', 'coco', 'flickr30k', 'csv', 'wds', 'imagenet', 'vqav2')
 EVAL_TASKS = ('retrieval', 'zeroshot', 'vqa', 'efficiency')
 
 # %% ../nbs/00_config.ipynb #630cc61d
-def _tiny(width, layers, heads, text_width, text_layers, embed_dim, patch=8, image_size=64, **vision):
+def _tiny(width, layers, heads, text_width, text_layers, embed_dim, patch=8, image_size=64):
     return {'embed_dim': embed_dim,
             'vision_cfg': {'image_size': image_size, 'layers': layers, 'width': width, 'patch_size': patch,
-                           'head_width': width // heads, 'mlp_ratio': 4.0, **vision},
+                           'head_width': width // heads, 'mlp_ratio': 4.0},
             'text_cfg': {'context_length': 32, 'vocab_size': 512, 'width': text_width,
                          'heads': max(1, text_width // 32), 'layers': text_layers}}
 
