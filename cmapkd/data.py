@@ -19,12 +19,12 @@ from .config import DataSpec, ModelSpec, DATASETS
 
 # %% auto #0
 __all__ = ['COLOURS', 'SHAPES', 'DIGIT_WORDS', 'SCENE_CLASSNAMES', 'SCENE_TEMPLATES', 'SIZES', 'CELLS', 'SAMPLE_TYPES',
-           'SCENE_SPLITS', 'LEXICON', 'KARPATHY_LAYOUT', 'VQA_SPLITS', 'VQA_LAYOUT', 'IMAGE_EXTS', 'IMAGENET_LAYOUT',
-           'CSV_LAYOUT', 'WDS_LAYOUT', 'make_sample', 'ImageTextDataset', 'object_sizes', 'scene_captions',
-           'scene_questions', 'render_scene', 'ScenesDataset', 'scene_vocabulary', 'WordTokenizer', 'HFTokenizer',
-           'get_tokenizer', 'choose_caption', 'EpochSampler', 'Loader', 'make_loader', 'default_transform',
-           'KarpathyDataset', 'VQAv2Dataset', 'openai_imagenet_templates', 'ImageFolderDataset', 'CsvDataset',
-           'WdsDataset', 'build_dataset']
+           'SCENE_SPLITS', 'LEXICON', 'P_NO_COLOUR', 'KARPATHY_LAYOUT', 'VQA_SPLITS', 'VQA_LAYOUT', 'IMAGE_EXTS',
+           'IMAGENET_LAYOUT', 'CSV_LAYOUT', 'WDS_LAYOUT', 'make_sample', 'ImageTextDataset', 'object_sizes',
+           'scene_captions', 'scene_questions', 'render_scene', 'ScenesDataset', 'scene_vocabulary', 'WordTokenizer',
+           'HFTokenizer', 'get_tokenizer', 'choose_caption', 'EpochSampler', 'Loader', 'make_loader',
+           'default_transform', 'KarpathyDataset', 'VQAv2Dataset', 'openai_imagenet_templates', 'ImageFolderDataset',
+           'CsvDataset', 'WdsDataset', 'build_dataset']
 
 # %% ../nbs/01_data.ipynb #0b635fda
 def make_sample(image, captions=(), questions=(), label: int = -1, meta: dict | None = None) -> dict:
@@ -148,35 +148,56 @@ def _background(rnd: random.Random, S: int) -> tuple[np.ndarray, str]:
     return canvas, 'textured'
 
 # %% ../nbs/01_data.ipynb #7ecefc73
-def _sample_objects(rnd: random.Random, S: int, split: str) -> tuple[str, list[dict]]:
+def _one_largest(sizes: list[str], rnd: random.Random) -> list[str]:
+    "`sizes` with exactly one object in the largest size class present (see the tie rule above)."
+    rank = [SIZES.index(z) for z in sizes]
+    top = max(rank)
+    tied = [k for k, r in enumerate(rank) if r == top]
+    if len(tied) == 1: return list(sizes)
+    keep = rnd.choice(tied)
+    if top < len(SIZES) - 1: return [SIZES[top + 1] if k == keep else z for k, z in enumerate(sizes)]
+    return [z if k == keep or r < top else SIZES[top - 1] for k, (z, r) in enumerate(zip(sizes, rank))]
+
+def _sample_objects(rnd: random.Random, S: int, split: str, member: int = 0) -> tuple[str, list[dict]]:
     stype = rnd.choice(SAMPLE_TYPES)
     n = {'simple': rnd.randint(1, 2), 'complex': rnd.randint(3, 4), 'fine': rnd.randint(1, 4),
          'relational': rnd.randint(2, 3)}[stype]
     if stype == 'fine': sizes = ['small'] + [rnd.choice(SIZES) for _ in range(n - 1)]
     else: sizes = [rnd.choice(SIZES[1:]) for _ in range(n)]
+    sizes = _one_largest(sizes, rnd)
     cells, nominal, cell_px = rnd.sample(range(9), n), object_sizes(S), S / 3
-    _, pools = _digits()
-    objs, used = [], set()
+    colours = [rnd.choice(tuple(COLOURS)) for _ in range(n)]
+    geo = []
     for size, cell in zip(sizes, cells):
-        while True:   # a (class, colour) pair not yet in the scene; digits and shapes equally likely
-            kind = rnd.randrange(10) if rnd.random() < 0.5 else 10 + rnd.randrange(len(SHAPES))
-            colour = rnd.choice(tuple(COLOURS))
-            if (kind, colour) not in used: used.add((kind, colour)); break
         px = nominal[size] * rnd.uniform(0.9, 1.1)
         if size == 'small': px = min(px, 8.0)
         row, col = divmod(cell, 3)
         slack = max(0.0, (cell_px - px) / 2 - 1)
-        pool = pools[split][kind] if kind < 10 else None
+        geo.append((px, row, col, (row + 0.5) * cell_px + rnd.uniform(-slack, slack),
+                    (col + 0.5) * cell_px + rnd.uniform(-slack, slack)))
+    _, pools = _digits()
+    rnd = random.Random(rnd.getrandbits(64))   # classes on a stream of their own: the background after them is shared
+    drawn = []   # the classes of the group's members so far, slot by slot
+    for _ in range(member + 1):
+        used, kinds = set(), []
+        for k in range(n):
+            while True:   # digits and shapes equally likely; (class, colour) new in the scene and in this slot of the group
+                kind = rnd.randrange(10) if rnd.random() < 0.5 else 10 + rnd.randrange(len(SHAPES))
+                if (kind, colours[k]) not in used and all(d[k] != kind for d in drawn): break
+            used.add((kind, colours[k])); kinds.append(kind)
+        drawn.append(kinds)
+        inst = [int(pools[split][c][rnd.randrange(len(pools[split][c]))]) if c < 10 else -1 for c in kinds]
+    objs = []
+    for kind, colour, size, cell, (px, row, col, cy, cx), instance in zip(kinds, colours, sizes, cells, geo, inst):
         objs.append(dict(kind=kind, classname=SCENE_CLASSNAMES[kind], shape='digit' if kind < 10 else SHAPES[kind - 10],
                          digit=kind if kind < 10 else -1, colour=colour, size=size, px=px, cell=cell, row=row, col=col,
-                         cy=(row + 0.5) * cell_px + rnd.uniform(-slack, slack),
-                         cx=(col + 0.5) * cell_px + rnd.uniform(-slack, slack),
-                         instance=int(pool[rnd.randrange(len(pool))]) if pool is not None else -1))
+                         cy=cy, cx=cx, instance=instance))
     return stype, objs
 
 def _difficulty(objs: list[dict], S: int) -> float:
     smin = min(o['px'] for o in objs)
     return 0.5 * (len(objs) - 1) / 3 + 0.5 * (1 - min(1.0, smin / object_sizes(S)['large']))
+
 
 # %% ../nbs/01_data.ipynb #921b13d7
 LEXICON = dict(
@@ -223,9 +244,11 @@ LEXICON = dict(
     answer_words=('yes', 'no', 'violet', 'one digit', 'no shapes', 'no digits'),
 )
 
+P_NO_COLOUR = 0.5   # captions name an object of a class unique in its scene without its colour this often
+
 class _Say:
-    "Seeded word choices for the sentences of one scene."
-    def __init__(self, rnd: random.Random): self.r = rnd
+    "Seeded word choices for the sentences of one scene; `bare`: classes that may be named without colour."
+    def __init__(self, rnd: random.Random, bare=frozenset()): self.r, self.bare = rnd, frozenset(bare)
     def pick(self, seq): return seq[self.r.randrange(len(seq))]
     def num(self, k: int) -> str: return LEXICON['counts'][k] if self.r.random() < 0.7 else str(k)
 
@@ -236,9 +259,10 @@ def _noun(o: dict, s: _Say) -> str:
     return s.pick(LEXICON['digit_nouns']).format(w=DIGIT_WORDS[o['digit']], d=o['digit'])
 
 def _mention(o: dict, s: _Say, det: str = 'a', size: bool | None = None) -> str:
-    "'[det] [size] colour noun': the colour always directly precedes the noun."
+    "'[det] [size] [colour] noun': the colour directly precedes the noun, or is left out for a class in `s.bare`."
     if size is None: size = s.r.random() < (0.8 if o['size'] == 'small' else 0.3)
-    core = (s.pick(LEXICON['size_adj'][o['size']]) + ' ' if size else '') + f"{o['colour']} {_noun(o, s)}"
+    colour = not (o['kind'] in s.bare and s.r.random() < P_NO_COLOUR)
+    core = (s.pick(LEXICON['size_adj'][o['size']]) + ' ' if size else '') + (f"{o['colour']} " if colour else '') + _noun(o, s)
     return _a(core) if det == 'a' else f'{det} {core}' if det else core
 
 def _relations(a: dict, b: dict) -> list[str]:
@@ -294,6 +318,8 @@ _PLANS = {'simple': ('list', 'count', 'position', 'largest', 'attribute'),
 def scene_captions(stype: str, objs: list[dict], bg: str, s: _Say, n: int = 5) -> list[str]:
     "n distinct true captions, one family per slot of the sample type's plan (fallback: list / position)."
     focus = min(objs, key=lambda o: o['px']) if stype == 'fine' else None
+    kinds = [o['kind'] for o in objs]
+    s = _Say(s.r, bare={k for k in kinds if kinds.count(k) == 1})   # the same stream; colour may go where unambiguous
     caps = []
     for fam in _PLANS[stype]:
         for attempt in range(8):
@@ -384,12 +410,14 @@ def scene_questions(stype: str, objs: list[dict], s: _Say, base_id: int) -> list
             _q_other(objs, stype, focus, s, base_id + 3, s.pick(('what', 'where')))]
 
 # %% ../nbs/01_data.ipynb #4c0ae90c
-def render_scene(seed: int, split: str, i: int, image_size: int = 64) -> dict:
+def render_scene(seed: int, split: str, i: int, image_size: int = 64, group: int = 1) -> dict:
     "Scene `i` of `split`: pixels [S, S, 3] float32 in [0, 1], captions, questions, label and metadata."
     if split not in SCENE_SPLITS: raise ValueError(f"split: expected one of {SCENE_SPLITS}, got '{split}'")
     if image_size < 16: raise ValueError(f"image_size: expected >= 16 px for scenes, got {image_size}")
-    rnd = random.Random(f'cmapkd-scenes/{seed}/{split}/{i}')
-    stype, objs = _sample_objects(rnd, image_size, split)
+    if not 1 <= group <= 8: raise ValueError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
+    g, member = divmod(i, group)
+    rnd = random.Random(f'cmapkd-scenes/{seed}/{split}/{i}' if group == 1 else f'cmapkd-scenes/{seed}/{split}/{group}x/{g}')
+    stype, objs = _sample_objects(rnd, image_size, split, member)
     canvas, bg = _background(rnd, image_size)
     ink, _ = _digits()
     for o in objs: _paint(canvas, o, ink[o['instance']] if o['digit'] >= 0 else None)
@@ -398,9 +426,10 @@ def render_scene(seed: int, split: str, i: int, image_size: int = 64) -> dict:
     largest = max(objs, key=lambda o: o['px'])
     meta = dict(split=split, index=i, seed=seed, sample_type=stype, n_objects=len(objs),
                 min_size=min(o['px'] for o in objs), difficulty=_difficulty(objs, image_size), background=bg,
-                objects=objs)
+                group=g, objects=objs)
     return dict(pixels=canvas, captions=scene_captions(stype, objs, bg, say),
                 questions=scene_questions(stype, objs, say, base_id=10 * i), label=largest['kind'], meta=meta)
+
 
 # %% ../nbs/01_data.ipynb #099ba795
 class ScenesDataset(ImageTextDataset):
@@ -408,21 +437,22 @@ class ScenesDataset(ImageTextDataset):
     classnames, templates = SCENE_CLASSNAMES, SCENE_TEMPLATES
 
     def __init__(self, n: int, split: str = 'train', seed: int = 0, image_size: int = 64, transform=None,
-                 mean=OPENAI_DATASET_MEAN, std=OPENAI_DATASET_STD):
+                 mean=OPENAI_DATASET_MEAN, std=OPENAI_DATASET_STD, group: int = 1):
         super().__init__(transform)
         if split not in SCENE_SPLITS: raise ValueError(f"split: scenes has splits {SCENE_SPLITS}, got '{split}'")
         if n < 1: raise ValueError(f"n: expected at least one scene, got {n}")
-        self.n, self.split, self.seed, self.image_size = n, split, seed, image_size
+        if not 1 <= group <= 8: raise ValueError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
+        self.n, self.split, self.seed, self.image_size, self.group = n, split, seed, image_size, group
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
 
     def __len__(self): return self.n
 
-    def describe(self, i): return f'scenes/{self.seed}/{self.split}/{i}'
+    def describe(self, i): return f'scenes/{self.seed}/{self.split}/{i}' + (f' (group {self.group})' if self.group > 1 else '')
 
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < self.n: raise IndexError(f'scene index {i} out of range for {self.n} scenes')
-        sc = render_scene(self.seed, self.split, int(i), self.image_size)
+        sc = render_scene(self.seed, self.split, int(i), self.image_size, self.group)
         if self.transform is None:
             img = (torch.from_numpy(sc['pixels']).permute(2, 0, 1) - self.mean) / self.std
         else:

@@ -20,9 +20,10 @@ from .baselines import build_method, stages_for
 from .losses import mean_over_ranks
 
 # %% auto #0
-__all__ = ['Runtime', 'seed_everything', 'rng_state', 'set_rng_state', 'lr_factor', 'group_lrs', 'atomic_save',
-           'atomic_write_text', 'fingerprint', 'BatchStream', 'teacher_key', 'train_teacher', 'resolve_teacher',
-           'TeacherCache', 'cache_key', 'Distiller', 'NonFiniteLoss', 'Trainer', 'train']
+__all__ = ['TEACHER_RECIPE', 'Runtime', 'seed_everything', 'rng_state', 'set_rng_state', 'lr_factor', 'group_lrs', 'atomic_save',
+           'atomic_write_text', 'fingerprint', 'BatchStream', 'teacher_key', 'teacher_param_groups', 'teacher_history',
+           'train_teacher', 'resolve_teacher', 'TeacherCache', 'cache_key', 'Distiller', 'NonFiniteLoss', 'Trainer',
+           'train']
 
 # %% ../nbs/07_trainer.ipynb #fdd3784a
 class Runtime:
@@ -113,37 +114,98 @@ class BatchStream:
     def state(self): return dict(epoch=self.epoch, pos=self.pos, seed=self.seed)
 
 # %% ../nbs/07_trainer.ipynb #5553706e
+from dataclasses import replace
+from .data import ScenesDataset
+from .evaluate import evaluate
+TEACHER_RECIPE = dict(lr=1e-3, logit_scale_lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1,
+                      grad_clip=1.0, group=1, curve_every=200, curve_images=300)
+
 def teacher_key(cfg: RunConfig) -> str:
+    "Fingerprint of what the from-scratch teacher's weights depend on (not the students' `n_train`: it draws its own scenes)."
     d = cfg.data
-    data = dict(name=d.name, root=d.root, ann_file=d.ann_file, image_size=d.image_size, n_train=d.n_train,
-                seed=d.seed, batch_size=d.batch_size, options=d.options)
-    return fingerprint(dict(asdict(cfg.teacher), pretrained=None), data, cfg.teacher_train_steps, 'teacher-v1')
+    data = dict(name=d.name, root=d.root, ann_file=d.ann_file, image_size=d.image_size, seed=d.seed,
+                batch_size=d.batch_size, train_split=d.train_split, options=d.options)
+    recipe = {k: v for k, v in TEACHER_RECIPE.items() if not k.startswith('curve')}
+    return fingerprint(dict(asdict(cfg.teacher), pretrained=None), data, cfg.teacher_train_steps, recipe, 'teacher-v2')
+
+def teacher_param_groups(model: Backbone, recipe: dict = TEACHER_RECIPE) -> list[dict]:
+    "AdamW groups: weight decay on matrices; biases, norms, class token and the logit scale without, the scale at its own lr."
+    ls = model.logit_scale
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    free = [p for p in model.parameters() if p.ndim < 2 and p is not ls]
+    return [dict(params=decay, weight_decay=recipe['weight_decay'], base_lr=recipe['lr'], name='decay'),
+            dict(params=free, weight_decay=0.0, base_lr=recipe['lr'], name='no_decay'),
+            dict(params=[ls], weight_decay=0.0, base_lr=recipe['logit_scale_lr'], name='logit_scale')]
+
+def _teacher_batches(cfg: RunConfig, tokenizer, n: int):
+    "The teacher's `n` batches: fresh scenes in whole hard-negative groups, or the students' stream on other data."
+    d, g = cfg.data, TEACHER_RECIPE['group']
+    if d.name != 'scenes':
+        tcfg = copy.deepcopy(cfg); tcfg.seed = d.seed
+        stream = BatchStream(build_dataset(d, d.train_split), tokenizer, tcfg)
+        return (next(stream) for _ in range(n))
+    if d.batch_size % g:
+        raise ValueError(f"data.batch_size: the scenes teacher trains on groups of {g} scenes; expected a multiple of {g}, got {d.batch_size}")
+    ds = ScenesDataset(n * d.batch_size, d.train_split, d.seed, d.image_size, **(dict(d.options) | {'group': g}))
+    return iter(make_loader(ds, tokenizer, d.batch_size, shuffle=False, num_workers=d.num_workers, drop_last=True,
+                            world_size=1, rank=0))
+
+def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> dict:
+    "Retrieval and zero-shot of `model` on `data` (the protocol of the result files), rounded."
+    if data is None: return {}
+    spec = copy.deepcopy(cfg); spec.eval.tasks = ['retrieval', 'zeroshot']
+    m = evaluate(model, spec, tokenizer, device=device, data=data)
+    return {k: round(v, 2) for k, v in m.items() if k.startswith(('i2t_', 't2i_', 'mean_recall', 'zs_top'))}
+
+def teacher_history(path) -> dict:
+    "The training history written beside the teacher weights at `path`."
+    return json.loads(Path(path).with_suffix('.json').read_text())
 
 def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) -> Path:
-    "Train (or find) the from-scratch teacher `cfg` names; returns the path of its open_clip weights."
+    "Train (or find) the from-scratch teacher `cfg` names; returns the path of its open_clip weights (history beside it)."
     from open_clip.loss import ClipLoss
     rt = rt or Runtime(cfg)
     path = cache_root() / 'teachers' / f'{cfg.teacher.name}-{teacher_key(cfg)}.pt'
     if path.exists() or not rt.main:
         rt.barrier(); return path
-    seed_everything(cfg.data.seed)
-    tcfg = copy.deepcopy(cfg); tcfg.seed = cfg.data.seed
+    R, n, d = TEACHER_RECIPE, cfg.teacher_train_steps, cfg.data
+    seed_everything(d.seed)
     model = build_backbone(cfg.teacher, device=rt.device)
-    data = BatchStream(build_dataset(cfg.data, cfg.data.train_split), get_tokenizer(cfg.teacher), tcfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6)
-    loss_fn, n = ClipLoss(), cfg.teacher_train_steps
+    tok = get_tokenizer(cfg.teacher)
+    batches = _teacher_batches(cfg, tok, n)
+    curve_data = (build_dataset(replace(d, n_test=min(d.n_test, R['curve_images'])), d.eval_split)
+                  if d.name == 'scenes' else None)
+    opt = torch.optim.AdamW(teacher_param_groups(model), lr=R['lr'], betas=R['betas'], eps=R['eps'])
+    loss_fn, scale0 = ClipLoss(), model.logit_scale.exp().item()
+    hist, losses, t0, eval_s = [], [], time.time(), 0.0
     bar = tqdm(range(n), desc='teacher', disable=not progress)
     for step in bar:
-        for g in opt.param_groups: g['lr'] = 1e-3 * lr_factor(step, n, 0.1)
-        b = next(data)
+        f = lr_factor(step, n, R['warmup'])
+        for g in opt.param_groups: g['lr'] = g['base_lr'] * f
+        b = next(batches)
         with rt.autocast():
             img = model.encode_image(b['image'].to(rt.device), normalize=True)
             txt = model.encode_text(b['text'].to(rt.device), normalize=True)
             loss = loss_fn(img, txt, model.logit_scale.exp())
         opt.zero_grad(set_to_none=True); loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), R['grad_clip']); opt.step()
         with torch.no_grad(): model.logit_scale.clamp_(0, math.log(100))
-        if step % 10 == 0: bar.set_postfix(loss=f'{loss.item():.3f}')
+        losses.append(loss.item())
+        if (step + 1) % R['curve_every'] == 0 or step + 1 == n:
+            te = time.time()
+            rec = dict(step=step + 1, loss=round(float(np.mean(losses)), 4), logit_scale=round(model.logit_scale.exp().item(), 3),
+                       lr=opt.param_groups[0]['lr'], train_s=round(te - t0 - eval_s, 1))
+            rec |= _curve_point(model, cfg, curve_data, tok, rt.device)
+            eval_s += time.time() - te
+            hist.append(rec); losses = []
+            bar.set_postfix({k: rec[k] for k in ('loss', 'logit_scale', 'zs_top1', 'mean_recall') if k in rec})
+    train_s = time.time() - t0 - eval_s
+    info = dict(key=teacher_key(cfg), teacher=cfg.teacher.name, steps=n, batch_size=d.batch_size,
+                recipe=dict(R, betas=list(R['betas'])), data=asdict(d), curve_images=len(curve_data) if curve_data else 0,
+                device=str(rt.device), torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
+                s_per_step=round(train_s / max(1, n), 4), logit_scale_init=round(scale0, 3),
+                logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=hist)
+    atomic_write_text(path.with_suffix('.json'), json.dumps(info, indent=1))
     atomic_save(model.model.state_dict(), path)
     rt.barrier()
     return path
@@ -154,6 +216,7 @@ def resolve_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = 
     cfg = copy.deepcopy(cfg)
     cfg.teacher.pretrained = str(train_teacher(cfg, rt, progress))
     return cfg
+
 
 # %% ../nbs/07_trainer.ipynb #da95faeb
 class TeacherCache:
