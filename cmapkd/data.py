@@ -18,8 +18,8 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from .config import DataSpec, ModelSpec, DATASETS
 
 # %% auto #0
-__all__ = ['COLOURS', 'SHAPES', 'DIGIT_WORDS', 'SCENE_CLASSNAMES', 'SCENE_TEMPLATES', 'SIZES', 'CELLS', 'SAMPLE_TYPES',
-           'SCENE_SPLITS', 'LEXICON', 'P_NO_COLOUR', 'KARPATHY_LAYOUT', 'VQA_SPLITS', 'VQA_LAYOUT', 'IMAGE_EXTS',
+__all__ = ['COLOURS', 'SHAPES', 'DIGIT_WORDS', 'OBJECT_CLASSES', 'SCENE_CLASSNAMES', 'SCENE_TEMPLATES', 'SIZES', 'CELLS',
+           'SAMPLE_TYPES', 'SCENE_SPLITS', 'LEXICON', 'KARPATHY_LAYOUT', 'VQA_SPLITS', 'VQA_LAYOUT', 'IMAGE_EXTS',
            'IMAGENET_LAYOUT', 'CSV_LAYOUT', 'WDS_LAYOUT', 'make_sample', 'ImageTextDataset', 'object_sizes',
            'scene_captions', 'scene_questions', 'render_scene', 'ScenesDataset', 'scene_vocabulary', 'WordTokenizer',
            'HFTokenizer', 'get_tokenizer', 'choose_caption', 'EpochSampler', 'Loader', 'make_loader',
@@ -69,9 +69,11 @@ COLOURS = {'red': (0.90, 0.10, 0.10), 'green': (0.15, 0.70, 0.20), 'blue': (0.10
            'white': (1.00, 1.00, 1.00), 'black': (0.03, 0.03, 0.03)}
 SHAPES = ('circle', 'square', 'triangle', 'diamond', 'cross', 'ring')
 DIGIT_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
-SCENE_CLASSNAMES = [f'digit {w}' for w in DIGIT_WORDS] + list(SHAPES)   # class k: digit k, then 10 + shape index
-SCENE_TEMPLATES = ['a picture of a {}.', 'an image whose largest object is a {}.', 'a big {}.', 'a scene with a large {}.',
-                   'there is a large {} in the picture.', 'the biggest thing is a {}.', 'a drawing of a {}.']
+OBJECT_CLASSES = [f'digit {w}' for w in DIGIT_WORDS] + list(SHAPES)     # object kind k: digit k, then 10 + shape index
+SCENE_CLASSNAMES = list(COLOURS)                                         # zero-shot: the colour of the largest object
+SCENE_TEMPLATES = ['a picture of a large {} object.', 'the largest object is {}.', 'a big {} thing.',
+                   'a scene whose biggest object is {}.', 'there is a large {} object in the picture.',
+                   'the biggest thing in the image is {}.', 'a drawing with a large {} object.']
 SIZES = ('small', 'medium', 'large')
 CELLS = ('top left', 'top middle', 'top right', 'middle left', 'center', 'middle right',
          'bottom left', 'bottom middle', 'bottom right')                  # cell k = row k // 3, column k % 3
@@ -189,7 +191,7 @@ def _sample_objects(rnd: random.Random, S: int, split: str, member: int = 0) -> 
         inst = [int(pools[split][c][rnd.randrange(len(pools[split][c]))]) if c < 10 else -1 for c in kinds]
     objs = []
     for kind, colour, size, cell, (px, row, col, cy, cx), instance in zip(kinds, colours, sizes, cells, geo, inst):
-        objs.append(dict(kind=kind, classname=SCENE_CLASSNAMES[kind], shape='digit' if kind < 10 else SHAPES[kind - 10],
+        objs.append(dict(kind=kind, classname=OBJECT_CLASSES[kind], shape='digit' if kind < 10 else SHAPES[kind - 10],
                          digit=kind if kind < 10 else -1, colour=colour, size=size, px=px, cell=cell, row=row, col=col,
                          cy=cy, cx=cx, instance=instance))
     return stype, objs
@@ -244,11 +246,9 @@ LEXICON = dict(
     answer_words=('yes', 'no', 'violet', 'one digit', 'no shapes', 'no digits'),
 )
 
-P_NO_COLOUR = 0.5   # captions name an object of a class unique in its scene without its colour this often
-
 class _Say:
-    "Seeded word choices for the sentences of one scene; `bare`: classes that may be named without colour."
-    def __init__(self, rnd: random.Random, bare=frozenset()): self.r, self.bare = rnd, frozenset(bare)
+    "Seeded word choices for the sentences of one scene."
+    def __init__(self, rnd: random.Random): self.r = rnd
     def pick(self, seq): return seq[self.r.randrange(len(seq))]
     def num(self, k: int) -> str: return LEXICON['counts'][k] if self.r.random() < 0.7 else str(k)
 
@@ -259,10 +259,9 @@ def _noun(o: dict, s: _Say) -> str:
     return s.pick(LEXICON['digit_nouns']).format(w=DIGIT_WORDS[o['digit']], d=o['digit'])
 
 def _mention(o: dict, s: _Say, det: str = 'a', size: bool | None = None) -> str:
-    "'[det] [size] [colour] noun': the colour directly precedes the noun, or is left out for a class in `s.bare`."
+    "'[det] [size] colour noun': the colour always directly precedes the noun."
     if size is None: size = s.r.random() < (0.8 if o['size'] == 'small' else 0.3)
-    colour = not (o['kind'] in s.bare and s.r.random() < P_NO_COLOUR)
-    core = (s.pick(LEXICON['size_adj'][o['size']]) + ' ' if size else '') + (f"{o['colour']} " if colour else '') + _noun(o, s)
+    core = (s.pick(LEXICON['size_adj'][o['size']]) + ' ' if size else '') + f"{o['colour']} {_noun(o, s)}"
     return _a(core) if det == 'a' else f'{det} {core}' if det else core
 
 def _relations(a: dict, b: dict) -> list[str]:
@@ -318,8 +317,6 @@ _PLANS = {'simple': ('list', 'count', 'position', 'largest', 'attribute'),
 def scene_captions(stype: str, objs: list[dict], bg: str, s: _Say, n: int = 5) -> list[str]:
     "n distinct true captions, one family per slot of the sample type's plan (fallback: list / position)."
     focus = min(objs, key=lambda o: o['px']) if stype == 'fine' else None
-    kinds = [o['kind'] for o in objs]
-    s = _Say(s.r, bare={k for k in kinds if kinds.count(k) == 1})   # the same stream; colour may go where unambiguous
     caps = []
     for fam in _PLANS[stype]:
         for attempt in range(8):
@@ -428,7 +425,8 @@ def render_scene(seed: int, split: str, i: int, image_size: int = 64, group: int
                 min_size=min(o['px'] for o in objs), difficulty=_difficulty(objs, image_size), background=bg,
                 group=g, objects=objs)
     return dict(pixels=canvas, captions=scene_captions(stype, objs, bg, say),
-                questions=scene_questions(stype, objs, say, base_id=10 * i), label=largest['kind'], meta=meta)
+                questions=scene_questions(stype, objs, say, base_id=10 * i), label=SCENE_CLASSNAMES.index(largest['colour']),
+                meta=meta)
 
 
 # %% ../nbs/01_data.ipynb #099ba795
@@ -474,7 +472,7 @@ def _strings(x):
 
 def scene_vocabulary() -> list[str]:
     "Every word the scenes grammar, its answers, class names and templates can produce, sorted."
-    src = [LEXICON, list(COLOURS), SHAPES, DIGIT_WORDS, SCENE_CLASSNAMES, SCENE_TEMPLATES, CELLS, SIZES,
+    src = [LEXICON, list(COLOURS), SHAPES, DIGIT_WORDS, OBJECT_CLASSES, SCENE_CLASSNAMES, SCENE_TEMPLATES, CELLS, SIZES,
            [str(d) for d in range(10)]]
     return sorted({w for s in _strings(src) for w in _words(re.sub(r'\{\w*\}', ' ', s))})
 

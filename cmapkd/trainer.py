@@ -126,7 +126,7 @@ def teacher_key(cfg: RunConfig) -> str:
     data = dict(name=d.name, root=d.root, ann_file=d.ann_file, image_size=d.image_size, seed=d.seed,
                 batch_size=d.batch_size, train_split=d.train_split, options=d.options)
     recipe = {k: v for k, v in TEACHER_RECIPE.items() if not k.startswith('curve')}
-    return fingerprint(dict(asdict(cfg.teacher), pretrained=None), data, cfg.teacher_train_steps, recipe, 'teacher-v2')
+    return fingerprint(dict(asdict(cfg.teacher), pretrained=None), data, cfg.teacher_train_steps, recipe, 'teacher-v3')
 
 def teacher_param_groups(model: Backbone, recipe: dict = TEACHER_RECIPE) -> list[dict]:
     "AdamW groups: weight decay on matrices; biases, norms, class token and the logit scale without, the scale at its own lr."
