@@ -5,7 +5,7 @@
 # %% ../nbs/19_cli.ipynb #d9b9c47b
 from __future__ import annotations
 import argparse, json, sys, time
-from .config import add_config_args, load_run_config, config_to_dict
+from .config import PRESETS, add_config_args, load_run_config, config_to_dict
 from .train import add_train_args, run as run_train
 
 # %% auto #0
@@ -33,7 +33,7 @@ def main(argv=None):
     add_config_args(sub.add_parser('smoke', help='build teacher and student and run one forward'))
     add_train_args(sub.add_parser('train', help='distil a student as the run config says'))
     rp = sub.add_parser('reproduce', help='run every experiment notebook and write the tables and figures')
-    rp.add_argument('--preset', default='tiny', help='smoke | tiny | gpu | paper (default tiny)')
+    rp.add_argument('--preset', default='tiny', help=' | '.join(PRESETS) + ' (default tiny)')
     rp.add_argument('--out', default='paper', help='output directory (default paper/)')
     rp.add_argument('--seeds', type=int, nargs='+', default=[0])
     rp.add_argument('--n-gpus', type=int, default=1)

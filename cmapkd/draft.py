@@ -8,8 +8,9 @@ import dataclasses, os, re, shutil, subprocess
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, preset as preset_config, atomic_write
-from .report import (load_results, select_runs, table_frame, format_cell, tex_escape, figure_runs, _record,
+from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, preset as preset_config
+from .io import atomic_write, record_sources
+from .report import (load_results, select_runs, table_frame, format_cell, tex_escape, figure_runs,
                            MAIN_ROWS, ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS, DATASET_LABELS)
 
 # %% auto #0
@@ -289,8 +290,8 @@ def write_numbers(paper_dir='paper', preset: str | None = None) -> Path:
     sub = df if preset is None else df[df['preset'] == preset]
     tex = render_macros(draft_numbers(df, preset), [f'Written by cmapkd.draft.write_numbers from {len(sub)} result files; do not edit.',
                                                      'Every number of main.tex is one of these macros.'])
-    path = atomic_write(Path(paper_dir) / NUMBERS, lambda t: t.write_text(tex))
-    _record(paper_dir, path, list(sub['file']))
+    path = atomic_write(Path(paper_dir) / NUMBERS, tex)
+    record_sources(paper_dir, path, list(sub['file']))
     return path
 
 def write_schedule(paper_dir='paper', preset: str | None = None) -> Path:
@@ -311,8 +312,8 @@ def write_schedule(paper_dir='paper', preset: str | None = None) -> Path:
                f"{', batch ' + str(d['batch_size']) if 'batch_size' in d else ''}, AdamW (learning rates {lrs}). Stages run in order; "
                "\\emph{Trains} lists the parameter groups that are updated (student: the student's two towers; adapters: the "
                "student side of UCMP and the bridge; alsn: ALSN); levels outside \\emph{Active levels} get weight 0.")
-    path = atomic_write(Path(paper_dir) / SCHEDULE, lambda t: t.write_text(schedule_table(stages, caption)))
-    _record(paper_dir, path, files)
+    path = atomic_write(Path(paper_dir) / SCHEDULE, schedule_table(stages, caption))
+    record_sources(paper_dir, path, files)
     return path
 
 # %% ../nbs/21_draft.ipynb #c5e78375
@@ -332,7 +333,7 @@ def copy_template(paper_dir) -> list[Path]:
     "Copy main.tex and refs.bib from the template into `paper_dir` unless it is the template's own folder."
     src, dst = template_dir(), Path(paper_dir)
     if dst.resolve() == src.resolve(): return []
-    return [atomic_write(dst / n, lambda t, n=n: t.write_bytes((src / n).read_bytes())) for n in ('main.tex', 'refs.bib')]
+    return [atomic_write(dst / n, (src / n).read_bytes()) for n in ('main.tex', 'refs.bib')]
 
 def latex_problems(log: str, blg: str = '') -> list[str]:
     "Errors, undefined references and citations in a LaTeX log (and missing entries in a BibTeX .blg)."

@@ -9,36 +9,28 @@ from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
 from .config import (RunConfig, preset, apply_overrides, validate, config_to_dict, save_config, METHODS,
-                           ADAPTED, VARIANTS, cache_root)
+                           ADAPTED, VARIANTS, PRESETS)
 from .backbones import build_backbone
 from .data import get_tokenizer
-from .trainer import train, resolve_teacher, atomic_write_text, fingerprint
+from .io import atomic_write, cache_root, fingerprint, git_commit
+from .trainer import train, resolve_teacher
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
 from .report import write_figure_data, write_items
 
 # %% auto #0
-__all__ = ['NOTEBOOKS', 'git_commit', 'run_name', 'check_params', 'experiment_config', 'cross_modal_map', 'figure_arrays',
-           'run_device', 'portable', 'run_one', 'notebooks_dir', 'discard_preset', 'reproduce']
+__all__ = ['NOTEBOOKS', 'run_name', 'check_params', 'experiment_config', 'cross_modal_map', 'figure_arrays', 'run_device',
+           'portable', 'run_one', 'notebooks_dir', 'discard_preset', 'reproduce']
 
 # %% ../nbs/20_experiments.ipynb #673fe5de
-def git_commit(root='.') -> str:
-    "The commit of the working tree (with '+dirty' when tracked files outside `paper/`, the outputs, have changed), or 'unknown'."
-    try:
-        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--', ':(top)', ':(top,exclude)paper'],
-                               cwd=root, capture_output=True, text=True).stdout.strip()
-        return sha + ('+dirty' if dirty else '')
-    except (OSError, subprocess.CalledProcessError): return 'unknown'
-
 def run_name(method: str, variant: str | None, seed: int) -> str:
     return f"{method}{'_' + variant if variant else ''}_seed{seed}"
 
 # %% ../nbs/20_experiments.ipynb #e6187914
 def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: int = 1, out_dir=None, data_root=None):
     "Validate the experiment notebooks' parameters; raises with the parameter name and what was expected."
-    if preset_name not in ('smoke', 'tiny', 'gpu', 'paper'): raise ValueError(f"preset: expected smoke|tiny|gpu|paper, got {preset_name!r}")
+    if preset_name not in PRESETS: raise ValueError(f"preset: expected {'|'.join(PRESETS)}, got {preset_name!r}")
     for name, v in (('methods', methods), ('variants', variants), ('seeds', seeds)):
         if isinstance(v, str): raise TypeError(f"{name}: expected a list, got the string {v!r} (papermill -p turns lists into strings; use -y '{name}: [...]')")
     bad = [m for m in methods if m != 'teacher' and m not in METHODS]
@@ -102,7 +94,6 @@ def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: in
                 labels=cat['labels'][:m].astype(int), classnames=np.array(ds.classnames),
                 **{k: cat[k][:m] for k in ('emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd')})
 
-
 # %% ../nbs/20_experiments.ipynb #1c2b3a14
 def run_device(cfg: RunConfig) -> str:
     "Where a run of `cfg` is evaluated: CUDA when there is one and the config does not ask for the CPU."
@@ -119,7 +110,7 @@ def _train(cfg: RunConfig, n_gpus: int, progress: bool, key: str, force: bool) -
         cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(n_gpus), '-m', 'cmapkd.train', '--config', str(f)]
         subprocess.run(cmd, check=True)   # its progress streams to this notebook's output
         res = json.loads(done.read_text())
-    atomic_write_text(done, json.dumps({**res, 'config_key': key}, indent=1))
+    atomic_write(done, json.dumps({**res, 'config_key': key}, indent=1))
     return res
 
 def portable(d, res_path: Path, cache=None):
@@ -159,9 +150,8 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
     if figure_data and method == 'cmapkd':
         arrays = figure_arrays(cfg, summary['files'], _scratch_student(cfg, out_dir, overrides, progress))
         out['figure_data'] = write_figure_data(res_path.with_suffix('.npz'), **arrays).name   # relative to the result file
-    atomic_write_text(res_path, json.dumps(portable(out, res_path), indent=1, default=float))
+    atomic_write(res_path, json.dumps(portable(out, res_path), indent=1, default=float))
     return res_path
-
 
 # %% ../nbs/20_experiments.ipynb #cf6cbfc6
 NOTEBOOKS = ('run_main', 'run_ablation', 'run_efficiency', 'make_paper')
@@ -202,5 +192,5 @@ def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: in
     times['total'] = round(sum(times.values()), 1)
     record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, force=force, commit=git_commit(nbs),
                   device=device_name(run_device(preset(preset_name))), wall_s=times)
-    atomic_write_text(out / f'reproduction_{preset_name}.json', json.dumps(record, indent=1))
+    atomic_write(out / f'reproduction_{preset_name}.json', json.dumps(record, indent=1))
     return times

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .config import METHODS, ADAPTED, VARIANTS, P_LEVELS, L_LEVELS, atomic_write
+from .config import METHODS, ADAPTED, VARIANTS, P_LEVELS, L_LEVELS
+from .io import atomic_write, record_sources
 
 # %% auto #0
 __all__ = ['METRICS', 'LOWER_IS_BETTER', 'SAMPLE_TYPES', 'META', 'MAIN_ROWS', 'REFERENCE_ROWS', 'ABLATION_ROWS',
@@ -146,18 +147,6 @@ def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct',
     return s + mark
 
 # %% ../nbs/16_tables.ipynb #81a4e397
-def _atomic_write(path, data) -> Path:
-    return atomic_write(path, lambda t: (t.write_bytes if isinstance(data, bytes) else t.write_text)(data))
-
-def _record(paper_dir, artifact: Path, sources) -> None:
-    "Remember in paper/manifest.json which result files `artifact` was made from."
-    paper_dir = Path(paper_dir).resolve()
-    m = paper_dir / 'manifest.json'
-    d = json.loads(m.read_text()) if m.exists() else {}
-    d[Path(artifact).resolve().relative_to(paper_dir).as_posix()] = sorted(
-        Path(os.path.relpath(Path(f).resolve(), paper_dir)).as_posix() for f in sources)
-    _atomic_write(m, json.dumps(d, indent=1, sort_keys=True))
-
 CHANCE_Z = 1.96   # standard errors of a random scorer above the chance level that a bold value must exceed
 
 def chance_floor(frame: pd.DataFrame, key: str) -> float:
@@ -199,7 +188,6 @@ def render_table(frame: pd.DataFrame, cols: list[tuple], header: list[str], capt
     if foot: lines.append(r'\par\smallskip{\footnotesize ' + ' '.join(foot) + '}')
     lines.append(r'\end{table}')
     return '\n'.join(lines) + '\n'
-
 
 # %% ../nbs/16_tables.ipynb #9b46ebbf
 def _row_key(experiment: str, r: str) -> tuple[str, str | None]:
@@ -300,8 +288,8 @@ def _caption(frame: pd.DataFrame, what: str, df: pd.DataFrame, experiment: str) 
 def _write_table(frame, cols, header, what, label, name, df, experiment, paper_dir, breaks=(), blank=(), marks=None, notes=()) -> pd.DataFrame:
     preset = frame['preset'].dropna().iloc[0] if frame['preset'].notna().any() else None
     tex = render_table(frame, cols, header, _caption(frame, what, df, experiment), label, experiment, preset, breaks, blank, marks, notes)
-    path = _atomic_write(Path(paper_dir) / 'tables' / f'{name}.tex', tex)
-    _record(paper_dir, path, [f for fs in frame['files'] for f in fs])
+    path = atomic_write(Path(paper_dir) / 'tables' / f'{name}.tex', tex)
+    record_sources(paper_dir, path, [f for fs in frame['files'] for f in fs])
     frame.attrs.update(path=str(path), tex=tex)
     return frame
 
@@ -405,7 +393,6 @@ def significance_note(sig: dict) -> str:
         return rf"{SIG_MARK}CMAPKD's mean recall differs from this row's: the {level} interval of the difference excludes 0 ({how})."
     return rf"No method's mean recall differs significantly from CMAPKD's: every {level} interval of the difference contains 0 ({how})."
 
-
 # %% ../nbs/16_tables.ipynb #85e46499
 RETRIEVAL_COLS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall')
 
@@ -422,9 +409,9 @@ def table_retrieval(df: pd.DataFrame, paper_dir='paper', preset: str | None = No
                          'Image--text retrieval: Recall@K (\\%) in both directions and their mean.',
                          'tab:retrieval', 'table2_retrieval', df, 'main', paper_dir, breaks=('cmapkd',),
                          marks=significance_marks(sig), notes=[significance_note(sig)] if sig else [])
-    path = _atomic_write(Path(paper_dir) / 'tables' / 'table2_significance.json', json.dumps(
+    path = atomic_write(Path(paper_dir) / 'tables' / 'table2_significance.json', json.dumps(
         dict(metric='mean_recall', reference='cmapkd', procedure=BOOTSTRAP, comparisons=sig), indent=1))
-    _record(paper_dir, path, [f for fs in frame['files'] for f in fs])
+    record_sources(paper_dir, path, [f for fs in frame['files'] for f in fs])
     frame.attrs['significance'] = sig
     return frame
 
@@ -599,8 +586,8 @@ def save_figure(fig, paper_dir, name: str, sources=(), close: bool = True, capti
         path = atomic_write(Path(paper_dir) / 'figures' / f'{name}.{fmt}',
                             lambda t: fig.savefig(t, format=fmt, dpi=200, bbox_inches='tight',
                                                     metadata={'CreationDate': None} if fmt == 'pdf' else None))   # same run, same bytes
-        _record(paper_dir, path, sources); out.append(path)
-    if caption: _atomic_write(Path(paper_dir) / 'figures' / f'{name}.txt', caption + '\n')
+        record_sources(paper_dir, path, sources); out.append(path)
+    if caption: atomic_write(Path(paper_dir) / 'figures' / f'{name}.txt', caption + '\n')
     if close: plt.close(fig)
     return out
 
@@ -671,7 +658,6 @@ def plot_alsn_radar(w_v, w_l, sample_type):
         fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
-
 # %% ../nbs/16_tables.ipynb #f8b025c9
 def linear_cka(x, y) -> float:
     "Linear CKA between two feature sets of the same samples (rows); widths may differ."
@@ -721,7 +707,6 @@ def plot_tsne(data: dict, seed: int = 0):
         fig.legend(handles, labels, loc='lower center', ncol=min(8, len(labels)), frameon=False, fontsize=6.5, markerscale=1.6)
         fig.tight_layout(rect=(0, 0.07 * math.ceil(len(labels) / 8), 1, 1))
     return fig
-
 
 # %% ../nbs/16_tables.ipynb #733fb542
 def plot_cross_modal(cross_attn, teacher=None):
@@ -865,7 +850,7 @@ def write_index(paper_dir='paper') -> Path:
             lines += ['(no provenance recorded)', ''] if src is None else \
                      ([_md_row(head), _md_row(['---'] * len(head))] + [row(s) for s in src] if src else ['(no result files: every cell is "--")']) + ['']
     lines += ['## All result files', '', _md_row(head), _md_row(['---'] * len(head))] + [row(f) for f in sorted(info)] + ['']
-    return _atomic_write(paper_dir / 'README.md', '\n'.join(lines))
+    return atomic_write(paper_dir / 'README.md', '\n'.join(lines))
 
 def write_paper(paper_dir='paper', preset: str | None = None, verbose: bool = True) -> dict:
     "Every table, every figure with data, the index; returns {name: paths or 'skipped: why'}."

@@ -12,18 +12,18 @@ import numpy as np
 import torch, torch.nn as nn
 import torch.distributed as dist
 from tqdm.auto import tqdm
-from .config import (RunConfig, Stage, validate, apply_variant, config_to_dict, atomic_write, cache_root, MODULE_GROUPS,
+from .config import (RunConfig, Stage, validate, apply_variant, config_to_dict, MODULE_GROUPS,
                            P_LEVELS, L_LEVELS)
+from .io import atomic_write, cache_root, fingerprint
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, get_tokenizer, make_loader
 from .baselines import build_method, stages_for
 from .losses import mean_over_ranks
 
 # %% auto #0
-__all__ = ['TEACHER_RECIPE', 'Runtime', 'seed_everything', 'rng_state', 'set_rng_state', 'lr_factor', 'group_lrs', 'atomic_save',
-           'atomic_write_text', 'fingerprint', 'BatchStream', 'teacher_key', 'teacher_param_groups', 'teacher_history',
-           'train_teacher', 'resolve_teacher', 'TeacherCache', 'cache_key', 'Distiller', 'NonFiniteLoss', 'Trainer',
-           'train']
+__all__ = ['TEACHER_RECIPE', 'Runtime', 'seed_everything', 'rng_state', 'set_rng_state', 'lr_factor', 'group_lrs', 'BatchStream',
+           'teacher_key', 'teacher_param_groups', 'teacher_history', 'train_teacher', 'resolve_teacher', 'TeacherCache',
+           'cache_key', 'Distiller', 'NonFiniteLoss', 'Trainer', 'train']
 
 # %% ../nbs/12_trainer.ipynb #fdd3784a
 class Runtime:
@@ -74,15 +74,6 @@ def group_lrs(cfg: RunConfig, stage: Stage) -> dict[str, float]:
     base = dict(student=cfg.optim.lr_student, adapters=cfg.optim.lr_adapters, alsn=cfg.optim.lr_alsn)
     scale = dict(student=stage.lr_scale, adapters=stage.lr_scale, alsn=1.0)
     return {g: (stage.lr.get(g, base[g]) * scale[g] if g in stage.train else 0.0) for g in MODULE_GROUPS}
-
-# %% ../nbs/12_trainer.ipynb #be96ebfc
-def atomic_save(obj, path): return atomic_write(path, lambda t: torch.save(obj, t))
-def atomic_write_text(path, text: str): return atomic_write(path, lambda t: t.write_text(text))
-
-def fingerprint(*objs) -> str:
-    "A short stable hash of json-able objects (dataclasses included)."
-    norm = [asdict(o) if hasattr(o, '__dataclass_fields__') else o for o in objs]
-    return hashlib.sha256(json.dumps(norm, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 # %% ../nbs/12_trainer.ipynb #53a0f237
 class BatchStream:
@@ -205,8 +196,8 @@ def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = Tr
                 device=str(rt.device), torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
                 s_per_step=round(train_s / max(1, n), 4), logit_scale_init=round(scale0, 3),
                 logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=hist)
-    atomic_write_text(path.with_suffix('.json'), json.dumps(info, indent=1))
-    atomic_save(model.model.state_dict(), path)
+    atomic_write(path.with_suffix('.json'), json.dumps(info, indent=1))
+    atomic_write(path, lambda t: torch.save(model.model.state_dict(), t))
     rt.barrier()
     return path
 
@@ -216,7 +207,6 @@ def resolve_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = 
     cfg = copy.deepcopy(cfg)
     cfg.teacher.pretrained = str(train_teacher(cfg, rt, progress))
     return cfg
-
 
 # %% ../nbs/12_trainer.ipynb #da95faeb
 class TeacherCache:
@@ -249,7 +239,7 @@ class TeacherCache:
                     if k.startswith('v_'): mm[k][idx] = arr
                     else: mm[k][idx, c] = arr
         for m in mm.values(): m.flush()
-        atomic_write_text(self.dir / 'index.json', json.dumps({'n': n, 'captions': n_cap, 'arrays': spec}))
+        atomic_write(self.dir / 'index.json', json.dumps({'n': n, 'captions': n_cap, 'arrays': spec}))
         return self
 
     def open(self):
@@ -468,10 +458,10 @@ class Trainer:
     # -- checkpoints
     def save_checkpoint(self):
         if not self.rt.main: return
-        atomic_save(dict(model=self.model.state_dict(), opt=self.opt.state_dict(), stage_idx=self.stage_idx, step=self.step,
-                         global_step=self.global_step, data=self.stream.state(), rng=rng_state(), history=self.history,
-                         heldout=self.heldout.state() if self.heldout else None, config=config_to_dict(self.cfg)),
-                    self.out / 'checkpoint.pt')
+        state = dict(model=self.model.state_dict(), opt=self.opt.state_dict(), stage_idx=self.stage_idx, step=self.step,
+                     global_step=self.global_step, data=self.stream.state(), rng=rng_state(), history=self.history,
+                     heldout=self.heldout.state() if self.heldout else None, config=config_to_dict(self.cfg))
+        atomic_write(self.out / 'checkpoint.pt', lambda t: torch.save(state, t))
 
     def load_checkpoint(self, path):
         ck = torch.load(path, map_location=self.rt.device, weights_only=False)
@@ -486,10 +476,10 @@ class Trainer:
         "Write the student (loadable by `open_clip.create_model(name, pretrained=FILE)`), adapters + ALSN, and the run json."
         if not self.rt.main: return {}
         from safetensors.torch import save_file
-        student = atomic_save(self.student.model.state_dict(), self.out / 'student.pt')
+        student = atomic_write(self.out / 'student.pt', lambda t: torch.save(self.student.model.state_dict(), t))
         state = {k: v.contiguous() for k, v in self.method.state_dict().items()}
         atomic_write(self.out / 'adapters.safetensors', lambda t: save_file(state, t))
-        run = atomic_write_text(self.out / 'run.json', json.dumps(dict(config=config_to_dict(self.cfg), history=self.history), indent=1))
+        run = atomic_write(self.out / 'run.json', json.dumps(dict(config=config_to_dict(self.cfg), history=self.history), indent=1))
         return dict(student=str(student), adapters=str(self.out / 'adapters.safetensors'), run=str(run))
 
 # %% ../nbs/12_trainer.ipynb #98a1a966
@@ -499,5 +489,5 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, max_steps
     res = tr.fit(max_steps=max_steps)
     if 'interrupted_at' in res: return res
     res['files'] = tr.export()
-    if tr.rt.main: atomic_write_text(tr.out / 'train_summary.json', json.dumps(res, indent=1))
+    if tr.rt.main: atomic_write(tr.out / 'train_summary.json', json.dumps(res, indent=1))
     return res
