@@ -72,7 +72,6 @@ def retrieval_chance(text_to_image, n_images: int | None = None, ks=(1, 5, 10)) 
     out['mean_recall'] = sum(out.values()) / len(out)
     return {f'chance_{k}': v for k, v in out.items()}
 
-
 # %% ../nbs/15_evaluate.ipynb #252833a6
 def _prompt(template, name: str) -> str:
     if callable(template): return template(name)
@@ -117,7 +116,6 @@ def zero_shot_accuracy(image_emb: torch.Tensor, labels, classifier: torch.Tensor
     if too_big: raise ValueError(f"topk: top-{max(too_big)} accuracy needs at least {max(too_big)} classes, the classifier has {classifier.shape[-1]}")
     r = zero_shot_ranks(image_emb, labels, classifier, chunk)
     return {f'zs_top{k}': 100 * (r < k).float().mean().item() for k in topk}
-
 
 # %% ../nbs/15_evaluate.ipynb #c972bdb2
 _PUNCT = (';', '/', '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-', '>', '<', '@', '`', ',', '?', '!')
@@ -204,7 +202,6 @@ def vqa_accuracy(predictions: list[str], questions: list[dict], gt_processing: s
         per_type.setdefault(q.get('answer_type', 'other'), []).append(s)
     scores = [s for v in per_type.values() for s in v]
     return {f'{prefix}_overall': 100 * sum(scores) / len(scores)} | {f'{prefix}_{t}': 100 * sum(v) / len(v) for t, v in sorted(per_type.items())}
-
 
 # %% ../nbs/15_evaluate.ipynb #a16552c9
 def fuse_features(v: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -453,4 +450,3 @@ def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, w
     out['device'] = device_name(device)
     out['per_item'] = items
     return out
-

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from .config import (RunConfig, preset, apply_overrides, validate, config_to_dict, save_config, METHODS,
                            ADAPTED, VARIANTS, PRESETS)
 from .backbones import build_backbone
-from .data import get_tokenizer
+from .tokenizers import get_tokenizer
 from .io import atomic_write, cache_root, fingerprint, git_commit
 from .trainer import train, resolve_teacher
 from .evaluate import evaluate, device_name

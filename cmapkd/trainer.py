@@ -16,7 +16,8 @@ from .config import (RunConfig, Stage, validate, apply_variant, config_to_dict, 
                            P_LEVELS, L_LEVELS)
 from .io import atomic_write, cache_root, fingerprint
 from .backbones import Backbone, build_backbone
-from .data import build_dataset, get_tokenizer, make_loader
+from .data import build_dataset, make_loader
+from .tokenizers import get_tokenizer
 from .baselines import build_method, stages_for
 from .losses import mean_over_ranks
 
@@ -106,7 +107,7 @@ class BatchStream:
 
 # %% ../nbs/12_trainer.ipynb #5553706e
 from dataclasses import replace
-from .data import ScenesDataset
+from .scenes import ScenesDataset
 from .evaluate import evaluate
 TEACHER_RECIPE = dict(lr=1e-3, logit_scale_lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1,
                       grad_clip=1.0, group=1, curve_every=200, curve_images=300)
