@@ -80,10 +80,10 @@ def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: in
     for b in loader:
         t = teacher(b['image'], b['text'])
         s = after_s.eval()(b['image'], b['text'])
-        w_v, w_l = after_m.loss.alsn(s.image_emb, s.text_emb)
+        w_v, w_l = after_m.alsn(s.image_emb, s.text_emb)
         acc['w_v'].append(w_v); acc['w_l'].append(w_l)
-        acc['cross_student'].append(cross_modal_map(after_m.loss.student_side(s)))
-        acc['cross_teacher'].append(cross_modal_map(after_m.loss.teacher_side(t)))
+        acc['cross_student'].append(cross_modal_map(after_m.student_side(s)))
+        acc['cross_teacher'].append(cross_modal_map(after_m.teacher_side(t)))
         acc['emb_teacher'].append(t.image_emb); acc['emb_cmapkd'].append(s.image_emb)
         acc['emb_before'].append(before_s.eval().encode_image(b['image'])); acc['emb_scratch'].append(scratch_s.eval().encode_image(b['image']))
         acc['labels'].append(b['label'])
