@@ -13,7 +13,8 @@ from .config import (RunConfig, preset, apply_overrides, validate, config_to_dic
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
 from .io import atomic_write, cache_root, fingerprint, git_commit
-from .trainer import train, resolve_teacher
+from .train import train
+from .teacher import resolve_teacher
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
