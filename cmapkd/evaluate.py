@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+from .config import EVAL_TASKS
 
 # %% auto #0
 __all__ = ['retrieval_ranks', 'recalls', 'retrieval_metrics', 'retrieval_chance', 'embed_texts', 'zero_shot_classifier',
@@ -377,25 +378,25 @@ def embed_split(model, dataset, batch_size: int = 256, device='cpu', num_workers
                 labels=torch.tensor(labels), questions=qs, question_image=torch.tensor(q_img, dtype=torch.long))
 
 # %% ../nbs/15_evaluate.ipynb #51a5a874
-def _build(spec, split):
+def _build(cfg, split):
     from cmapkd.data import build_dataset   # imported late: data is an optional dependency of the protocols
-    return build_dataset(spec.data, split)
+    return build_dataset(cfg.data, split)
 
 def _np(x) -> np.ndarray: return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
 
-def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, warmup: int = 5, iters: int = 20,
+def evaluate(model, cfg, tokenizer, device='cpu', data=None, train_data=None, warmup: int = 5, iters: int = 20,
              vqa_blind: bool = False) -> dict:
-    "Run the evaluation suite of `spec.eval.tasks` (a RunConfig): one flat dict of metrics, plus the per-item results under 'per_item'."
-    ev, tasks = spec.eval, list(spec.eval.tasks)
-    bad = [t for t in tasks if t not in ('retrieval', 'zeroshot', 'vqa', 'efficiency')]
-    if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: ['retrieval', 'zeroshot', 'vqa', 'efficiency']")
+    "Run the evaluation suite of `cfg.eval.tasks` (a RunConfig): one flat dict of metrics, plus the per-item results under 'per_item'."
+    ev, tasks = cfg.eval, list(cfg.eval.tasks)
+    bad = [t for t in tasks if t not in EVAL_TASKS]
+    if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
     model.to(device)
     out, items, clock = {}, {}, time.perf_counter
     with _eval_mode(model):
         if any(t in tasks for t in ('retrieval', 'zeroshot', 'vqa')):
             t0 = clock()
-            ds = data if data is not None else _build(spec, spec.data.eval_split)
-            sp = embed_split(model, ds, ev.batch_size, device, spec.data.num_workers)
+            ds = data if data is not None else _build(cfg, cfg.data.eval_split)
+            sp = embed_split(model, ds, ev.batch_size, device, cfg.data.num_workers)
             out['n_images'], out['skipped_images'] = float(len(sp['image_emb'])), float(sp['skipped'])
             out['time_embed_s'] = clock() - t0
         if 'retrieval' in tasks:
@@ -425,12 +426,12 @@ def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, w
             t0 = clock()
             if not sp['questions']: warnings.warn("evaluate: VQA skipped, the evaluation split has no questions")
             else:
-                tr = embed_split(model, train_data if train_data is not None else _build(spec, spec.data.train_split),
-                                 ev.batch_size, device, spec.data.num_workers)
+                tr = embed_split(model, train_data if train_data is not None else _build(cfg, cfg.data.train_split),
+                                 ev.batch_size, device, cfg.data.num_workers)
                 q_tr = embed_texts(model, tokenizer, [q['question'] for q in tr['questions']], ev.batch_size, device)
                 v_tr, q_te = tr['image_emb'][tr['question_image'].to(device)], embed_texts(model, tokenizer, [q['question'] for q in sp['questions']], ev.batch_size, device)
                 v_te = sp['image_emb'][sp['question_image'].to(device)]
-                head = train_vqa_head(v_tr, q_tr, tr['questions'], n_answers=ev.vqa_answers, epochs=ev.vqa_epochs, seed=spec.seed)
+                head = train_vqa_head(v_tr, q_tr, tr['questions'], n_answers=ev.vqa_answers, epochs=ev.vqa_epochs, seed=cfg.seed)
                 pred = head.predict(v_te, q_te)
                 out |= vqa_accuracy(pred, sp['questions'])
                 out['n_questions'] = float(len(pred))
@@ -440,7 +441,7 @@ def evaluate(model, spec, tokenizer, device='cpu', data=None, train_data=None, w
                               vqa_answer_type=np.array([q.get('answer_type', 'other') for q in sp['questions']]))
                 if vqa_blind:   # the same head on the question alone: a zero image vector stays zero after normalisation
                     blind = train_vqa_head(torch.zeros_like(v_tr), q_tr, tr['questions'], n_answers=ev.vqa_answers,
-                                           epochs=ev.vqa_epochs, seed=spec.seed)
+                                           epochs=ev.vqa_epochs, seed=cfg.seed)
                     out |= vqa_accuracy(blind.predict(torch.zeros_like(v_te), q_te), sp['questions'], prefix='vqa_blind')
             out['time_vqa_s'] = clock() - t0
         if 'efficiency' in tasks:
