@@ -5,7 +5,7 @@
 # %% ../nbs/08_alsn.ipynb #e4f1f9bb
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
-from .config import P_LEVELS, L_LEVELS, WEIGHTINGS
+from .config import P_LEVELS, L_LEVELS
 
 # %% auto #0
 __all__ = ['masked_softmax', 'alsn_entropy', 'level_names', 'fixed_weights', 'ALSN', 'standardise', 'policy_loss']

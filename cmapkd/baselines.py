@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from einops import rearrange
 from .config import RunConfig, Stage, METHODS, apply_variant
 from .backbones import Backbone, Taps
-from .losses import task_loss, kd_kl, info_nce, channel_norm, cosine_matrix, gather_batch
+from .losses import kd_kl, info_nce, channel_norm, cosine_matrix, gather_batch
 from .method import Method
 
 # %% auto #0

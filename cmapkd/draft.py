@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, preset as preset_config
 from .io import atomic_write, record_sources
-from .report import (load_results, select_runs, table_frame, format_cell, tex_escape, figure_runs,
-                           MAIN_ROWS, ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS, DATASET_LABELS)
+from .tables import (load_results, select_runs, table_frame, format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS,
+                           EFFICIENCY_ROWS, VARIANT_LABELS, DATASET_LABELS)
+from .figures import figure_runs
 
 # %% auto #0
 __all__ = ['BASELINES', 'HEADERS', 'NUMBERS', 'SCHEDULE', 'TEX_PACKAGES', 'TEX_FILES', 'macro_name', 'render_macros', 'pct',
@@ -222,7 +223,7 @@ def _alsn(df: pd.DataFrame, preset: str | None) -> dict:
                 AlsnSamples=str(len(w['w_v'])), AlsnSentence=sentence)
 
 def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
-    "Every macro value of numbers.tex from the result frame `df` (`cmapkd.report.load_results`)."
+    "Every macro value of numbers.tex from the result frame `df` (`cmapkd.tables.load_results`)."
     return (_method(df, preset) | _setting(df, preset) | _results(df, preset) | _ablation(df, preset) | _efficiency(df, preset)
             | _alsn(df, preset))
 

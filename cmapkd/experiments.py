@@ -18,7 +18,8 @@ from .teacher import resolve_teacher
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
-from .report import write_figure_data, write_items
+from .tables import write_items
+from .figures import write_figure_data
 
 # %% auto #0
 __all__ = ['NOTEBOOKS', 'run_name', 'check_params', 'experiment_config', 'cross_modal_map', 'figure_arrays', 'run_device',
@@ -66,7 +67,7 @@ def _scratch_student(cfg: RunConfig, out_dir, overrides, progress: bool) -> str:
 
 @torch.no_grad()
 def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: int = 400) -> dict:
-    "The arrays `cmapkd.report.write_figure_data` takes, from a trained CMAPKD run (`files` of its export) and its scratch control."
+    "The arrays `cmapkd.figures.write_figure_data` takes, from a trained CMAPKD run (`files` of its export) and its scratch control."
     from safetensors.torch import load_file
     torch.manual_seed(cfg.seed)
     teacher = build_backbone(cfg.teacher, frozen=True)

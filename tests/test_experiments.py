@@ -27,7 +27,7 @@ def test_every_table_and_figure_is_written(paper):
 
 
 def test_tables_equal_the_result_files(paper):
-    from cmapkd.report import check_tables
+    from cmapkd.tables import check_tables
     assert check_tables(paper) > 50
 
 
