@@ -72,3 +72,47 @@ def test_cli_validate_names_the_bad_field():
     r = subprocess.run([sys.executable, '-m', 'cmapkd.cli', 'validate', '--preset', 'smoke', '--set', 'method.name=nope'],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "method.name: unknown method 'nope'" in r.stderr
+
+
+def cmapkd_imports() -> dict:
+    "Per module of cmapkd: {imported cmapkd module: [names taken from it]}, from the AST (function-level imports too)."
+    import ast
+    graph = {}
+    for py in sorted((ROOT / 'cmapkd').glob('*.py')):
+        if py.stem in ('__init__', '_modidx'): continue
+        deps = graph.setdefault(py.stem, {})
+        for node in ast.walk(ast.parse(py.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                absolute = node.level == 0 and (node.module or '').split('.')[0] == 'cmapkd'
+                if node.level != 1 and not absolute: continue
+                module = (node.module or '').removeprefix('cmapkd').lstrip('.')
+                if module: deps.setdefault(module, []).extend(a.name for a in node.names)
+                else:   # from . import x / from cmapkd import x: x is a module
+                    for a in node.names: deps.setdefault(a.name, [])
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith('cmapkd.'): deps.setdefault(a.name.split('.', 1)[1], [])
+    return graph
+
+
+def test_every_module_imports_and_the_import_graph_has_no_cycle_nor_private_name():
+    import importlib
+    graph = cmapkd_imports()
+    assert len(graph) > 15 and {'io', 'config', 'method', 'teacher', 'tables', 'figures'} <= set(graph), sorted(graph)
+    for m in graph: importlib.import_module(f'cmapkd.{m}')
+    unknown = {(m, d) for m, deps in graph.items() for d in deps if d not in graph}
+    assert not unknown, f'imports of modules that are not in cmapkd/: {sorted(unknown)}'
+    private = sorted(f'{m} imports {n} from {d}' for m, deps in graph.items() for d, names in deps.items()
+                     for n in names if n.startswith('_'))
+    assert not private, private
+    state, path = {}, []
+    def visit(m):   # depth-first search; a module met again while on the current path closes a cycle
+        state[m] = 'open'
+        path.append(m)
+        for d in graph[m]:
+            if state.get(d) == 'open': raise AssertionError(f"import cycle: {' -> '.join(path[path.index(d):] + [d])}")
+            if d not in state: visit(d)
+        path.pop()
+        state[m] = 'done'
+    for m in graph:
+        if m not in state: visit(m)
