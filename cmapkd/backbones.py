@@ -12,7 +12,7 @@ import open_clip
 from .config import ModelSpec, default_taps, register_model_config, model_config, check_model
 
 # %% auto #0
-__all__ = ['Taps', 'HFText', 'Backbone', 'build_backbone']
+__all__ = ['Taps', 'Backbone', 'build_backbone', 'HFText']
 
 # %% ../nbs/06_backbones.ipynb #02351186
 @dataclass
@@ -28,25 +28,6 @@ class Taps:
     def detach(self) -> 'Taps':
         return Taps(*[[t.detach() for t in v] if isinstance(v, list) else v.detach() for v in
                       (self.vision, self.text, self.text_mask, self.eot, self.image_emb, self.text_emb)])
-
-# %% ../nbs/06_backbones.ipynb #47c5ed19
-class HFText(nn.Module):
-    "BERT-style text tower: taps from `hidden_states`, global token [CLS] projected to `embed_dim`."
-    def __init__(self, hf_config: dict, embed_dim: int):
-        super().__init__()
-        from transformers import BertConfig, BertModel
-        # CLIP towers train without dropout; keep the BERT tower comparable unless the config says otherwise
-        cfg = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-        cfg.update({k: v for k, v in hf_config.items() if k != 'tokenizer'})
-        self.bert = BertModel(BertConfig(**cfg), add_pooling_layer=False)
-        self.width = self.bert.config.hidden_size
-        self.proj = nn.Linear(self.width, embed_dim, bias=False)
-
-    def forward(self, tokens: torch.Tensor, idx: list[int]):
-        mask = tokens != self.bert.config.pad_token_id
-        out = self.bert(input_ids=tokens, attention_mask=mask.long(), output_hidden_states=True)
-        taps = [out.hidden_states[i + 1] for i in idx]   # hidden_states[0] is the embedding layer
-        return taps, mask, self.proj(out.last_hidden_state[:, 0])
 
 # %% ../nbs/06_backbones.ipynb #c82e3b1c
 class Backbone(nn.Module):
@@ -127,3 +108,22 @@ def build_backbone(spec: ModelSpec, frozen: bool = False, device='cpu') -> Backb
         bb = Backbone(spec, model)
     if frozen: bb.requires_grad_(False); bb.frozen = True; bb.eval()
     return bb.to(device)
+
+# %% ../nbs/06_backbones.ipynb #47c5ed19
+class HFText(nn.Module):
+    "BERT-style text tower: taps from `hidden_states`, global token [CLS] projected to `embed_dim`."
+    def __init__(self, hf_config: dict, embed_dim: int):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+        # CLIP towers train without dropout; keep the BERT tower comparable unless the config says otherwise
+        cfg = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        cfg.update({k: v for k, v in hf_config.items() if k != 'tokenizer'})
+        self.bert = BertModel(BertConfig(**cfg), add_pooling_layer=False)
+        self.width = self.bert.config.hidden_size
+        self.proj = nn.Linear(self.width, embed_dim, bias=False)
+
+    def forward(self, tokens: torch.Tensor, idx: list[int]):
+        mask = tokens != self.bert.config.pad_token_id
+        out = self.bert(input_ids=tokens, attention_mask=mask.long(), output_hidden_states=True)
+        taps = [out.hidden_states[i + 1] for i in idx]   # hidden_states[0] is the embedding layer
+        return taps, mask, self.proj(out.last_hidden_state[:, 0])
