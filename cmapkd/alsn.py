@@ -12,10 +12,12 @@ __all__ = ['masked_softmax', 'alsn_entropy', 'level_names', 'fixed_weights', 'AL
 
 # %% ../nbs/08_alsn.ipynb #33c0063c
 def _check_active(active, name: str = 'active') -> list[bool]:
-    "The four active-level flags (None = all four), checked in Python: no tensor test, nothing for torch.compile to break on."
+    "The four active-level flags (None = all four), checked in Python: no tensor test for torch.compile to break on."
     a = [True] * 4 if active is None else [bool(x) for x in active]
-    if len(a) != 4: raise ValueError(f"{name}: expected 4 entries (one per level), got {len(a)}")
-    if not any(a): raise ValueError(f"{name}: at least one level must be active")
+    if len(a) != 4:
+        raise ValueError(f"{name}: expected 4 entries (one per level), got {len(a)}")
+    if not any(a):
+        raise ValueError(f"{name}: at least one level must be active")
     return a
 
 def masked_softmax(logits: torch.Tensor, active) -> torch.Tensor:
@@ -24,14 +26,15 @@ def masked_softmax(logits: torch.Tensor, active) -> torch.Tensor:
     return logits.float().masked_fill(~a, float('-inf')).softmax(-1)
 
 def alsn_entropy(w: torch.Tensor) -> torch.Tensor:
-    "Mean over the batch of $H(w) = -\\sum_k w_k \\log w_k$ of level weights [B, 4] (0 log 0 = 0, with a zero gradient)."
+    "Batch mean of $H(w) = -\\sum_k w_k \\log w_k$ of level weights [B, 4] (0 log 0 = 0, with a zero gradient)."
     # log(1) at masked levels: xlogy's derivative there is log 0 = -inf, and -inf x 0 (softmax Jacobian) = NaN
     return -(w * torch.log(torch.where(w > 0, w, torch.ones_like(w)))).sum(-1).mean()
 
 def level_names(levels) -> tuple[list[bool], list[bool]]:
     "Which of P2..P5 and of L1..L4 the names in `levels` (e.g. `stage.levels`) activate."
     bad = [l for l in levels if l not in P_LEVELS + L_LEVELS]
-    if bad: raise ValueError(f"levels: unknown level(s) {bad}; valid: {list(P_LEVELS + L_LEVELS)}")
+    if bad:
+        raise ValueError(f"levels: unknown level(s) {bad}; valid: {list(P_LEVELS + L_LEVELS)}")
     return [l in levels for l in P_LEVELS], [l in levels for l in L_LEVELS]
 
 def fixed_weights(B: int, active, manual=None, device=None) -> torch.Tensor:
@@ -41,7 +44,8 @@ def fixed_weights(B: int, active, manual=None, device=None) -> torch.Tensor:
     if len(base) != 4 or min(base) < 0:
         raise ValueError(f"manual_weights: expected 4 non-negative weights, got {list(manual)}")
     w = [b if on else 0.0 for b, on in zip(base, a)]
-    if sum(w) == 0: raise ValueError(f"manual_weights: {list(manual)} puts no weight on the active levels")
+    if sum(w) == 0:
+        raise ValueError(f"manual_weights: {list(manual)} puts no weight on the active levels")
     return torch.tensor([x / sum(w) for x in w], device=device).expand(B, 4)
 
 # %% ../nbs/08_alsn.ipynb #7670480c
@@ -49,9 +53,11 @@ class ALSN(nn.Module):
     "Adaptive Layer Selection Network: [g_v; g_t] -> MLP -> two heads of 4 -> sigmoid -> masked softmax / tau."
     def __init__(self, in_dim: int, hidden=(512, 256), temperature: float = 0.25, detach: bool = True):
         super().__init__()
-        if temperature <= 0: raise ValueError(f"temperature: expected > 0, got {temperature}")
+        if temperature <= 0:
+            raise ValueError(f"temperature: expected > 0, got {temperature}")
         dims, layers = [in_dim, *hidden], []
-        for a, b in zip(dims[:-1], dims[1:]): layers += [nn.Linear(a, b), nn.GELU()]
+        for a, b in zip(dims[:-1], dims[1:]):
+            layers += [nn.Linear(a, b), nn.GELU()]
         self.mlp = nn.Sequential(*layers)
         self.head_v, self.head_l = nn.Linear(dims[-1], 4), nn.Linear(dims[-1], 4)
         self.in_dim, self.temperature, self.detach = in_dim, temperature, detach
@@ -60,7 +66,8 @@ class ALSN(nn.Module):
         x = torch.cat([F.normalize(global_v.float(), dim=-1), F.normalize(global_t.float(), dim=-1)], -1)
         if x.shape[-1] != self.in_dim:
             raise ValueError(f"ALSN: in_dim is {self.in_dim} but [global_v; global_t] has width {x.shape[-1]}")
-        if self.detach: x = x.detach()
+        if self.detach:
+            x = x.detach()
         h = self.mlp(x)
         w_v = masked_softmax(torch.sigmoid(self.head_v(h)) / self.temperature, active_v)
         w_l = masked_softmax(torch.sigmoid(self.head_l(h)) / self.temperature, active_l)

@@ -128,7 +128,7 @@ def task_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torc
 
 # %% ../nbs/09_losses.ipynb #40a398db
 def gather_batch(x, world_size: int):
-    "Concatenate a [B, ...] tensor (or a Pyramid's joint-space descriptors) of every rank along the batch, differentiably."
+    "Concatenate a [B, ...] tensor (or a Pyramid's joint-space descriptors) of all ranks along the batch (differentiable)."
     if world_size <= 1 or x is None:
         return x
     if isinstance(x, Pyramid):

@@ -17,7 +17,7 @@ __all__ = ['Method', 'CMAPKD']
 
 # %% ../nbs/10_method.ipynb #d1bf5d77
 class Method(nn.Module):
-    "Base class of every method: the student's task loss, the teacher's embeddings as features, no student-side modules."
+    "Base of every method: the student's task loss, the teacher's embeddings as features, no student-side modules."
     needs_teacher = True
 
     def __init__(self, cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int = 0, world_size: int = 1):
@@ -64,7 +64,8 @@ class CMAPKD(Method):
         if stage.weighting == 'alsn':
             return self.alsn(student.image_emb, student.text_emb, active_v, active_l)
         if stage.weighting not in ('uniform', 'manual'):
-            raise ValueError(f"stage '{stage.name}': weighting must be one of {list(WEIGHTINGS)}, got '{stage.weighting}'")
+            raise ValueError(f"stage '{stage.name}': weighting must be one of {list(WEIGHTINGS)}, "
+                             f"got '{stage.weighting}'")
         manual = stage.manual_weights if stage.weighting == 'manual' else None
         if stage.weighting == 'manual' and manual is None:
             raise ValueError(f"stage '{stage.name}': weighting 'manual' needs manual_weights (4 per modality)")
@@ -155,9 +156,10 @@ class CMAPKD(Method):
         return ((plus_v - minus_v) * scale, (plus_l - minus_l) * scale), inputs
 
     def alsn_step(self, student, images, tokens, features: dict, stage: Stage, held_images, held_tokens) -> dict:
-        "ALSN's update on this batch: the reward from a held-out batch, the policy gradient written into ALSN's `.grad`."
+        "ALSN's update on this batch: the reward from a held-out batch, the policy gradient added to ALSN's `.grad`."
         task_grad = self.task_gradient(student, held_images, held_tokens)
-        (u_v, u_l), (emb_v, emb_t) = self.reward(student, images, tokens, features, stage, task_grad, self.spec.alsn_eps)
+        eps = self.spec.alsn_eps
+        (u_v, u_l), (emb_v, emb_t) = self.reward(student, images, tokens, features, stage, task_grad, eps)
         active_v, active_l = level_names(stage.levels)
         rows = slice(self.rank * len(u_v), (self.rank + 1) * len(u_v))   # this rank's samples in the global batch
         with torch.enable_grad():

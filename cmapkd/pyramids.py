@@ -26,13 +26,16 @@ def level_grids(image_size: int) -> list[tuple[int, int]]:
         raise ValueError(f"image_size: expected an int >= {STRIDES[-1]} (P5 has stride 32), got {image_size!r}")
     return [(image_size // s, image_size // s) for s in STRIDES]
 
-def _shrinks(x: torch.Tensor, size) -> bool: return size[0] <= x.shape[-2] and size[1] <= x.shape[-1]
+def _shrinks(x: torch.Tensor, size) -> bool:
+    return size[0] <= x.shape[-2] and size[1] <= x.shape[-1]
 
 def resize_map(x: torch.Tensor, size) -> torch.Tensor:
     "Resize [B, C, h, w] to `size`: identity when equal, area pooling when shrinking, bilinear when growing."
     size = tuple(size)
-    if tuple(x.shape[-2:]) == size: return x
-    if _shrinks(x, size): return F.adaptive_avg_pool2d(x, size)
+    if tuple(x.shape[-2:]) == size:
+        return x
+    if _shrinks(x, size):
+        return F.adaptive_avg_pool2d(x, size)
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
 def compact_map(x: torch.Tensor, size) -> torch.Tensor:
@@ -66,7 +69,8 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def phrase_windows(x: torch.Tensor, mask: torch.Tensor, k: int = 3) -> torch.Tensor:
     "Each real token -> mean of the real tokens in its window of `k` ([B, L, D]; zeros on padding)."
-    if k % 2 != 1: raise ValueError(f"k: the phrase window must be odd (centred), got {k}")
+    if k % 2 != 1:
+        raise ValueError(f"k: the phrase window must be odd (centred), got {k}")
     xs = rearrange(torch.where(mask[..., None], x, 0), 'b l d -> b d l')
     s = F.avg_pool1d(xs, k, stride=1, padding=k // 2, count_include_pad=True)
     n = F.avg_pool1d(mask[:, None].to(x.dtype), k, stride=1, padding=k // 2, count_include_pad=True)
@@ -81,7 +85,8 @@ def global_token(x: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
     "The state of each caption's global token: x[b, eot[b]] -> [B, D]."
     return x[torch.arange(x.shape[0], device=x.device), eot]
 
-def _ln(x): return F.layer_norm(x, x.shape[-1:])
+def _ln(x):
+    return F.layer_norm(x, x.shape[-1:])
 
 def fp32_context(x: torch.Tensor):
     "Autocast off on `x`'s device (a no-op outside autocast): teacher features and losses are computed in float32."
@@ -108,7 +113,8 @@ class TeacherHeads(nn.Module):
         super().__init__()
         self.eps = {'v': 1e-5, 't': 1e-5}
         for side, w in (('v', vision), ('t', text)):
-            self._set(side, torch.ones(w), torch.zeros(w), orthogonal(w, embed, seed + (side == 't')), torch.zeros(embed))
+            proj = orthogonal(w, embed, seed + (side == 't'))
+            self._set(side, torch.ones(w), torch.zeros(w), proj, torch.zeros(embed))
 
     def _set(self, side, ln_w, ln_b, proj, bias):
         for k, t in (('ln_w', ln_w), ('ln_b', ln_b), ('proj', proj), ('bias', bias)):
@@ -122,7 +128,8 @@ class TeacherHeads(nn.Module):
         if getattr(vis, 'attn_pool', None) is not None or not hasattr(vis, 'ln_post'):
             raise ValueError(f"teacher '{bb.spec.name}': only ViT towers with ln_post + proj heads are supported")
         eye_v = torch.eye(bb.vision_width)
-        h._set('v', vis.ln_post.weight, vis.ln_post.bias, eye_v if vis.proj is None else vis.proj, torch.zeros(bb.embed_dim))
+        proj_v = eye_v if vis.proj is None else vis.proj
+        h._set('v', vis.ln_post.weight, vis.ln_post.bias, proj_v, torch.zeros(bb.embed_dim))
         h.eps['v'] = vis.ln_post.eps
         if bb.hf_text is not None:   # BERT's last hidden state is already LayerNorm-ed: projection only
             h._set('t', None, None, bb.hf_text.proj.weight.T, torch.zeros(bb.embed_dim))
@@ -131,20 +138,26 @@ class TeacherHeads(nn.Module):
         if not hasattr(text, 'ln_final'):
             raise ValueError(f"teacher '{bb.spec.name}': its text tower has no ln_final/text_projection head")
         tp = text.text_projection
-        if isinstance(tp, nn.Linear): w, b = tp.weight.T, (tp.bias if tp.bias is not None else torch.zeros(bb.embed_dim))
-        elif tp is None: w, b = torch.eye(bb.text_width), torch.zeros(bb.embed_dim)
-        else: w, b = tp, torch.zeros(bb.embed_dim)
+        if isinstance(tp, nn.Linear):
+            w, b = tp.weight.T, (tp.bias if tp.bias is not None else torch.zeros(bb.embed_dim))
+        elif tp is None:
+            w, b = torch.eye(bb.text_width), torch.zeros(bb.embed_dim)
+        else:
+            w, b = tp, torch.zeros(bb.embed_dim)
         h._set('t', text.ln_final.weight, text.ln_final.bias, w, b)
         h.eps['t'] = text.ln_final.eps
         return h
 
     def _head(self, side, x):
         w = getattr(self, f'{side}_ln_w')
-        if w is not None: x = F.layer_norm(x.float(), x.shape[-1:], w, getattr(self, f'{side}_ln_b'), self.eps[side])
+        if w is not None:
+            x = F.layer_norm(x.float(), x.shape[-1:], w, getattr(self, f'{side}_ln_b'), self.eps[side])
         return x.float() @ getattr(self, f'{side}_proj') + getattr(self, f'{side}_bias')
 
-    def vision(self, x: torch.Tensor) -> torch.Tensor: return self._head('v', x)
-    def text(self, x: torch.Tensor) -> torch.Tensor: return self._head('t', x)
+    def vision(self, x: torch.Tensor) -> torch.Tensor:
+        return self._head('v', x)
+    def text(self, x: torch.Tensor) -> torch.Tensor:
+        return self._head('t', x)
 
 # %% ../nbs/07_pyramids.ipynb #f8027642
 class VisualPyramidTeacher(nn.Module):
@@ -186,7 +199,8 @@ class TeacherUCMP(nn.Module):
         self.register_buffer('proj_t', orthogonal(D, pyramid_dim, seed + 3) if pyramid_dim else None)
 
     def _pv(self, x):   # width change of a map [B, C, h, w] or of vectors [B, C]
-        if self.proj_v is None: return x
+        if self.proj_v is None:
+            return x
         return torch.einsum('bchw,cp->bphw', x, self.proj_v) if x.ndim == 4 else x @ self.proj_v
 
     def _pt(self, x):   # width change of [..., D]
@@ -199,7 +213,8 @@ class TeacherUCMP(nn.Module):
         with fp32_context(taps.image_emb):   # the trainer runs the teacher under bf16 autocast
             maps = [m.detach().float() for m in taps.vision]
             comp = self.visual(maps, compact=True)
-            g = [resize_map(c, s).mean((-2, -1)) for c, s in zip(comp, self.grids)]   # GAP of the level, pre width change
+            # the global average of each level, before the width change
+            g = [resize_map(c, s).mean((-2, -1)) for c, s in zip(comp, self.grids)]
             L, _, _ = self.language([t.detach().float() for t in taps.text], taps.text_mask, taps.eot)
             f = {}
             for k, lvl in enumerate(P_LEVELS):
@@ -231,7 +246,8 @@ class TeacherUCMP(nn.Module):
         return p
 
 # %% ../nbs/07_pyramids.ipynb #5639e9ca
-def _adapter(n_in, n_out): return nn.Sequential(nn.LayerNorm(n_in), nn.Linear(n_in, n_out))
+def _adapter(n_in, n_out):
+    return nn.Sequential(nn.LayerNorm(n_in), nn.Linear(n_in, n_out))
 
 class VisualPyramidStudent(nn.Module):
     "FPN top-down on the student's four taps: LN, lateral 1x1 to `out_dim`, resize, upsample-add, 3x3 smooth."
@@ -244,12 +260,14 @@ class VisualPyramidStudent(nn.Module):
 
     def forward(self, maps: list[torch.Tensor], active=None) -> list[torch.Tensor | None]:
         active = [True] * 4 if active is None else list(active)
-        if not any(active): raise ValueError("active: at least one P level must be active")
+        if not any(active):
+            raise ValueError("active: at least one P level must be active")
         out, m = [None] * 4, None
         for l in reversed(range(active.index(True), 4)):
             lat = resize_map(self.lateral[l](self.norm[l](maps[l])), self.grids[l])
             m = lat if m is None else lat + F.interpolate(m, size=self.grids[l], mode='nearest')
-            if active[l]: out[l] = self.smooth[l](m)
+            if active[l]:
+                out[l] = self.smooth[l](m)
         return out
 
 class LanguageHierarchyStudent(nn.Module):
@@ -294,5 +312,6 @@ class StudentUCMP(nn.Module):
         v = [None if p is None else p.mean((-2, -1)) for p in P]
         z_v = [None if x is None else self.bridge.vision(x) for x in v[:3]] + [taps.image_emb]
         z_l = [self.bridge.text(x) for x in L[:3]] + [taps.text_emb]
-        return Pyramid(P=P, L=L, v=v, z_v=z_v, z_l=z_l, emb=[self.embed_map(e) for e in (taps.image_emb, taps.text_emb)],
+        emb = [self.embed_map(e) for e in (taps.image_emb, taps.text_emb)]
+        return Pyramid(P=P, L=L, v=v, z_v=z_v, z_l=z_l, emb=emb,
                        L_tokens=toks, attn=a, mask=taps.text_mask)

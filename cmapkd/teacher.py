@@ -53,8 +53,8 @@ def _teacher_batches(cfg: RunConfig, tokenizer, n: int):
         stream = BatchStream(build_dataset(d, d.train_split), tokenizer, tcfg)
         return (next(stream) for _ in range(n))
     if d.batch_size % g:
-        raise ValueError(f"data.batch_size: the scenes teacher trains on groups of {g} scenes; expected a multiple of {g}, "
-                         f"got {d.batch_size}")
+        raise ValueError(f"data.batch_size: the scenes teacher trains on groups of {g} scenes; expected a multiple "
+                         f"of {g}, got {d.batch_size}")
     ds = ScenesDataset(n * d.batch_size, d.train_split, d.seed, d.image_size, **(dict(d.options) | {'group': g}))
     return iter(make_loader(ds, tokenizer, d.batch_size, shuffle=False, num_workers=d.num_workers, drop_last=True,
                             world_size=1, rank=0))
@@ -73,7 +73,7 @@ def teacher_history(path) -> dict:
     return json.loads(Path(path).with_suffix('.json').read_text())
 
 def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) -> Path:
-    "Train (or find) the from-scratch teacher `cfg` names; returns the path of its open_clip weights (history beside it)."
+    "Train (or find) the from-scratch teacher `cfg` names; returns the path of its weights (history beside it)."
     from open_clip.loss import ClipLoss
     rt = rt or Runtime(cfg)
     path = cache_root() / 'teachers' / f'{cfg.teacher.name}-{teacher_key(cfg)}.pt'
@@ -109,8 +109,9 @@ def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = Tr
         losses.append(loss.item())
         if (step + 1) % R['curve_every'] == 0 or step + 1 == n:
             te = time.time()
-            rec = dict(step=step + 1, loss=round(float(np.mean(losses)), 4), logit_scale=round(model.logit_scale.exp().item(), 3),
-                       lr=opt.param_groups[0]['lr'], train_s=round(te - t0 - eval_s, 1))
+            rec = dict(step=step + 1, loss=round(float(np.mean(losses)), 4),
+                       logit_scale=round(model.logit_scale.exp().item(), 3), lr=opt.param_groups[0]['lr'],
+                       train_s=round(te - t0 - eval_s, 1))
             rec |= _curve_point(model, cfg, curve_data, tok, rt.device)
             eval_s += time.time() - te
             hist.append(rec)
@@ -118,8 +119,9 @@ def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = Tr
             bar.set_postfix({k: rec[k] for k in ('loss', 'logit_scale', 'zs_top1', 'mean_recall') if k in rec})
     train_s = time.time() - t0 - eval_s
     info = dict(key=teacher_key(cfg), teacher=cfg.teacher.name, steps=n, batch_size=d.batch_size,
-                recipe=dict(R, betas=list(R['betas'])), data=asdict(d), curve_images=len(curve_data) if curve_data else 0,
-                device=str(rt.device), torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
+                recipe=dict(R, betas=list(R['betas'])), data=asdict(d),
+                curve_images=len(curve_data) if curve_data else 0, device=str(rt.device),
+                torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
                 s_per_step=round(train_s / max(1, n), 4), logit_scale_init=round(scale0, 3),
                 logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=hist)
     atomic_write(path.with_suffix('.json'), json.dumps(info, indent=1))
@@ -167,7 +169,8 @@ class TeacherCache:
                     if k not in mm:
                         shape = (n,) + tuple(v.shape[1:]) if image_only else (n, n_cap) + tuple(v.shape[1:])
                         spec[k] = shape
-                        mm[k] = np.lib.format.open_memmap(self.dir / f'{k}.npy', mode='w+', dtype=np.float16, shape=shape)
+                        mm[k] = np.lib.format.open_memmap(self.dir / f'{k}.npy', mode='w+', dtype=np.float16,
+                                                          shape=shape)
                     arr = v.float().cpu().numpy().astype(np.float16)
                     if image_only:
                         mm[k][idx] = arr

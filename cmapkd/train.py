@@ -16,7 +16,7 @@ __all__ = ['train', 'add_train_args', 'run', 'main']
 
 # %% ../nbs/14_train.ipynb #9aaaedfb
 def train(cfg: RunConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None) -> dict:
-    "Train `cfg` end to end (teacher first if needed, teacher cache if asked); returns the summary with the exported files."
+    "Train `cfg` end to end (teacher first if needed, teacher cache if asked); returns the summary, exported files."
     cfg = apply_variant(validate(cfg))
     rt = Runtime(cfg)
     cfg = resolve_teacher(cfg, rt, progress)
@@ -49,9 +49,11 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     "The module torchrun launches: `torchrun --nproc_per_node N -m cmapkd.train --config FILE`."
-    ap = add_train_args(argparse.ArgumentParser(prog='cmapkd train', description='Distil a student as the run config says'))
+    parser = argparse.ArgumentParser(prog='cmapkd train', description='Distil a student as the run config says')
+    ap = add_train_args(parser)
     return run(ap.parse_args(argv))
 
 # %% ../nbs/14_train.ipynb #db964a4c
 #| eval: false
-if __name__ == '__main__': sys.exit(main())
+if __name__ == '__main__':
+    sys.exit(main())

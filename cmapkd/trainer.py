@@ -81,7 +81,7 @@ def lr_factor(step: int, total: int, warmup: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - w) / max(1, total - w)))
 
 def group_lrs(cfg: RunConfig, stage: Stage) -> dict[str, float]:
-    "Base learning rate of each parameter group in `stage`: the stage's multiplier on student and adapters, 0 if frozen."
+    "Base learning rate of each parameter group in `stage`: the stage's multiplier on student, adapters; 0 if frozen."
     base = dict(student=cfg.optim.lr_student, adapters=cfg.optim.lr_adapters, alsn=cfg.optim.lr_alsn)
     scale = dict(student=stage.lr_scale, adapters=stage.lr_scale, alsn=1.0)
     return {g: (stage.lr.get(g, base[g]) * scale[g] if g in stage.train else 0.0) for g in MODULE_GROUPS}
@@ -100,7 +100,8 @@ class BatchStream:
         return make_loader(self.dataset, self.tokenizer, d.batch_size // self.world_size, shuffle=True,
                            seed=self.seed, num_workers=d.num_workers, drop_last=True, epoch=epoch)
 
-    def __len__(self): return len(self._loader(0))
+    def __len__(self):
+        return len(self._loader(0))
 
     def __next__(self):
         if self._it is None:
@@ -116,7 +117,8 @@ class BatchStream:
         self.pos += 1
         return b
 
-    def state(self): return dict(epoch=self.epoch, pos=self.pos, seed=self.seed)
+    def state(self):
+        return dict(epoch=self.epoch, pos=self.pos, seed=self.seed)
 
 # %% ../nbs/12_trainer.ipynb #1923d4cf
 class Distiller(nn.Module):
@@ -180,7 +182,8 @@ class Trainer:
         seed_everything(cfg.seed)
         self.teacher = build_backbone(cfg.teacher, frozen=True, device=rt.device)
         self.student = build_backbone(cfg.student, device=rt.device)
-        self.method = build_method(cfg, self.teacher, self.student, rank=rt.rank, world_size=rt.world_size).to(rt.device)
+        self.method = build_method(cfg, self.teacher, self.student, rank=rt.rank, world_size=rt.world_size)
+        self.method.to(rt.device)
         self.model = Distiller(self.student, self.method)
         self.groups = self.model.groups()
         fused = rt.device.type == 'cuda' and rt.fast
@@ -232,7 +235,8 @@ class Trainer:
         self.module = self.model
         if self.rt.world_size > 1:   # DDP registers the parameters that train in this stage
             device_ids = [self.rt.device.index] if self.rt.device.type == 'cuda' else None
-            self.module = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True, device_ids=device_ids)
+            self.module = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True,
+                                                              device_ids=device_ids)
         if self.rt.fast:
             self.module = torch.compile(self.module)   # one graph per stage (the stage is a guard)
 
@@ -244,12 +248,12 @@ class Trainer:
     def _check(self, out: dict, stage: Stage):
         bad = sorted(k for k, v in out.items() if v.ndim == 0 and not torch.isfinite(v).item())
         if bad:
-            raise NonFiniteLoss(f"non-finite loss at step {self.global_step + 1} (stage '{stage.name}', step {self.step + 1} "
-                                f"of {self.lengths[self.stage_idx]}): term(s) {bad}; training stopped, the last good "
-                                f"checkpoint is {self.out / 'checkpoint.pt'}")
+            raise NonFiniteLoss(f"non-finite loss at step {self.global_step + 1} (stage '{stage.name}', "
+                                f"step {self.step + 1} of {self.lengths[self.stage_idx]}): term(s) {bad}; training "
+                                f"stopped, the last good checkpoint is {self.out / 'checkpoint.pt'}")
 
     def _reward_step(self, stage: Stage) -> bool:
-        "Whether ALSN learns from its reward now: every `alsn_every` steps of a stage that trains it, every policy step."
+        "Whether ALSN learns from its reward now: every `alsn_every` steps of a stage training it, every policy step."
         if self.heldout is None or 'alsn' not in stage.train:
             return False
         return 'student' not in stage.train or self.step % self.cfg.method.alsn_every == 0
@@ -283,7 +287,8 @@ class Trainer:
             terms.update(record)
         # two objectives, clipped apart: the distillation loss (student, adapters) and ALSN's policy objective
         for name, groups in (('grad_norm', ('student', 'adapters')), ('grad_norm_alsn', ('alsn',))):
-            params = [p for g in self.opt.param_groups if g['group'] in groups for p in g['params'] if p.grad is not None]
+            params = [p for g in self.opt.param_groups if g['group'] in groups for p in g['params']
+                      if p.grad is not None]
             if params:
                 terms[name] = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
         self.opt.step()
@@ -357,7 +362,8 @@ class Trainer:
             per_stage.setdefault(r['stage'], []).append(r)
 
         def means(records):   # reward statistics are logged on reward steps only
-            keys = dict.fromkeys(k for r in records for k, v in r.items() if isinstance(v, float) and not k.startswith('lr_'))
+            keys = dict.fromkeys(k for r in records for k, v in r.items()
+                                 if isinstance(v, float) and not k.startswith('lr_'))
             return {k: float(np.mean([r[k] for r in records if k in r])) for k in keys}
 
         stages = {s: means(records) for s, records in per_stage.items()}
@@ -379,7 +385,8 @@ class Trainer:
         ck = torch.load(path, map_location=self.rt.device, weights_only=False)
         self.model.load_state_dict(ck['model'])
         self.opt.load_state_dict(ck['opt'])
-        self.stage_idx, self.step, self.global_step, self.history = ck['stage_idx'], ck['step'], ck['global_step'], ck['history']
+        self.stage_idx, self.step, self.global_step = ck['stage_idx'], ck['step'], ck['global_step']
+        self.history = ck['history']
         self.stream = BatchStream(self.dataset, self.tokenizer, self.cfg, self.rt.world_size, **ck['data'])
         if ck['heldout']:
             self.heldout = BatchStream(self.dataset, self.tokenizer, self.cfg, self.rt.world_size, **ck['heldout'])
@@ -387,7 +394,7 @@ class Trainer:
 
     # -- export
     def export(self) -> dict:
-        "Write the student (loadable by `open_clip.create_model(name, pretrained=FILE)`), adapters + ALSN, and the run json."
+        "Write the student (`open_clip.create_model(name, pretrained=FILE)` loads it), adapters + ALSN, the run json."
         if not self.rt.main:
             return {}
         from safetensors.torch import save_file
