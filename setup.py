@@ -16,13 +16,16 @@ dev_requirements = [
     'nbdev==2.4.14', 'fastcore<2', 'execnb<0.2',   # see the comment at the top
     'nbconvert', 'nbclient', 'jupytext', 'tensorboard',
 ]
+# reading and running the notebooks in JupyterLab: their tests use fastcore's test helpers, the trainer's writes a
+# TensorBoard log, and tqdm's notebook progress bars need ipywidgets
+jupyter_requirements = ['jupyterlab', 'ipywidgets', 'fastcore<2', 'tensorboard']
 
 setup(
     name=cfg['lib_name'], version=cfg['version'], description=cfg['description'],
     author=cfg['author'], license='Apache-2.0', python_requires=f">={cfg['min_python']}",
     packages=find_packages(include=['cmapkd', 'cmapkd.*']), include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'jupyter': ['jupyterlab']},
+    extras_require={'dev': dev_requirements, 'jupyter': jupyter_requirements},
     entry_points={'console_scripts': ['cmapkd=cmapkd.cli:main'],
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
 )
