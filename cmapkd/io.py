@@ -4,12 +4,13 @@
 
 # %% ../nbs/00_io.ipynb #31c858a6
 from __future__ import annotations
-import glob, hashlib, json, os, subprocess
+import fcntl, glob, hashlib, json, os, subprocess
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_write', 'cache_root', 'fingerprint', 'git_commit', 'record_sources']
+__all__ = ['atomic_write', 'cache_root', 'locked', 'fingerprint', 'git_commit', 'record_sources']
 
 # %% ../nbs/00_io.ipynb #100530fe
 def _pid_alive(pid: int) -> bool:
@@ -66,6 +67,16 @@ def atomic_write(path, data) -> Path:
 def cache_root() -> Path:
     "Where teachers, teacher caches and registered model configs live: `$CMAPKD_CACHE` or ~/.cache/cmapkd."
     return Path(os.environ.get('CMAPKD_CACHE', Path.home() / '.cache' / 'cmapkd'))
+
+# %% ../nbs/00_io.ipynb #cc42d7c6
+@contextmanager
+def locked(path):
+    "Hold an exclusive lock for `path` (on the sibling file `<path>.lock`) for the duration of the block."
+    lock = Path(path).with_name(Path(path).name + '.lock')
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)   # released when the file is closed, also if the process dies
+        yield
 
 # %% ../nbs/00_io.ipynb #9d8a2a44
 def fingerprint(*objs) -> str:

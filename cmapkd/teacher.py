@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 from .config import RunConfig
-from .io import atomic_write, cache_root, fingerprint
+from .io import atomic_write, cache_root, fingerprint, locked
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, make_loader
 from .scenes import ScenesDataset
@@ -74,12 +74,18 @@ def teacher_history(path) -> dict:
 
 def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) -> Path:
     "Train (or find) the from-scratch teacher `cfg` names; returns the path of its weights (history beside it)."
-    from open_clip.loss import ClipLoss
     rt = rt or Runtime(cfg)
     path = cache_root() / 'teachers' / f'{cfg.teacher.name}-{teacher_key(cfg)}.pt'
-    if path.exists() or not rt.main:
-        rt.barrier()
-        return path
+    if rt.main:
+        with locked(path):   # runs started in parallel: one trains the teacher, the others wait for its file
+            if not path.exists():
+                _fit_teacher(cfg, rt, path, progress)
+    rt.barrier()
+    return path
+
+def _fit_teacher(cfg: RunConfig, rt: Runtime, path: Path, progress: bool):
+    "The teacher's training loop; writes its weights to `path` and its curve beside them."
+    from open_clip.loss import ClipLoss
     R, n, d = TEACHER_RECIPE, cfg.teacher_train_steps, cfg.data
     seed_everything(d.seed)
     model = build_backbone(cfg.teacher, device=rt.device)
@@ -126,8 +132,6 @@ def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = Tr
                 logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=hist)
     atomic_write(path.with_suffix('.json'), json.dumps(info, indent=1))
     atomic_write(path, lambda t: torch.save(model.model.state_dict(), t))
-    rt.barrier()
-    return path
 
 def resolve_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) -> RunConfig:
     "Return `cfg` with `teacher.pretrained` pointing at the from-scratch teacher when the config asks for one."
@@ -152,6 +156,12 @@ class TeacherCache:
     def build(self, teacher: Backbone, method, dataset, tokenizer, rt: Runtime, batch_size: int = 64,
               progress: bool = True):
         "Run the teacher once over every image and caption of `dataset` and store what `method` needs."
+        with locked(self.dir):   # a run started beside this one waits, then finds the cache ready
+            if not self.ready:
+                self._build(teacher, method, dataset, tokenizer, rt, batch_size, progress)
+        return self
+
+    def _build(self, teacher, method, dataset, tokenizer, rt, batch_size, progress):
         n, n_cap = len(dataset), len(dataset[0]['captions'])
         self.dir.mkdir(parents=True, exist_ok=True)
         mm, spec = {}, {}
@@ -179,7 +189,6 @@ class TeacherCache:
         for m in mm.values():
             m.flush()
         atomic_write(self.dir / 'index.json', json.dumps({'n': n, 'captions': n_cap, 'arrays': spec}))
-        return self
 
     def open(self):
         "Map the arrays for reading."
