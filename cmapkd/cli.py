@@ -37,13 +37,14 @@ def main(argv=None):
     rp.add_argument('--out', default='paper', help='output directory (default paper/)')
     rp.add_argument('--seeds', type=int, nargs='+', default=[0])
     rp.add_argument('--n-gpus', type=int, default=1)
+    rp.add_argument('--jobs', type=int, default=None, help='runs at a time (default: one per CPU core without a GPU, else 1)')
     rp.add_argument('--force', action='store_true', help="remove the preset's result files and training runs in --out first, and run everything again")
     a = ap.parse_args(argv)
     if a.cmd == 'train': return run_train(a)
     if a.cmd == 'reproduce':
         from cmapkd.experiments import reproduce
         t0 = time.time()
-        times = reproduce(a.preset, a.out, a.seeds, a.n_gpus, a.force)
+        times = reproduce(a.preset, a.out, a.seeds, a.n_gpus, a.force, jobs=a.jobs)
         print(json.dumps(times)); print(f'reproduction of preset {a.preset!r} written to {a.out}/ in {time.time() - t0:.0f} s (times in {a.out}/reproduction_{a.preset}.json)')
         return 0
     if a.cmd == 'smoke' and a.config is None and a.preset is None: a.preset = 'smoke'

@@ -4,7 +4,8 @@
 
 # %% ../nbs/20_experiments.ipynb #180d2d99
 from __future__ import annotations
-import dataclasses, json, os, shutil, subprocess, sys, tempfile, time
+import dataclasses, importlib, json, multiprocessing, os, shutil, subprocess, sys, tempfile, time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
@@ -12,7 +13,7 @@ from .config import (RunConfig, preset, apply_overrides, validate, config_to_dic
                            ADAPTED, VARIANTS, PRESETS)
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
-from .io import atomic_write, cache_root, fingerprint, git_commit
+from .io import atomic_write, cache_root, fingerprint, git_commit, locked
 from .train import train
 from .teacher import resolve_teacher
 from .evaluate import evaluate, device_name
@@ -22,15 +23,17 @@ from .tables import write_items
 from .figures import write_figure_data
 
 # %% auto #0
-__all__ = ['NOTEBOOKS', 'run_name', 'check_params', 'experiment_config', 'cross_modal_map', 'figure_arrays', 'run_device',
-           'portable', 'run_one', 'notebooks_dir', 'discard_preset', 'reproduce']
+__all__ = ['SHARED_RUNS', 'NOTEBOOKS', 'run_name', 'check_params', 'experiment_config', 'cross_modal_map', 'figure_arrays',
+           'run_device', 'portable', 'run_one', 'run_many', 'length_overrides', 'notebooks_dir', 'discard_preset',
+           'default_jobs', 'reproduce']
 
 # %% ../nbs/20_experiments.ipynb #673fe5de
 def run_name(method: str, variant: str | None, seed: int) -> str:
     return f"{method}{'_' + variant if variant else ''}_seed{seed}"
 
 # %% ../nbs/20_experiments.ipynb #e6187914
-def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: int = 1, out_dir=None, data_root=None):
+def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: int = 1, out_dir=None, data_root=None,
+                 jobs: int = 1):
     "Validate the experiment notebooks' parameters; raises with the parameter name and what was expected."
     if preset_name not in PRESETS: raise ValueError(f"preset: expected {'|'.join(PRESETS)}, got {preset_name!r}")
     for name, v in (('methods', methods), ('variants', variants), ('seeds', seeds)):
@@ -41,15 +44,22 @@ def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: 
     if bad: raise ValueError(f"variants: unknown {bad}; valid: {sorted(VARIANTS)}")
     if not all(isinstance(s, int) for s in seeds): raise TypeError(f"seeds: expected integers, got {seeds}")
     if not isinstance(n_gpus, int) or n_gpus < 1: raise ValueError(f"n_gpus: expected an integer >= 1, got {n_gpus!r}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs: expected an integer >= 1, got {jobs!r}")
+    if jobs > 1 and n_gpus > 1:
+        raise ValueError(f"jobs: runs on {n_gpus} GPUs take them all; use jobs=1 (got jobs={jobs})")
     if n_gpus > 1 and torch.cuda.device_count() < n_gpus:
         raise ValueError(f"n_gpus: {n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
     if data_root is not None and not Path(data_root).exists(): raise FileNotFoundError(f"data_root: {data_root} does not exist")
 
+SHARED_RUNS = ('main', 'ablation', 'efficiency')   # the paper's experiments share their training runs
+
 def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | None = None, seed: int = 0,
-                      out_dir='paper', overrides=()) -> RunConfig:
-    "The validated config of one run; training files go to `<out_dir>/runs/<experiment-free run name>`."
+                      out_dir='paper', overrides=(), group: str = '') -> RunConfig:
+    "The validated config of one run; training files go to `<out_dir>/runs/<preset>[/<group>]/<run name>`."
     cfg = preset(preset_name)
-    ov = [f'method.name={method}', f'seed={seed}', f"out_dir={Path(out_dir) / 'runs' / preset_name / run_name(method, variant, seed)}"]
+    run_dir = Path(out_dir) / 'runs' / preset_name / group / run_name(method, variant, seed)
+    ov = [f'method.name={method}', f'seed={seed}', f'out_dir={run_dir}']
     if variant: ov.append(f'method.variant={variant}')
     return validate(apply_overrides(cfg, ov + list(overrides)))
 
@@ -104,15 +114,18 @@ def run_device(cfg: RunConfig) -> str:
 def _train(cfg: RunConfig, n_gpus: int, progress: bool, key: str, force: bool) -> dict:
     "Train `cfg` (in process, or under torchrun) unless its out_dir already holds a finished run of the same config."
     done = Path(cfg.out_dir) / 'train_summary.json'
-    if done.exists() and not force and json.loads(done.read_text()).get('config_key') == key:
-        return json.loads(done.read_text())   # e.g. the full CMAPKD run shared by the main, ablation and efficiency experiments
-    if n_gpus <= 1: res = train(cfg, progress=progress)
-    else:
-        f = save_config(cfg, Path(cfg.out_dir) / 'config.yaml')
-        cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(n_gpus), '-m', 'cmapkd.train', '--config', str(f)]
-        subprocess.run(cmd, check=True)   # its progress streams to this notebook's output
-        res = json.loads(done.read_text())
-    atomic_write(done, json.dumps({**res, 'config_key': key}, indent=1))
+    with locked(cfg.out_dir):   # a run shared by parallel jobs (e.g. the scratch control of Fig. 5) trains once
+        if done.exists() and not force and json.loads(done.read_text()).get('config_key') == key:
+            return json.loads(done.read_text())   # e.g. the full CMAPKD run of the main, ablation and efficiency experiments
+        if n_gpus <= 1:
+            res = train(cfg, progress=progress)
+        else:
+            f = save_config(cfg, Path(cfg.out_dir) / 'config.yaml')
+            cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(n_gpus), '-m', 'cmapkd.train',
+                   '--config', str(f)]
+            subprocess.run(cmd, check=True)   # its progress streams to this notebook's output
+            res = json.loads(done.read_text())
+        atomic_write(done, json.dumps({**res, 'config_key': key}, indent=1))
     return res
 
 def portable(d, res_path: Path, cache=None):
@@ -129,7 +142,9 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
             out_dir='paper', overrides=(), n_gpus: int = 1, force: bool = False, progress: bool = True,
             figure_data: bool = False) -> Path:
     "Train (unless `method == 'teacher'`), evaluate and write the result file (+ per-item .items.npz); skipped when it exists for the same config."
-    cfg = experiment_config(preset_name, 'cmapkd' if method == 'teacher' else method, variant, seed, out_dir, overrides)
+    group = '' if experiment in SHARED_RUNS else experiment   # e.g. shorter runs must not overwrite the paper's
+    cfg = experiment_config(preset_name, 'cmapkd' if method == 'teacher' else method, variant, seed, out_dir, overrides,
+                            group)
     res_path = Path(out_dir) / 'results' / experiment / f'{run_name(method, variant, seed)}.json'
     key = fingerprint(config_to_dict(cfg), method)
     if res_path.exists() and not force and json.loads(res_path.read_text()).get('config_key') == key: return res_path
@@ -155,6 +170,33 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
     atomic_write(res_path, json.dumps(portable(out, res_path), indent=1, default=float))
     return res_path
 
+# %% ../nbs/20_experiments.ipynb #e53eb56c
+def run_many(experiment: str, preset_name: str, runs, out_dir='paper', overrides=(), n_gpus: int = 1,
+             force: bool = False, jobs: int = 1, figure_data=()) -> list[Path]:
+    "`run_one` for every (method, variant, seed) of `runs`, `jobs` at a time; the result paths in the order of `runs`."
+    args = [(experiment, preset_name, m, v, s, out_dir, list(overrides), n_gpus, force, jobs == 1, m in figure_data)
+            for m, v, s in runs]
+    if jobs <= 1 or len(args) <= 1:
+        return [run_one(*a) for a in args]
+    resolve_teacher(experiment_config(preset_name, out_dir=out_dir, overrides=overrides))   # once, with every thread
+    # workers import run_one from the package: a definition in a notebook cannot be pickled by reference
+    run = importlib.import_module('cmapkd.experiments').run_one
+    threads = max(1, torch.get_num_threads() // jobs)
+    ctx = multiprocessing.get_context('spawn')   # fork would copy this process's thread pools and CUDA state
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+        futures = [pool.submit(run, *a) for a in args]
+        try:
+            for f in as_completed(futures):
+                print('done:', f.result(), flush=True)
+        except BaseException:
+            pool.shutdown(cancel_futures=True)   # the finished runs' result files stay; a rerun resumes from them
+            raise
+    return [f.result() for f in futures]
+
+def length_overrides(preset_name: str, factor: float) -> list[str]:
+    "Overrides that run every stage of `preset_name` at `factor` times its length."
+    return [f'stages[{i}].steps={max(1, round(s.steps * factor))}' for i, s in enumerate(preset(preset_name).stages)]
+
 # %% ../nbs/20_experiments.ipynb #cf6cbfc6
 NOTEBOOKS = ('run_main', 'run_ablation', 'run_efficiency', 'make_paper')
 
@@ -173,8 +215,14 @@ def discard_preset(out_dir, preset_name: str) -> int:
     shutil.rmtree(out / 'runs' / preset_name, ignore_errors=True)
     return n
 
-def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: int = 1, force: bool = False, progress: bool = True) -> dict:
+def default_jobs(n_gpus: int = 1) -> int:
+    "Runs at a time: one per CPU core without a GPU (small runs use one core well), else one."
+    return 1 if torch.cuda.is_available() or n_gpus > 1 else os.cpu_count() or 1
+
+def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: int = 1, force: bool = False,
+              progress: bool = True, jobs: int | None = None) -> dict:
     "Run every experiment notebook for `preset_name` into `out_dir` (afresh with `force`); returns the wall time of each."
+    jobs = jobs or default_jobs(n_gpus)
     import papermill as pm
     from traitlets.config import Config
     check_params(preset_name, (), (), list(seeds), n_gpus, out_dir)
@@ -185,14 +233,17 @@ def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: in
     for name in NOTEBOOKS:
         t0 = time.time()
         params = dict(preset=preset_name, out_dir=str(out))
-        if name != 'make_paper': params.update(seeds=list(seeds), n_gpus=n_gpus)
+        if name != 'make_paper':
+            params.update(seeds=list(seeds), n_gpus=n_gpus)
+        if name in ('run_main', 'run_ablation'):   # efficiency runs alone: its latencies must not share the cores
+            params['jobs'] = jobs
         with tempfile.TemporaryDirectory() as sock:   # IPC sockets: TCP ports picked before the kernel binds them can be taken
             pm.execute_notebook(str(nbs / f'{name}.ipynb'), str(out / 'runs' / f'{name}_{preset_name}.ipynb'), parameters=params,
                                 cwd=str(nbs), progress_bar=progress, log_output=False, kernel_name='python3',
                                 config=Config(KernelManager=dict(transport='ipc', ip=f'{sock}/kernel')))
         times[name] = round(time.time() - t0, 1)
     times['total'] = round(sum(times.values()), 1)
-    record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, force=force, commit=git_commit(nbs),
+    record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, jobs=jobs, force=force, commit=git_commit(nbs),
                   device=device_name(run_device(preset(preset_name))), wall_s=times)
     atomic_write(out / f'reproduction_{preset_name}.json', json.dumps(record, indent=1))
     return times
