@@ -152,6 +152,7 @@ def _method(df: pd.DataFrame, preset: str | None) -> dict:
     return dict(Lambda=f"({', '.join(num(w[k]) for k in ('intra', 'align', 'relation', 'task'))})",
                 KdTemperature=num(m['kd_temperature']), AlphaDiag=num(m['alpha_diag']), AlphaOff=num(m['alpha_off']),
                 AlsnHidden=listing(m['alsn_hidden']), AlsnTau=num(tau), EntropyWeight=num(m['entropy_weight']),
+                AlignBeta=num(m['align_beta']), AlsnEvery=num(m['alsn_every']),
                 AlsnMaxWeight=f'{100 * top:.0f}',
                 AlsnSelects='ALSN can select one level, not only tilt the weights' if top >= 0.8 else
                             'ALSN can only tilt the weights; it cannot give one level most of them')

@@ -15,7 +15,7 @@ from .backbones import build_backbone
 from .tokenizers import get_tokenizer
 from .io import atomic_write, cache_root, fingerprint, git_commit, locked
 from .train import train
-from .teacher import resolve_teacher
+from .teacher import resolve_teacher, teacher_history
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
@@ -152,6 +152,8 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
     cfg = resolve_teacher(cfg, progress=progress)
     if method == 'teacher':
         model, spec, summary = build_backbone(cfg.teacher, frozen=True), cfg.teacher, {}
+        if cfg.teacher_train_steps > 0:   # the from-scratch teacher's recipe, curve and cost go into paper/ with its row
+            summary['teacher_training'] = teacher_history(cfg.teacher.pretrained)
     else:
         train_key = fingerprint({k: v for k, v in config_to_dict(cfg).items() if k != 'eval'})   # evaluation settings do not change training
         summary = _train(cfg, n_gpus, progress, train_key, force)
@@ -163,7 +165,8 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
     out = dict(experiment=experiment, method=method, variant=variant, seed=seed, preset=preset_name,
                adapted=method in ADAPTED, metrics=metrics, device=device_name(dev), commit=git_commit(),
                wall_s=round(time.time() - t0, 2), config=config_to_dict(cfg), config_key=key,
-               stages=summary.get('stages', {}), history=summary.get('history', []), per_item=items.name, figure_data=None)
+               stages=summary.get('stages', {}), history=summary.get('history', []), per_item=items.name, figure_data=None,
+               teacher_training=summary.get('teacher_training'))
     if figure_data and method == 'cmapkd':
         arrays = figure_arrays(cfg, summary['files'], _scratch_student(cfg, out_dir, overrides, progress))
         out['figure_data'] = write_figure_data(res_path.with_suffix('.npz'), **arrays).name   # relative to the result file
