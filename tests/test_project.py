@@ -204,3 +204,21 @@ def test_build_backbone_mutes_only_open_clips_no_weights_warning(caplog):
     assert len(messages) == 2 and messages[0].startswith('No pretrained weights loaded for model'), messages
     assert messages[1] == 'a real warning'
     assert not logging.getLogger().filters   # the filter lives only during the build
+
+
+def test_render_docs_runs_a_notebook_like_nbdev_test_and_writes_its_figures(tmp_path, monkeypatch):
+    import nbformat
+    render_docs = _tool('render_docs')
+    monkeypatch.setenv('MPLBACKEND', 'Agg')   # as in CI: the page still gets its figure
+    cells = ['print(6 * 7)',
+             'import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0]); plt.show()',
+             '#| slow\nraise RuntimeError("a slow cell ran")',
+             '#| eval: false\nraise RuntimeError("an eval: false cell ran")']
+    f = tmp_path / 'demo.ipynb'
+    nbformat.write(_nb([nbformat.v4.new_code_cell(c) for c in cells]), f)
+    page = render_docs.render(f, {'slow', 'gpu'}, timeout=120, docs=tmp_path / 'docs')
+    text = page.read_text()
+    assert '    42' in text and 'RuntimeError' not in text.replace('raise RuntimeError', '')
+    assert render_docs.fenced_blocks(text) == cells   # flagged cells shown, not run
+    figures = re.findall(r'!\[png\]\((demo_files/[^)]+\.png)\)', text)
+    assert len(figures) == 1 and (page.parent / figures[0]).stat().st_size > 1000, figures

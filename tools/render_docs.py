@@ -31,7 +31,7 @@ def skipped(cell, flags: set[str]) -> bool:
         if not line.startswith('#|'):
             break
         words = line[2:].split()
-        if words[:1] and (words[0] in flags or words[:2] == ['eval:', 'false']):
+        if words[:1] and words[0] in flags or line[2:].replace(' ', '').lower() == 'eval:false':
             return True
     return False
 
@@ -53,17 +53,19 @@ def fenced_blocks(markdown: str) -> list[str]:
     return re.findall(r'^```[^\n`]*\n(.*?)\n```$', markdown, flags=re.M | re.S)
 
 
-def render(path: Path, flags: set[str], timeout: int = 1800) -> Path:
-    "Execute `path` (in nbs/, like nbdev_test) and write its page and figures under docs/."
+def render(path: Path, flags: set[str], timeout: int = 1800, docs: Path = DOCS) -> Path:
+    "Execute `path` (in nbs/, like nbdev_test) and write its page and figures under `docs`."
     name = path.stem
     nb = nbformat.read(path, as_version=4)
-    SkippingClient(nb, flags, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(NBS)}}).execute()
+    client = SkippingClient(nb, flags, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(NBS)}})
+    # the kernel draws inline figures even where MPLBACKEND=Agg (CI) is set
+    client.execute(env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})
     body, resources = MarkdownExporter().from_notebook_node(
         nb, resources={'unique_key': name, 'output_files_dir': f'{name}_files'})
-    shutil.rmtree(DOCS / f'{name}_files', ignore_errors=True)   # figures of an earlier render
-    DOCS.mkdir(exist_ok=True)
-    FilesWriter(build_directory=str(DOCS)).write(HEADER.format(name=name) + body, resources, notebook_name=name)
-    return DOCS / f'{name}.md'
+    shutil.rmtree(docs / f'{name}_files', ignore_errors=True)   # figures of an earlier render
+    docs.mkdir(exist_ok=True)
+    FilesWriter(build_directory=str(docs)).write(HEADER.format(name=name) + body, resources, notebook_name=name)
+    return docs / f'{name}.md'
 
 
 def main(argv=None):
@@ -76,8 +78,6 @@ def main(argv=None):
     unknown = [n for n in args.names if n not in known]
     if unknown:
         parser.error(f'no component notebook {unknown} in nbs/; expected one of {sorted(known)}')
-    # the kernel draws inline figures even where MPLBACKEND=Agg (CI) is set
-    os.environ['MPLBACKEND'] = 'module://matplotlib_inline.backend_inline'
     for name in args.names or list(known):
         start = time.time()
         page = render(known[name], flags)
