@@ -12,7 +12,7 @@ import open_clip
 from .config import ModelSpec, default_taps, register_model_config, model_config, check_model
 
 # %% auto #0
-__all__ = ['Taps', 'Backbone', 'build_backbone', 'HFText']
+__all__ = ['Taps', 'Backbone', 'random_init_quietly', 'build_backbone', 'HFText']
 
 # %% ../nbs/06_backbones.ipynb #02351186
 @dataclass
@@ -87,6 +87,23 @@ class Backbone(nn.Module):
         return F.normalize(x, dim=-1) if normalize else x
 
 # %% ../nbs/06_backbones.ipynb #4f9e2578
+import logging
+from contextlib import contextmanager
+
+def _drop_no_weights_warning(record: logging.LogRecord) -> bool:
+    "False for open_clip's 'No pretrained weights loaded ... initialized randomly' warning, True for any other record."
+    return not record.getMessage().startswith('No pretrained weights loaded for model')
+
+@contextmanager
+def random_init_quietly():
+    "Build open_clip models without weights on purpose: open_clip's warning about it is muted, any other log kept."
+    root = logging.getLogger()   # open_clip warns through the root logger
+    root.addFilter(_drop_no_weights_warning)
+    try:
+        yield
+    finally:
+        root.removeFilter(_drop_no_weights_warning)
+
 def build_backbone(spec: ModelSpec, frozen: bool = False, device='cpu') -> Backbone:
     "Create (and load) the model `spec` names and wrap it; `frozen=True` for the teacher."
     check_model(spec, 'model')
@@ -104,7 +121,8 @@ def build_backbone(spec: ModelSpec, frozen: bool = False, device='cpu') -> Backb
         bb = Backbone(spec, model, HFText(spec.hf_text_config, cfg['embed_dim']))
         if local: bb.load_state_dict(torch.load(spec.pretrained, map_location='cpu', weights_only=True))
     else:
-        model = open_clip.create_model(name, pretrained=spec.pretrained)
+        with random_init_quietly() if spec.pretrained is None else nullcontext():
+            model = open_clip.create_model(name, pretrained=spec.pretrained)
         bb = Backbone(spec, model)
     if frozen: bb.requires_grad_(False); bb.frozen = True; bb.eval()
     return bb.to(device)

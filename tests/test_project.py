@@ -116,3 +116,109 @@ def test_every_module_imports_and_the_import_graph_has_no_cycle_nor_private_name
         state[m] = 'done'
     for m in graph:
         if m not in state: visit(m)
+
+
+def _tool(name):
+    "A script of tools/ as a module."
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f'tools_{name}', ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def papermill_commands(markdown: str, notebook: str) -> list[str]:
+    "The `papermill nbs/<notebook>.ipynb ...` commands of a markdown text, continuation lines joined."
+    joined = re.sub(r'\\\n\s*', '', markdown)
+    return [line for line in joined.splitlines() if line.startswith(f'papermill nbs/{notebook}.ipynb ')]
+
+
+@pytest.mark.parametrize('notebook', ['run_main', 'run_ablation', 'run_efficiency', 'make_paper'])
+def test_experiment_notebooks_show_the_readmes_papermill_commands(notebook):
+    import nbformat
+    readme = papermill_commands((ROOT / 'README.md').read_text(), notebook)
+    assert readme and all('--cwd nbs' in c and '-p out_dir ../paper' in c for c in readme), readme
+    nb = nbformat.read(ROOT / 'nbs' / f'{notebook}.ipynb', as_version=4)
+    shown = [c for cell in nb.cells if cell.cell_type == 'markdown' for c in papermill_commands(cell.source, notebook)]
+    assert shown == readme, f'nbs/{notebook}.ipynb shows {shown}, the README {readme}'
+
+
+def test_notebooks_carry_jupyterlabs_metadata_and_nbdev_clean_keeps_language_info(tmp_path):
+    "JupyterLab rewrites kernelspec and language_info when a kernel starts: committed equal, a notebook opens clean."
+    import nbformat, shutil
+    lab = _tool('lab_metadata')
+    stale = [p.name for p in lab.notebooks() if json.loads(p.read_text())['metadata'] != lab.LAB_METADATA]
+    assert not stale, f'{stale}: run `python tools/lab_metadata.py` (nbdev_clean resets kernelspec.display_name)'
+    f = tmp_path / 'm.ipynb'
+    nb = _nb([nbformat.v4.new_code_cell('x = 1')])
+    nb.metadata = dict(lab.LAB_METADATA, widgets={}, papermill={'parameters': {}})
+    nbformat.write(nb, f)
+    shutil.copy(ROOT / 'settings.ini', tmp_path / 'settings.ini')
+    subprocess.run(['nbdev_clean', '--fname', str(f)], cwd=tmp_path, check=True, capture_output=True)
+    assert json.loads(f.read_text())['metadata']['language_info'] == lab.LAB_METADATA['language_info']
+    assert lab.set_metadata(f) and json.loads(f.read_text())['metadata'] == lab.LAB_METADATA
+
+
+def _rendered_notebooks():
+    return _tool('render_docs').rendered_notebooks()
+
+
+@pytest.mark.parametrize('notebook', _rendered_notebooks(), ids=lambda p: p.stem)
+def test_rendered_page_is_current(notebook):
+    "docs/<notebook>.md shows the notebook's current sources (outputs vary between runs, sources must not) and figures."
+    import nbformat
+    from nbconvert import MarkdownExporter
+    render_docs = _tool('render_docs')
+    page = ROOT / 'docs' / f'{notebook.stem}.md'
+    hint = f'docs/{page.name} is stale: python tools/render_docs.py {notebook.stem}'
+    assert page.exists(), hint
+    text = page.read_text()
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == 'code': cell.outputs = []
+    expected = render_docs.fenced_blocks(MarkdownExporter().from_notebook_node(nb)[0])
+    assert render_docs.fenced_blocks(text) == expected, hint   # every code cell, and the code shown in the prose
+    position = 0
+    for cell in nb.cells:   # the prose, in order
+        if cell.cell_type == 'markdown':
+            found = text.find(cell.source, position)
+            assert found >= 0, f'{hint} (prose differs: {cell.source[:80]!r})'
+            position = found + len(cell.source)
+    figures = re.findall(r'!\[[^\]]*\]\(([^)\s]+)\)', text)
+    missing = [f for f in figures if not f.startswith('http') and not (page.parent / f).exists()]
+    assert not missing, f'{hint} (figures missing: {missing})'
+
+
+def test_build_backbone_mutes_only_open_clips_no_weights_warning(caplog):
+    import logging, open_clip
+    from cmapkd.backbones import build_backbone, random_init_quietly
+    from cmapkd.config import preset, register_model_config
+    spec = preset('smoke').student
+    assert spec.pretrained is None
+    with caplog.at_level(logging.WARNING):
+        open_clip.create_model(register_model_config(spec))   # open_clip itself still warns: the filter's target
+        build_backbone(spec)
+        with random_init_quietly():
+            logging.warning('a real warning')
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and messages[0].startswith('No pretrained weights loaded for model'), messages
+    assert messages[1] == 'a real warning'
+    assert not logging.getLogger().filters   # the filter lives only during the build
+
+
+def test_render_docs_runs_a_notebook_like_nbdev_test_and_writes_its_figures(tmp_path, monkeypatch):
+    import nbformat
+    render_docs = _tool('render_docs')
+    monkeypatch.setenv('MPLBACKEND', 'Agg')   # as in CI: the page still gets its figure
+    cells = ['print(6 * 7)',
+             'import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0]); plt.show()',
+             '#| slow\nraise RuntimeError("a slow cell ran")',
+             '#| eval: false\nraise RuntimeError("an eval: false cell ran")']
+    f = tmp_path / 'demo.ipynb'
+    nbformat.write(_nb([nbformat.v4.new_code_cell(c) for c in cells]), f)
+    page = render_docs.render(f, {'slow', 'gpu'}, timeout=120, docs=tmp_path / 'docs')
+    text = page.read_text()
+    assert '    42' in text and 'RuntimeError' not in text.replace('raise RuntimeError', '')
+    assert render_docs.fenced_blocks(text) == cells   # flagged cells shown, not run
+    figures = re.findall(r'!\[png\]\((demo_files/[^)]+\.png)\)', text)
+    assert len(figures) == 1 and (page.parent / figures[0]).stat().st_size > 1000, figures
