@@ -327,7 +327,8 @@ def figure_caption(df: pd.DataFrame, runs, what: str) -> str:
 def figure_alsn_difficulty(df, paper_dir='paper', experiment='main', preset=None, bins: int = 5) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_difficulty(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'difficulty'), bins)
-    cap = figure_caption(df, runs, f"Fig. 3: mean ALSN weight of each level against sample difficulty ({bins} quantile bins of the test images, "
+    cap = figure_caption(df, runs, f"Fig. 3: mean ALSN weight of each level against sample difficulty (the teacher's margin for the matching caption, "
+                                   f"as a quantile; {bins} quantile bins of the test images, "
                                    "error band: standard error); the dashed line is uniform weighting.")
     return save_figure(fig, paper_dir, 'fig3_alsn_difficulty', [r['file'] for r, _ in runs], caption=cap)
 
@@ -335,6 +336,7 @@ def figure_alsn_radar(df, paper_dir='paper', experiment='main', preset=None) -> 
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_radar(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'sample_type'))
     cap = figure_caption(df, runs, "Fig. 4: mean ALSN weight of each visual level (left) and language level (right) per sample type "
+                                   "(teacher difficulty easy/hard x caption length short/long, split at the medians) "
                                    "of the test images (n = images of that type, pooled over seeds); dashed circle: uniform weighting (1/4).")
     return save_figure(fig, paper_dir, 'fig4_alsn_radar', [r['file'] for r, _ in runs], caption=cap)
 
