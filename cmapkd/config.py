@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_config.ipynb #1497a1e7
 from __future__ import annotations
-import copy, json, os
+import copy, dataclasses, json, os
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import yaml
@@ -12,11 +12,11 @@ from .io import atomic_write, cache_root
 
 # %% auto #0
 __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'METHODS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS',
-           'TINY_MODELS', 'PRESETS', 'VARIANTS', 'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage',
-           'OptimSpec', 'EvalSpec', 'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config',
-           'apply_overrides', 'progressive', 'one_stage', 'preset', 'apply_variant', 'register_model_config',
-           'model_config', 'tower_depths', 'default_taps', 'check_model', 'validate', 'load_run_config',
-           'add_config_args']
+           'TINY_MODELS', 'PRESETS', 'VARIANTS', 'SUITE_TASKS', 'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec',
+           'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData', 'EvalSpec', 'RunConfig', 'config_from_dict',
+           'config_to_dict', 'save_config', 'load_config', 'apply_overrides', 'progressive', 'one_stage', 'paper_suite',
+           'preset', 'apply_variant', 'register_model_config', 'model_config', 'tower_depths', 'default_taps',
+           'check_model', 'validate', 'eval_data_spec', 'validate_suite', 'load_run_config', 'add_config_args']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')   # visual pyramid, strides 4, 8, 16, 32
@@ -130,8 +130,22 @@ class OptimSpec:
     accum_steps: int = 1
 
 @dataclass
+class EvalData:
+    "One named dataset of the evaluation suite: a reader spec and the tasks run on it."
+    name: str                              # its metrics are keyed '<name>/<metric>' in the result file
+    dataset: str = 'scenes'                # reader, one of DATASETS; 'scenes' takes its sizes and seed from `data`
+    root: str | None = None                # a relative path is under eval.data_root
+    ann_file: str | None = None            # likewise; VQAv2 reads each split's standard files under root
+    split: str = 'test'
+    train_split: str = 'train'             # VQA: the head is trained on this split's questions
+    tasks: list[str] = field(default_factory=lambda: ['retrieval', 'zeroshot', 'vqa'])
+    options: dict = field(default_factory=dict)   # reader-specific keyword arguments
+
+@dataclass
 class EvalSpec:
-    tasks: list[str] = field(default_factory=lambda: list(EVAL_TASKS))
+    tasks: list[str] = field(default_factory=lambda: list(EVAL_TASKS))   # the tasks run at all (efficiency: once per model)
+    suite: list[EvalData] = field(default_factory=lambda: [EvalData('scenes')])
+    data_root: str = 'data'                # the suite's relative paths are under it
     batch_size: int = 256
     vqa_answers: int = 100                 # VQA head predicts over the most frequent answers
     vqa_epochs: int = 20
@@ -173,6 +187,7 @@ def _build(cls, d: dict, where: str):
         path = f'{where}.{k}' if where else k
         if k in _NESTED and isinstance(v, dict): v = _build(_NESTED[k], v, path)
         elif k == 'stages': v = [s if isinstance(s, Stage) else _build(Stage, s, f'{path}[{i}]') for i, s in enumerate(v)]
+        elif k == 'suite': v = [s if isinstance(s, EvalData) else _build(EvalData, s, f'{path}[{i}]') for i, s in enumerate(v)]
         kw[k] = v
     return cls(**kw)
 
@@ -255,6 +270,13 @@ def _gpu_preset() -> RunConfig:
                      method=MethodSpec(pyramid_dim=256),
                      stages=progressive(400), teacher_train_steps=400, out_dir='runs/gpu', teacher_cache=True)
 
+def paper_suite() -> list[EvalData]:
+    "The outline's evaluation: COCO Karpathy test (5k) and Flickr30K Karpathy test (1k) retrieval, ImageNet val zero-shot, VQAv2 val."
+    return [EvalData('coco', 'coco', 'coco', 'coco/dataset_coco.json', 'test', tasks=['retrieval']),
+            EvalData('flickr30k', 'flickr30k', 'flickr30k', 'flickr30k/dataset_flickr30k.json', 'test', tasks=['retrieval']),
+            EvalData('imagenet', 'imagenet', 'imagenet', split='val', tasks=['zeroshot']),
+            EvalData('vqav2', 'vqav2', 'vqav2', split='val', train_split='train', tasks=['vqa'])]
+
 def _paper_preset() -> RunConfig:
     return RunConfig(preset='paper',
                      teacher=ModelSpec('ViT-L-14', pretrained='openai', tokenizer='open_clip', precision='bf16'),
@@ -262,6 +284,7 @@ def _paper_preset() -> RunConfig:
                      data=DataSpec(name='coco', root='data/coco', ann_file='data/coco/dataset_coco.json',
                                    image_size=224, batch_size=256, num_workers=8),
                      method=MethodSpec(pyramid_dim=256),
+                     eval=EvalSpec(suite=paper_suite(), data_root='data'),
                      stages=progressive(20000), out_dir='runs/paper', teacher_cache=True)
 
 PRESETS = {'smoke': _smoke_preset, 'tiny': _tiny_preset, 'gpu': _gpu_preset, 'paper': _paper_preset}
@@ -398,6 +421,45 @@ def validate(cfg: RunConfig) -> RunConfig:
     bad = [t for t in cfg.eval.tasks if t not in EVAL_TASKS]
     if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
     if cfg.optim.accum_steps < 1: raise ValueError(f"optim.accum_steps: expected >= 1, got {cfg.optim.accum_steps}")
+    validate_suite(cfg)
+    return cfg
+
+# %% ../nbs/01_config.ipynb #c5db2ec0
+SUITE_TASKS = tuple(t for t in EVAL_TASKS if t != 'efficiency')   # the tasks that read a dataset
+VQA_NO_ANSWERS = ('test', 'test-dev', 'test2015', 'test-dev2015')
+
+def _under(root: str, p: str | None) -> str | None:
+    return p if p is None or Path(p).is_absolute() or '://' in p else str(Path(root) / p)
+
+def eval_data_spec(cfg: RunConfig, e: EvalData) -> DataSpec:
+    "The `DataSpec` the reader of suite entry `e` is built from: scenes keep `cfg.data`'s sizes and seed, paths go under `eval.data_root`."
+    return dataclasses.replace(cfg.data, name=e.dataset, root=_under(cfg.eval.data_root, e.root),
+                               ann_file=_under(cfg.eval.data_root, e.ann_file), options=dict(e.options))
+
+def validate_suite(cfg: RunConfig) -> RunConfig:
+    "Check `cfg.eval.suite`: unique names, known readers and tasks, every dataset present on disk (naming the path looked for), VQA on a split with answers."
+    suite = cfg.eval.suite
+    if not suite: raise ValueError("eval.suite: empty; expected at least one evaluation dataset")
+    names = [e.name for e in suite]
+    if len(set(names)) < len(names): raise ValueError(f"eval.suite: dataset names must be unique, got {names}")
+    for i, e in enumerate(suite):
+        w = f'eval.suite[{i}] ({e.name})'
+        if not e.name or '/' in e.name: raise ValueError(f"{w}.name: expected a non-empty name without '/', got {e.name!r}")
+        if e.dataset not in DATASETS: raise ValueError(f"{w}.dataset: unknown reader '{e.dataset}'; valid: {list(DATASETS)}")
+        bad = [t for t in e.tasks if t not in SUITE_TASKS]
+        if bad or not e.tasks: raise ValueError(f"{w}.tasks: expected a non-empty subset of {list(SUITE_TASKS)}, got {e.tasks}")
+        spec = eval_data_spec(cfg, e)
+        if e.dataset != 'scenes':
+            if not e.root: raise ValueError(f"{w}.root: required for '{e.dataset}'")
+            for key, p in (('root', spec.root), ('ann_file', spec.ann_file)):
+                if p and '://' not in p and not Path(p).exists():
+                    raise FileNotFoundError(f"{w}.{key}: {p} does not exist (eval.data_root = {cfg.eval.data_root!r})")
+        if 'vqa' in e.tasks and e.dataset == 'vqav2':
+            for key in ('split', 'train_split'):
+                if getattr(e, key) in VQA_NO_ANSWERS:
+                    raise ValueError(f"{w}.{key}: VQAv2 '{getattr(e, key)}' has no public answers, so it cannot be scored or trained "
+                                     f"on here; train the head on 'train' and score on 'val' (test-dev is scored by the EvalAI server)")
+            if e.ann_file: raise ValueError(f"{w}.ann_file: leave it empty for VQAv2; each split's standard question and annotation files are read under root")
     return cfg
 
 # %% ../nbs/01_config.ipynb #6e12df81

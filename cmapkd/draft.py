@@ -11,14 +11,15 @@ import pandas as pd
 from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, preset as preset_config
 from .io import atomic_write, record_sources
 from .tables import (load_results, select_runs, table_frame, format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS,
-                           EFFICIENCY_ROWS, VARIANT_LABELS, DATASET_LABELS)
+                           EFFICIENCY_ROWS, VARIANT_LABELS, DATASET_LABELS, TASK_OF, suite_datasets)
 from .figures import figure_runs
 
 # %% auto #0
 __all__ = ['BASELINES', 'HEADERS', 'NUMBERS', 'SCHEDULE', 'TEX_PACKAGES', 'TEX_FILES', 'macro_name', 'render_macros', 'pct',
-           'compare', 'teacher_training', 'data_description', 'device_words', 'listing', 'num', 'draft_numbers',
-           'levels_tex', 'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers', 'write_schedule',
-           'template_dir', 'copy_template', 'latex_problems', 'missing_tex', 'compile_paper', 'write_draft']
+           'compare', 'teacher_training', 'data_description', 'device_words', 'listing', 'num', 'headline',
+           'draft_numbers', 'levels_tex', 'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers',
+           'write_schedule', 'template_dir', 'copy_template', 'latex_problems', 'missing_tex', 'compile_paper',
+           'write_draft']
 
 # %% ../nbs/21_draft.ipynb #b7c467a5
 def macro_name(key: str) -> str:
@@ -114,7 +115,9 @@ def _main_comparison(frame, m: str, key: str, what: str) -> dict:
 def _setting(df: pd.DataFrame, preset: str | None) -> dict:
     sub = select_runs(df, 'main', preset)
     cfg = _first(sub, 'cmapkd', 'config') or (sub.iloc[0]['config'] if len(sub) else {}) or {}
-    metrics = {k: _first(sub, 'cmapkd', k) for k in ('n_images', 'n_captions', 'zs_classes') if k in sub}
+    h = {m: k.partition('/')[0] for m, k in headline(sub, preset).items()}   # the datasets of the headline numbers
+    cols = dict(n_images=f"{h['mean_recall']}/n_images", n_captions=f"{h['mean_recall']}/n_captions", zs_classes=f"{h['zs_top1']}/zs_classes")
+    metrics = {k: _first(sub, 'cmapkd', c) for k, c in cols.items() if c in sub}
     metrics = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
     data, kind = data_description(cfg, metrics) if cfg else ('--', '--')
     eff = table_frame(df, 'efficiency', EFFICIENCY_ROWS, ('params_m',), preset)
@@ -158,8 +161,13 @@ def _method(df: pd.DataFrame, preset: str | None) -> dict:
                             'ALSN can only tilt the weights; it cannot give one level most of them')
 
 # %% ../nbs/21_draft.ipynb #41d1e55e
+def headline(sub: pd.DataFrame, preset: str | None) -> dict:
+    "{metric: '<dataset>/<metric>'} of the text's headline numbers: each task on the suite's first dataset for it."
+    return {m: f'{d[0]}/{m}' if (d := suite_datasets(sub, m, preset)) else m for m in TASK_OF}
+
 def _results(df: pd.DataFrame, preset: str | None) -> dict:
-    f = table_frame(df, 'main', MAIN_ROWS, ('mean_recall', 'zs_top1', 'vqa_overall'), preset)
+    h = headline(select_runs(df, 'main', preset), preset)
+    f = table_frame(df, 'main', MAIN_ROWS, list(h.values()), preset).rename(columns=lambda c: c.partition('/')[2] or c)
     out = {}
     for key, m in (('MeanR', 'mean_recall'), ('Zs', 'zs_top1'), ('Vqa', 'vqa_overall')):
         std = f.loc['cmapkd', f'{m}_std'] if 'cmapkd' in f.index else np.nan
@@ -175,7 +183,8 @@ def _results(df: pd.DataFrame, preset: str | None) -> dict:
     return out
 
 def _ablation(df: pd.DataFrame, preset: str | None) -> dict:
-    f = table_frame(df, 'ablation', ABLATION_ROWS, ('mean_recall',), preset)
+    key = headline(select_runs(df, 'ablation', preset), preset)['mean_recall']
+    f = table_frame(df, 'ablation', ABLATION_ROWS, (key,), preset).rename(columns={key: 'mean_recall'})
     full = _value(f, 'full', 'mean_recall')
     d = {r: round(round(v, 1) - round(full, 1), 1) for r, v in f['mean_recall'].items() if r != 'full' and np.isfinite(v)} if np.isfinite(full) else {}
     label = lambda r: tex_escape(VARIANT_LABELS.get(r, r))

@@ -10,13 +10,14 @@ from contextlib import contextmanager
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
-from .config import EVAL_TASKS
+from .config import EVAL_TASKS, eval_data_spec
 
 # %% auto #0
 __all__ = ['retrieval_ranks', 'recalls', 'retrieval_metrics', 'retrieval_chance', 'embed_texts', 'zero_shot_classifier',
            'zero_shot_ranks', 'zero_shot_accuracy', 'strip_punctuation', 'digits_articles', 'normalize_answer',
            'vqa_score', 'vqa_scores', 'vqa_accuracy', 'fuse_features', 'VQAHead', 'answer_vocab', 'soft_targets',
-           'train_vqa_head', 'count_flops', 'measure_latency', 'device_name', 'efficiency', 'embed_split', 'evaluate']
+           'train_vqa_head', 'count_flops', 'measure_latency', 'device_name', 'efficiency', 'embed_split',
+           'evaluate_dataset', 'evaluate']
 
 # %% ../nbs/15_evaluate.ipynb #1e35b765
 def _check_emb(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -378,76 +379,96 @@ def embed_split(model, dataset, batch_size: int = 256, device='cpu', num_workers
                 labels=torch.tensor(labels), questions=qs, question_image=torch.tensor(q_img, dtype=torch.long))
 
 # %% ../nbs/15_evaluate.ipynb #51a5a874
-def _build(cfg, split):
-    from cmapkd.data import build_dataset   # imported late: data is an optional dependency of the protocols
-    return build_dataset(cfg.data, split)
-
 def _np(x) -> np.ndarray: return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+
+def evaluate_dataset(model, cfg, tokenizer, ds, train_data, tasks, device='cpu', vqa_blind: bool = False,
+                     where: str = 'dataset') -> tuple[dict, dict]:
+    "Retrieval / zero-shot / VQA metrics (unprefixed) and per-item arrays of one dataset; `train_data()` gives VQA's train split."
+    ev, out, items, clock = cfg.eval, {}, {}, time.perf_counter
+    t0 = clock()
+    sp = embed_split(model, ds, ev.batch_size, device, cfg.data.num_workers)
+    out['n_images'], out['skipped_images'] = float(len(sp['image_emb'])), float(sp['skipped'])
+    out['time_embed_s'] = clock() - t0
+    if 'retrieval' in tasks:
+        t0 = clock()
+        if not sp['captions']: warnings.warn("evaluate: retrieval skipped, the evaluation split has no captions")
+        else:
+            txt = embed_texts(model, tokenizer, sp['captions'], ev.batch_size, device)
+            r_i2t, r_t2i = retrieval_ranks(sp['image_emb'], txt, sp['text_to_image'].to(device))
+            out |= recalls(r_i2t, r_t2i) | retrieval_chance(sp['text_to_image'], len(sp['image_emb']))
+            out['n_captions'] = float(len(txt))
+            items |= dict(i2t_rank=_np(r_i2t), t2i_rank=_np(r_t2i), text_to_image=_np(sp['text_to_image']))
+        out['time_retrieval_s'] = clock() - t0
+    if 'zeroshot' in tasks:
+        t0 = clock()
+        names, templates = getattr(ds, 'classnames', None), getattr(ds, 'templates', None)
+        if not names or not templates: warnings.warn("evaluate: zero-shot skipped, the dataset has no .classnames/.templates")
+        else:
+            W = zero_shot_classifier(model, names, templates, tokenizer, device, ev.batch_size)
+            r = zero_shot_ranks(sp['image_emb'], sp['labels'].to(device), W)
+            ks = (1, 5) if len(names) >= 5 else (1,)
+            out |= {f'zs_top{k}': 100 * (r < k).float().mean().item() for k in ks}
+            out |= {f'chance_zs_top{k}': 100 * k / len(names) for k in ks}
+            out['zs_classes'] = float(len(names))
+            items |= dict(zs_rank=_np(r), zs_label=_np(sp['labels']))
+        out['time_zeroshot_s'] = clock() - t0
+    if 'vqa' in tasks:
+        t0 = clock()
+        if not sp['questions']: warnings.warn("evaluate: VQA skipped, the evaluation split has no questions")
+        elif not all(q['answers'] for q in sp['questions']):
+            raise ValueError(f"{where}: questions without answers; the VQAv2 test / test-dev splits publish none, score on val")
+        else:
+            tr = embed_split(model, train_data(),
+                             ev.batch_size, device, cfg.data.num_workers)
+            q_tr = embed_texts(model, tokenizer, [q['question'] for q in tr['questions']], ev.batch_size, device)
+            v_tr, q_te = tr['image_emb'][tr['question_image'].to(device)], embed_texts(model, tokenizer, [q['question'] for q in sp['questions']], ev.batch_size, device)
+            v_te = sp['image_emb'][sp['question_image'].to(device)]
+            head = train_vqa_head(v_tr, q_tr, tr['questions'], n_answers=ev.vqa_answers, epochs=ev.vqa_epochs, seed=cfg.seed)
+            pred = head.predict(v_te, q_te)
+            out |= vqa_accuracy(pred, sp['questions'])
+            out['n_questions'] = float(len(pred))
+            out |= {f'n_questions_{t}': float(n) for t, n in Counter(q.get('answer_type', 'other') for q in sp['questions']).items()}
+            items |= dict(vqa_score=np.asarray(vqa_scores(pred, sp['questions']), dtype=np.float32),
+                          vqa_question_image=_np(sp['question_image']),
+                          vqa_answer_type=np.array([q.get('answer_type', 'other') for q in sp['questions']]))
+            if vqa_blind:   # the same head on the question alone: a zero image vector stays zero after normalisation
+                blind = train_vqa_head(torch.zeros_like(v_tr), q_tr, tr['questions'], n_answers=ev.vqa_answers,
+                                       epochs=ev.vqa_epochs, seed=cfg.seed)
+                out |= vqa_accuracy(blind.predict(torch.zeros_like(v_te), q_te), sp['questions'], prefix='vqa_blind')
+        out['time_vqa_s'] = clock() - t0
+    return out, items
+
+def _override(given, name: str, n: int):
+    "The dataset given for suite entry `name`: a {name: dataset} dict, or one dataset for a one-entry suite."
+    if given is None or isinstance(given, dict): return (given or {}).get(name)
+    if n > 1: raise ValueError(f"data / train_data: one dataset can stand in for a one-entry suite only (this one has {n}); pass {{name: dataset}}")
+    return given
 
 def evaluate(model, cfg, tokenizer, device='cpu', data=None, train_data=None, warmup: int = 5, iters: int = 20,
              vqa_blind: bool = False) -> dict:
-    "Run the evaluation suite of `cfg.eval.tasks` (a RunConfig): one flat dict of metrics, plus the per-item results under 'per_item'."
+    "Run `cfg.eval.suite` (a RunConfig): metrics keyed '<dataset>/<metric>' (efficiency: once, unprefixed), per-item arrays likewise under 'per_item'."
+    from cmapkd.data import build_dataset   # imported late: data is an optional dependency of the protocols
     ev, tasks = cfg.eval, list(cfg.eval.tasks)
     bad = [t for t in tasks if t not in EVAL_TASKS]
     if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
     model.to(device)
-    out, items, clock = {}, {}, time.perf_counter
+    out, items = {}, {}
     with _eval_mode(model):
-        if any(t in tasks for t in ('retrieval', 'zeroshot', 'vqa')):
-            t0 = clock()
-            ds = data if data is not None else _build(cfg, cfg.data.eval_split)
-            sp = embed_split(model, ds, ev.batch_size, device, cfg.data.num_workers)
-            out['n_images'], out['skipped_images'] = float(len(sp['image_emb'])), float(sp['skipped'])
-            out['time_embed_s'] = clock() - t0
-        if 'retrieval' in tasks:
-            t0 = clock()
-            if not sp['captions']: warnings.warn("evaluate: retrieval skipped, the evaluation split has no captions")
-            else:
-                txt = embed_texts(model, tokenizer, sp['captions'], ev.batch_size, device)
-                r_i2t, r_t2i = retrieval_ranks(sp['image_emb'], txt, sp['text_to_image'].to(device))
-                out |= recalls(r_i2t, r_t2i) | retrieval_chance(sp['text_to_image'], len(sp['image_emb']))
-                out['n_captions'] = float(len(txt))
-                items |= dict(i2t_rank=_np(r_i2t), t2i_rank=_np(r_t2i), text_to_image=_np(sp['text_to_image']))
-            out['time_retrieval_s'] = clock() - t0
-        if 'zeroshot' in tasks:
-            t0 = clock()
-            names, templates = getattr(ds, 'classnames', None), getattr(ds, 'templates', None)
-            if not names or not templates: warnings.warn("evaluate: zero-shot skipped, the dataset has no .classnames/.templates")
-            else:
-                W = zero_shot_classifier(model, names, templates, tokenizer, device, ev.batch_size)
-                r = zero_shot_ranks(sp['image_emb'], sp['labels'].to(device), W)
-                ks = (1, 5) if len(names) >= 5 else (1,)
-                out |= {f'zs_top{k}': 100 * (r < k).float().mean().item() for k in ks}
-                out |= {f'chance_zs_top{k}': 100 * k / len(names) for k in ks}
-                out['zs_classes'] = float(len(names))
-                items |= dict(zs_rank=_np(r), zs_label=_np(sp['labels']))
-            out['time_zeroshot_s'] = clock() - t0
-        if 'vqa' in tasks:
-            t0 = clock()
-            if not sp['questions']: warnings.warn("evaluate: VQA skipped, the evaluation split has no questions")
-            else:
-                tr = embed_split(model, train_data if train_data is not None else _build(cfg, cfg.data.train_split),
-                                 ev.batch_size, device, cfg.data.num_workers)
-                q_tr = embed_texts(model, tokenizer, [q['question'] for q in tr['questions']], ev.batch_size, device)
-                v_tr, q_te = tr['image_emb'][tr['question_image'].to(device)], embed_texts(model, tokenizer, [q['question'] for q in sp['questions']], ev.batch_size, device)
-                v_te = sp['image_emb'][sp['question_image'].to(device)]
-                head = train_vqa_head(v_tr, q_tr, tr['questions'], n_answers=ev.vqa_answers, epochs=ev.vqa_epochs, seed=cfg.seed)
-                pred = head.predict(v_te, q_te)
-                out |= vqa_accuracy(pred, sp['questions'])
-                out['n_questions'] = float(len(pred))
-                out |= {f'n_questions_{t}': float(n) for t, n in Counter(q.get('answer_type', 'other') for q in sp['questions']).items()}
-                items |= dict(vqa_score=np.asarray(vqa_scores(pred, sp['questions']), dtype=np.float32),
-                              vqa_question_image=_np(sp['question_image']),
-                              vqa_answer_type=np.array([q.get('answer_type', 'other') for q in sp['questions']]))
-                if vqa_blind:   # the same head on the question alone: a zero image vector stays zero after normalisation
-                    blind = train_vqa_head(torch.zeros_like(v_tr), q_tr, tr['questions'], n_answers=ev.vqa_answers,
-                                           epochs=ev.vqa_epochs, seed=cfg.seed)
-                    out |= vqa_accuracy(blind.predict(torch.zeros_like(v_te), q_te), sp['questions'], prefix='vqa_blind')
-            out['time_vqa_s'] = clock() - t0
+        for e in ev.suite:
+            run = [t for t in e.tasks if t in tasks]
+            if not run: continue
+            ds = _override(data, e.name, len(ev.suite))
+            if ds is None: ds = build_dataset(eval_data_spec(cfg, e), e.split)
+            def train_split(e=e):
+                tr = _override(train_data, e.name, len(ev.suite))
+                return build_dataset(eval_data_spec(cfg, e), e.train_split) if tr is None else tr
+            m, it = evaluate_dataset(model, cfg, tokenizer, ds, train_split, run, device, vqa_blind, f'eval.suite {e.name} ({e.split})')
+            out |= {f'{e.name}/{k}': v for k, v in m.items()}
+            items |= {f'{e.name}/{k}': v for k, v in it.items()}
         if 'efficiency' in tasks:
-            t0 = clock()
+            t0 = time.perf_counter()
             out |= efficiency(model, batch=ev.efficiency_batch, device=device, warmup=warmup, iters=iters)
-            out['time_efficiency_s'] = clock() - t0
+            out['time_efficiency_s'] = time.perf_counter() - t0
     out['device'] = device_name(device)
     out['per_item'] = items
     return out

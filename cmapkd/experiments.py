@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
 from .config import (RunConfig, preset, apply_overrides, validate, config_to_dict, save_config, METHODS,
-                           ADAPTED, VARIANTS, PRESETS)
+                           ADAPTED, VARIANTS, PRESETS, eval_data_spec)
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
 from .io import atomic_write, cache_root, fingerprint, git_commit, locked
@@ -20,12 +20,12 @@ from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
 from .tables import write_items
-from .figures import write_figure_data
+from .figures import write_figure_data, difficulty_signals
 
 # %% auto #0
-__all__ = ['SHARED_RUNS', 'NOTEBOOKS', 'run_name', 'check_params', 'experiment_config', 'cross_modal_map', 'figure_arrays',
-           'run_device', 'portable', 'run_one', 'run_many', 'length_overrides', 'notebooks_dir', 'discard_preset',
-           'default_jobs', 'reproduce']
+__all__ = ['SHARED_RUNS', 'NOTEBOOKS', 'run_name', 'check_params', 'experiment_config', 'data_root_overrides', 'cross_modal_map',
+           'figure_arrays', 'run_device', 'portable', 'run_one', 'run_many', 'length_overrides', 'notebooks_dir',
+           'discard_preset', 'default_jobs', 'reproduce']
 
 # %% ../nbs/20_experiments.ipynb #673fe5de
 def run_name(method: str, variant: str | None, seed: int) -> str:
@@ -63,6 +63,18 @@ def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | N
     if variant: ov.append(f'method.variant={variant}')
     return validate(apply_overrides(cfg, ov + list(overrides)))
 
+# %% ../nbs/20_experiments.ipynb #fbbe969f
+def data_root_overrides(preset_name: str, data_root=None) -> list[str]:
+    "The overrides that put the evaluation suite, and a real training set named under the preset's data root, under `data_root`."
+    if data_root is None: return []
+    cfg, base = preset(preset_name), Path(preset(preset_name).eval.data_root)
+    out = [f'eval.data_root={data_root}']
+    for key in ('root', 'ann_file'):   # the paper preset trains on data/coco: it moves with the suite
+        p = getattr(cfg.data, key)
+        if cfg.data.name != 'scenes' and p and not Path(p).is_absolute() and Path(p).is_relative_to(base):
+            out.append(f'data.{key}={Path(data_root) / Path(p).relative_to(base)}')
+    return out
+
 # %% ../nbs/20_experiments.ipynb #580c64ed
 def cross_modal_map(p) -> torch.Tensor:
     "Per sample, cos(joint-space descriptor of P_i, of L_j) of the matching pair: [B, 4, 4] (P2..P5 x L1..L4)."
@@ -85,10 +97,12 @@ def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: in
     after_s = build_backbone(dataclasses.replace(cfg.student, pretrained=files['student']))
     after_m = build_method(cfg, teacher, after_s); after_m.load_state_dict(load_file(files['adapters']))
     scratch_s = build_backbone(dataclasses.replace(cfg.student, pretrained=scratch))
-    ds = build_dataset(cfg.data, cfg.data.eval_split)
+    e = next((e for e in cfg.eval.suite if 'retrieval' in e.tasks), None)   # captioned images: what ALSN weighs
+    ds = build_dataset(eval_data_spec(cfg, e), e.split) if e else build_dataset(cfg.data, cfg.data.eval_split)
     n = min(max(n, m), len(ds))
     loader = make_loader(torch.utils.data.Subset(ds, range(n)), get_tokenizer(cfg.student), 64, shuffle=False, drop_last=False, caption='first')
-    acc = {k: [] for k in ('w_v', 'w_l', 'cross_student', 'cross_teacher', 'emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd', 'labels')}
+    acc = {k: [] for k in ('w_v', 'w_l', 'cross_student', 'cross_teacher', 'emb_teacher', 'txt_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd', 'labels')}
+    captions = []
     for b in loader:
         t = teacher(b['image'], b['text'])
         s = after_s.eval()(b['image'], b['text'])
@@ -96,15 +110,21 @@ def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: in
         acc['w_v'].append(w_v); acc['w_l'].append(w_l)
         acc['cross_student'].append(cross_modal_map(after_m.student_side(s)))
         acc['cross_teacher'].append(cross_modal_map(after_m.teacher_side(t)))
-        acc['emb_teacher'].append(t.image_emb); acc['emb_cmapkd'].append(s.image_emb)
+        acc['emb_teacher'].append(t.image_emb); acc['txt_teacher'].append(t.text_emb); acc['emb_cmapkd'].append(s.image_emb)
+        captions += b['caption']
         acc['emb_before'].append(before_s.eval().encode_image(b['image'])); acc['emb_scratch'].append(scratch_s.eval().encode_image(b['image']))
         acc['labels'].append(b['label'])
     cat = {k: torch.cat(v).float().numpy() for k, v in acc.items()}
     meta = [ds[i]['meta'] for i in range(n)]
-    return dict(w_v=cat['w_v'], w_l=cat['w_l'], cross_attn=cat['cross_student'].mean(0), cross_attn_teacher=cat['cross_teacher'].mean(0),
-                difficulty=np.array([x['difficulty'] for x in meta], dtype=float), sample_type=np.array([x['sample_type'] for x in meta]),
-                labels=cat['labels'][:m].astype(int), classnames=np.array(ds.classnames),
-                **{k: cat[k][:m] for k in ('emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd')})
+    out = dict(w_v=cat['w_v'], w_l=cat['w_l'], cross_attn=cat['cross_student'].mean(0), cross_attn_teacher=cat['cross_teacher'].mean(0),
+               **difficulty_signals(cat['emb_teacher'], cat['txt_teacher'], captions))
+    if all('difficulty' in x for x in meta):   # the scenes' ground truth, for the comparison
+        out |= dict(gt_difficulty=np.array([x['difficulty'] for x in meta], dtype=float), gt_sample_type=np.array([x['sample_type'] for x in meta]))
+    if ds.classnames:   # Fig. 5 colours by class: only datasets with class labels
+        out |= dict(labels=cat['labels'][:m].astype(int), classnames=np.array(ds.classnames),
+                    **{k: cat[k][:m] for k in ('emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd')})
+    return out
+
 
 # %% ../nbs/20_experiments.ipynb #1c2b3a14
 def run_device(cfg: RunConfig) -> str:

@@ -12,15 +12,33 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from .config import P_LEVELS, L_LEVELS
 from .io import atomic_write, record_sources
-from .scenes import SAMPLE_TYPES
 from .tables import METHOD_LABELS, select_runs, row_runs, setup_text, tex_escape
 
 # %% auto #0
-__all__ = ['EMB_PANELS', 'CLASS_COLOURS', 'LOSS_TERMS', 'check_figure_data', 'write_figure_data', 'load_figure_data',
-           'figure_runs', 'example_figure_data', 'save_figure', 'alsn_long', 'alsn_by_difficulty',
-           'plot_alsn_difficulty', 'alsn_by_type', 'plot_alsn_radar', 'linear_cka', 'knn_accuracy', 'plot_tsne',
-           'plot_cross_modal', 'stage_spans', 'plot_training_curves', 'figure_caption', 'figure_alsn_difficulty',
-           'figure_alsn_radar', 'figure_tsne', 'figure_cross_modal', 'figure_training_curves']
+__all__ = ['DIFFICULTY_TYPES', 'EMB_PANELS', 'CLASS_COLOURS', 'LOSS_TERMS', 'difficulty_signals', 'check_figure_data',
+           'write_figure_data', 'load_figure_data', 'figure_runs', 'example_figure_data', 'save_figure', 'alsn_long',
+           'alsn_by_difficulty', 'plot_alsn_difficulty', 'alsn_by_type', 'plot_alsn_radar', 'linear_cka',
+           'knn_accuracy', 'plot_tsne', 'plot_cross_modal', 'stage_spans', 'plot_training_curves', 'figure_caption',
+           'figure_alsn_difficulty', 'figure_alsn_radar', 'figure_tsne', 'figure_cross_modal', 'figure_training_curves']
+
+# %% ../nbs/17_figures.ipynb #f95622f3
+DIFFICULTY_TYPES = ('easy/short', 'easy/long', 'hard/short', 'hard/long')   # teacher difficulty x caption length, split at the medians
+
+def difficulty_signals(image_emb, text_emb, captions) -> dict:
+    "Per image, from the teacher's embeddings of N images and of one caption each (row i matches row i): difficulty, rank, margin, caption length, type."
+    img, txt = np.asarray(image_emb, np.float64), np.asarray(text_emb, np.float64)
+    if img.shape != txt.shape or img.ndim != 2 or len(img) < 2 or len(captions) != len(img):
+        raise ValueError(f"difficulty_signals: expected [N, D] image and text embeddings and N captions with N >= 2, got {img.shape}, {txt.shape}, {len(captions)}")
+    img, txt = img / np.linalg.norm(img, axis=1, keepdims=True), txt / np.linalg.norm(txt, axis=1, keepdims=True)
+    s = img @ txt.T
+    pos, off = np.diag(s), ~np.eye(len(s), dtype=bool)
+    margin = pos - np.where(off, s, -np.inf).max(1)
+    rank = ((s >= pos[:, None]) & off).sum(1)
+    difficulty = np.argsort(np.argsort(-margin, kind='stable'), kind='stable') / (len(s) - 1)
+    words = np.array([len(str(c).split()) for c in captions])
+    kind = 2 * (difficulty >= 0.5) + (words > np.median(words))
+    return dict(difficulty=difficulty, teacher_rank=rank, teacher_margin=margin, caption_words=words,
+                sample_type=np.array(DIFFICULTY_TYPES)[kind])
 
 # %% ../nbs/17_figures.ipynb #f85716b2
 EMB_PANELS = (('emb_teacher', 'teacher'), ('emb_before', 'student at initialisation'),
@@ -39,8 +57,8 @@ def check_figure_data(d: dict, where: str = 'figure data') -> dict:
         if (w < -1e-6).any() or not np.allclose(w.sum(1), 1, atol=1e-3):
             raise ValueError(f"{where}: rows of '{k}' must be non-negative and sum to 1 (ALSN weights), got sums {w.sum(1)[:4]}...")
     if d['sample_type'].shape != (n,): raise ValueError(f"{where}: 'sample_type' must have shape [{n}], got {list(d['sample_type'].shape)}")
-    unknown = sorted(set(map(str, d['sample_type'])) - set(SAMPLE_TYPES))
-    if unknown: raise ValueError(f"{where}: unknown sample_type value(s) {unknown}; expected {list(SAMPLE_TYPES)}")
+    unknown = sorted(set(map(str, d['sample_type'])) - set(DIFFICULTY_TYPES))
+    if unknown: raise ValueError(f"{where}: unknown sample_type value(s) {unknown}; expected {list(DIFFICULTY_TYPES)}")
     for k in ('cross_attn', 'cross_attn_teacher'):
         if d[k].shape != (4, 4): raise ValueError(f"{where}: '{k}' must be [4, 4] (P2..P5 x L1..L4), got {list(d[k].shape)}")
         if np.abs(d[k]).max() > 1 + 1e-5: raise ValueError(f"{where}: '{k}' holds cosines, expected values in [-1, 1], got max |x| = {np.abs(d[k]).max():.3f}")
@@ -91,7 +109,7 @@ def example_figure_data(n: int = 200, m: int = 160, dim: int = 16, seed: int = 0
     logits = np.outer(diff, [2, 1, 0, -1]) + r.normal(0, .3, (n, 4))
     w_v = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     w_l = np.exp(-logits) / np.exp(-logits).sum(1, keepdims=True)
-    types = np.array(SAMPLE_TYPES)[r.integers(0, 4, n)]
+    types = np.array(DIFFICULTY_TYPES)[r.integers(0, 4, n)]
     labels, centres = np.arange(m) % 16, r.normal(0, 1, (16, dim))
     t = centres[labels] + r.normal(0, .3, (m, dim))
     return dict(w_v=w_v, w_l=w_l, difficulty=diff, sample_type=types, cross_attn=np.tanh(r.normal(0, .5, (4, 4))),
@@ -147,16 +165,16 @@ def plot_alsn_difficulty(w_v, w_l, difficulty, bins: int = 5):
 
 # %% ../nbs/17_figures.ipynb #955d58ae
 def alsn_by_type(w_v, w_l, sample_type) -> pd.DataFrame:
-    "Mean ALSN weight of every level (columns P2..P5, L1..L4) per sample type (rows, in SAMPLE_TYPES order)."
+    "Mean ALSN weight of every level (columns P2..P5, L1..L4) per sample type (rows, in DIFFICULTY_TYPES order)."
     w = pd.DataFrame(np.concatenate([np.asarray(w_v), np.asarray(w_l)], 1), columns=list(P_LEVELS + L_LEVELS))
     m = w.groupby(np.asarray(sample_type).astype(str)).mean()
-    return m.loc[[t for t in SAMPLE_TYPES if t in m.index]]
+    return m.loc[[t for t in DIFFICULTY_TYPES if t in m.index]]
 
 def plot_alsn_radar(w_v, w_l, sample_type):
     "Fig. 4: one radar per modality (P2..P5, L1..L4), one line per sample type."
     m = alsn_by_type(w_v, w_l, sample_type)
     counts = pd.Series(np.asarray(sample_type).astype(str)).value_counts()
-    colours, styles = dict(zip(SAMPLE_TYPES, sns.color_palette('colorblind', 4))), dict(zip(SAMPLE_TYPES, ('-', '--', '-.', ':')))
+    colours, styles = dict(zip(DIFFICULTY_TYPES, sns.color_palette('colorblind', 4))), dict(zip(DIFFICULTY_TYPES, ('-', '--', '-.', ':')))
     top = max(0.5, math.ceil(float(m.to_numpy().max()) * 10) / 10)
     ang = np.linspace(0, 2 * np.pi, 4, endpoint=False)
     with sns.plotting_context('paper'):
@@ -309,7 +327,8 @@ def figure_caption(df: pd.DataFrame, runs, what: str) -> str:
 def figure_alsn_difficulty(df, paper_dir='paper', experiment='main', preset=None, bins: int = 5) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_difficulty(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'difficulty'), bins)
-    cap = figure_caption(df, runs, f"Fig. 3: mean ALSN weight of each level against sample difficulty ({bins} quantile bins of the test images, "
+    cap = figure_caption(df, runs, f"Fig. 3: mean ALSN weight of each level against sample difficulty (the teacher's margin for the matching caption, "
+                                   f"as a quantile; {bins} quantile bins of the test images, "
                                    "error band: standard error); the dashed line is uniform weighting.")
     return save_figure(fig, paper_dir, 'fig3_alsn_difficulty', [r['file'] for r, _ in runs], caption=cap)
 
@@ -317,6 +336,7 @@ def figure_alsn_radar(df, paper_dir='paper', experiment='main', preset=None) -> 
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_radar(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'sample_type'))
     cap = figure_caption(df, runs, "Fig. 4: mean ALSN weight of each visual level (left) and language level (right) per sample type "
+                                   "(teacher difficulty easy/hard x caption length short/long, split at the medians) "
                                    "of the test images (n = images of that type, pooled over seeds); dashed circle: uniform weighting (1/4).")
     return save_figure(fig, paper_dir, 'fig4_alsn_radar', [r['file'] for r, _ in runs], caption=cap)
 

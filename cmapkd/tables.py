@@ -8,23 +8,35 @@ import functools, json, math, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config import METHODS, ADAPTED, VARIANTS
+from .config import METHODS, ADAPTED, VARIANTS, PRESETS, EvalSpec
 from .io import atomic_write, record_sources
 
 # %% auto #0
-__all__ = ['METRICS', 'LOWER_IS_BETTER', 'META', 'MAIN_ROWS', 'REFERENCE_ROWS', 'ABLATION_ROWS', 'EFFICIENCY_ROWS',
+__all__ = ['METRICS', 'TASK_OF', 'LOWER_IS_BETTER', 'META', 'MAIN_ROWS', 'REFERENCE_ROWS', 'ABLATION_ROWS', 'EFFICIENCY_ROWS',
            'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS', 'CHANCE_Z', 'BOOTSTRAP', 'SIG_MARK', 'ITEM_KEYS',
-           'RETRIEVAL_COLS', 'VQA_COLS', 'ABLATION_COLS', 'EFFICIENCY_COLS', 'load_results', 'select_runs', 'row_runs',
-           'seed_stats', 'tex_escape', 'format_cell', 'chance_floor', 'adapted_note', 'render_table', 'reference_stats',
-           'table_frame', 'setup_text', 'write_items', 'load_items', 'item_units', 'unit_metric', 'bootstrap_draws',
-           'resampled_metric', 'paired_bootstrap', 'significance', 'significance_note', 'significance_marks',
-           'table_retrieval', 'read_table', 'cell_number', 'table_vqa', 'table_ablation', 'table_efficiency',
-           'check_table', 'check_tables']
+           'RETRIEVAL_COLS', 'VQA_COLS', 'ABLATION_COLS', 'EFFICIENCY_COLS', 'split_key', 'base_metric', 'load_results',
+           'select_runs', 'row_runs', 'seed_stats', 'tex_escape', 'format_cell', 'chance_floor', 'adapted_note',
+           'render_table', 'reference_stats', 'table_frame', 'setup_text', 'write_items', 'load_items', 'item_units',
+           'unit_metric', 'bootstrap_draws', 'resampled_metric', 'paired_bootstrap', 'significance',
+           'significance_note', 'suite_datasets', 'dataset_label', 'significance_marks', 'table_retrieval',
+           'read_table', 'cell_number', 'table_vqa', 'table_ablation', 'table_efficiency', 'check_table',
+           'check_tables']
 
 # %% ../nbs/16_tables.ipynb #45bb2849
 METRICS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall', 'zs_top1', 'zs_top5',
            'vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other',
            'params_m', 'gflops', 'latency_ms_b1', 'latency_ms_bN', 'throughput')
+TASK_OF = dict(mean_recall='retrieval', zs_top1='zeroshot', vqa_overall='vqa')   # a task's headline metric
+
+def split_key(key: str) -> tuple[str | None, str]:
+    "('coco', 'vqa_yes/no') from 'coco/vqa_yes/no' (dataset names hold no '/'); (None, 'params_m') for a model-level key."
+    d, sep, m = key.partition('/')
+    return (d, m) if sep else (None, key)
+
+def base_metric(key: str) -> str: return split_key(key)[1]
+
+def _in(d: str | None, m: str) -> str: return f'{d}/{m}' if d else m
+
 LOWER_IS_BETTER = ('params_m', 'gflops', 'latency_ms_b1', 'latency_ms_bN')
 META = ('experiment', 'method', 'variant', 'seed', 'preset', 'adapted', 'device', 'commit', 'wall_s',
         'figure_data', 'per_item', 'file')
@@ -59,7 +71,7 @@ def _read_result(path: Path) -> dict:
             raise ValueError(f"result file {path}: field '{k}' is missing or not a non-empty string")
     metrics = d.get('metrics') or {}
     if not isinstance(metrics, dict): raise ValueError(f"result file {path}: field 'metrics' must be an object, got {type(metrics).__name__}")
-    bad = sorted(k for k in METRICS if k in metrics and not _is_num(metrics[k]))
+    bad = sorted(k for k in metrics if base_metric(k) in METRICS and not _is_num(metrics[k]))
     if bad: raise ValueError(f"result file {path}: metrics {bad} are not numbers (got {[metrics[k] for k in bad]})")
     other = {k: v for k, v in metrics.items() if not _is_num(v)}   # e.g. the evaluator's 'device' string
     seed = d.get('seed')
@@ -193,8 +205,9 @@ def _label(experiment: str, r: str, runs: pd.DataFrame) -> str:
     return METHOD_LABELS.get(r, r)
 
 def _reference_column(r: str, metric: str) -> str | None:
-    if r == 'chance': return f'chance_{metric}'
-    return metric.replace('vqa_', 'vqa_blind_', 1) if metric.startswith('vqa_') else None   # the blind head has VQA numbers only
+    d, m = split_key(metric)
+    if r == 'chance': return _in(d, f'chance_{m}')
+    return _in(d, m.replace('vqa_', 'vqa_blind_', 1)) if m.startswith('vqa_') else None   # the blind head has VQA numbers only
 
 def reference_stats(sub: pd.DataFrame, r: str, metric: str) -> tuple[float, float, int]:
     "(value, nan, 1) of reference row `r` ('chance' or 'blind') for `metric`, or (nan, nan, 0) where no run has it."
@@ -229,8 +242,10 @@ def table_frame(df: pd.DataFrame, experiment: str, rows, metrics, preset: str | 
     n_queries = dict(i2t='n_images', t2i='n_captions', mean='n_images', zs='n_images', vqa='n_questions')
     floors = {}
     for m in metrics:
-        ref, n = ('blind' if m.startswith('vqa_') else 'chance'), n_queries.get(m.split('_')[0])
-        if m.startswith('vqa_') and m != 'vqa_overall': n = f"n_questions_{m[4:]}"   # an answer type: its own questions
+        d, b = split_key(m)
+        ref, n = ('blind' if b.startswith('vqa_') else 'chance'), n_queries.get(b.split('_')[0])
+        if b.startswith('vqa_') and b != 'vqa_overall': n = f"n_questions_{b[4:]}"   # an answer type: its own questions
+        n = _in(d, n) if n else n
         c = reference_stats(sub, ref, m)[0]
         if n in sub and np.isfinite(c): floors[m] = (c, float(sub[n].max()))
     frame.attrs['chance'] = floors
@@ -292,7 +307,7 @@ ITEM_KEYS = ('i2t_rank', 't2i_rank', 'text_to_image', 'zs_rank', 'zs_label', 'vq
 
 def write_items(path, **arrays) -> Path:
     "Write a run's per-item results (the `per_item` arrays of `evaluate`) as a compressed .npz, atomically."
-    bad = sorted(set(arrays) - set(ITEM_KEYS))
+    bad = sorted(k for k in arrays if base_metric(k) not in ITEM_KEYS)
     if bad: raise KeyError(f"{path}: unknown per-item array(s) {bad}; expected some of {list(ITEM_KEYS)}")
     d = {k: (np.asarray(v).astype(str) if np.asarray(v).dtype.kind in 'OUS' else np.asarray(v)) for k, v in arrays.items()}
     def write(tmp):
@@ -306,7 +321,9 @@ def load_items(path) -> dict:
     with np.load(path, allow_pickle=False) as z: return {k: z[k] for k in z.files}
 
 def item_units(items: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    "Per test image, numerators and denominators [N, G] of the G proportions whose mean (x 100) is `metric`."
+    "Per test image, numerators and denominators [N, G] of the G proportions whose mean (x 100) is `metric` ('<dataset>/<metric>' reads that dataset's arrays)."
+    d, metric = split_key(metric)
+    if d: items = {k.partition('/')[2]: v for k, v in items.items() if k.startswith(d + '/')}
     if metric == 'mean_recall':
         if 'i2t_rank' not in items: raise KeyError("per-item results have no retrieval ranks (i2t_rank, t2i_rank)")
         r, n = items['i2t_rank'], len(items['i2t_rank'])
@@ -388,23 +405,46 @@ def significance_note(sig: dict) -> str:
 # %% ../nbs/16_tables.ipynb #85e46499
 RETRIEVAL_COLS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall')
 
+def suite_datasets(sub: pd.DataFrame, metric: str, preset: str | None = None) -> list[str]:
+    "The suite's datasets (in the runs' suite order) with a value of `metric` in `sub`; with no such run, those of the preset's suite (or the default one) that run its task."
+    order = [e['name'] for c in sub['config'] for e in ((c or {}).get('eval') or {}).get('suite') or []]
+    found = sorted(c.partition('/')[0] for c in sub.columns if isinstance(c, str) and c.endswith('/' + metric))
+    have = [d for d in dict.fromkeys(order + found) if f'{d}/{metric}' in sub and sub[f'{d}/{metric}'].notna().any()]
+    if have: return have
+    p = preset or next((x for x in sub['preset'] if x), None)
+    return [e.name for e in (PRESETS[p]().eval if p in PRESETS else EvalSpec()).suite if TASK_OF[metric] in e.tasks]
+
+def dataset_label(d: str) -> str: return {'scenes': 'Scenes'}.get(d) or DATASET_LABELS.get(d, d)
+
+def _significance_all(sub: pd.DataFrame, datasets) -> dict:
+    "{'<dataset>/mean_recall': significance} for the retrieval datasets."
+    return {f'{d}/mean_recall': significance(sub, f'{d}/mean_recall') for d in datasets}
+
+def _marks(sigs: dict) -> dict: return {k: v for key, s in sigs.items() for k, v in significance_marks(s, key).items()}
+
 def significance_marks(sig: dict, key: str = 'mean_recall') -> dict:
     return {(m, key): SIG_MARK for m, r in sig.items() if r['significant']}
 
 def table_retrieval(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + ('chance',)) -> pd.DataFrame:
     "Table 2 -> paper/tables/table2_retrieval.tex (+ table2_significance.json); returns the frame it was made from."
-    frame = table_frame(df, 'main', rows, RETRIEVAL_COLS, preset)
-    sig = significance(select_runs(df, 'main', preset)) if 'cmapkd' in frame.index else {}
-    header = [r' & \multicolumn{3}{c}{Image $\rightarrow$ Text} & \multicolumn{3}{c}{Text $\rightarrow$ Image} & \\',
-              r'\cmidrule(lr){2-4}\cmidrule(lr){5-7}', r'Method & R@1 & R@5 & R@10 & R@1 & R@5 & R@10 & Mean R \\']
-    frame = _write_table(frame, [(k, 'pct', 'high') for k in RETRIEVAL_COLS], header,
-                         'Image--text retrieval: Recall@K (\\%) in both directions and their mean.',
-                         'tab:retrieval', 'table2_retrieval', df, 'main', paper_dir, breaks=('cmapkd',),
-                         marks=significance_marks(sig), notes=[significance_note(sig)] if sig else [])
+    sub = select_runs(df, 'main', preset)
+    ds = suite_datasets(sub, 'mean_recall', preset)
+    frame = table_frame(df, 'main', rows, [f'{d}/{k}' for d in ds for k in RETRIEVAL_COLS], preset)
+    sigs = _significance_all(sub, ds) if 'cmapkd' in frame.index else {}
+    k = len(RETRIEVAL_COLS)
+    header = [' & ' + ' & '.join(rf'\multicolumn{{{k}}}{{c}}{{{tex_escape(dataset_label(d))}}}' for d in ds) + r' \\',
+              ''.join(rf'\cmidrule(lr){{{2 + k * i}-{1 + k * (i + 1)}}}' for i in range(len(ds))),
+              ' & ' + ' & '.join([r'\multicolumn{3}{c}{I $\rightarrow$ T} & \multicolumn{3}{c}{T $\rightarrow$ I} &'] * len(ds)) + r' \\',
+              'Method & ' + ' & '.join(['R@1 & R@5 & R@10 & R@1 & R@5 & R@10 & Mean R'] * len(ds)) + r' \\']
+    notes = [f"{tex_escape(dataset_label(key.partition('/')[0]))}: {significance_note(s)}" if len(sigs) > 1 else significance_note(s)
+             for key, s in sigs.items() if s]
+    frame = _write_table(frame, [(f'{d}/{c}', 'pct', 'high') for d in ds for c in RETRIEVAL_COLS], header,
+                         'Image--text retrieval on ' + ', '.join(map(dataset_label, ds)) + ': Recall@K (\\%) in both directions and their mean.',
+                         'tab:retrieval', 'table2_retrieval', df, 'main', paper_dir, breaks=('cmapkd',), marks=_marks(sigs), notes=notes)
     path = atomic_write(Path(paper_dir) / 'tables' / 'table2_significance.json', json.dumps(
-        dict(metric='mean_recall', reference='cmapkd', procedure=BOOTSTRAP, comparisons=sig), indent=1))
+        dict(reference='cmapkd', procedure=BOOTSTRAP, comparisons=sigs), indent=1))
     record_sources(paper_dir, path, [f for fs in frame['files'] for f in fs])
-    frame.attrs['significance'] = sig
+    frame.attrs['significance'] = sigs
     return frame
 
 # %% ../nbs/16_tables.ipynb #ffac6022
@@ -433,11 +473,16 @@ VQA_COLS = ('vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other', 'zs_top1')
 
 def table_vqa(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + REFERENCE_ROWS) -> pd.DataFrame:
     "Table 3 -> paper/tables/table3_vqa_zeroshot.tex; returns the frame it was made from."
-    frame = table_frame(df, 'main', rows, VQA_COLS, preset)
-    header = [r' & \multicolumn{4}{c}{VQA accuracy} & Zero-shot \\', r'\cmidrule(lr){2-5}\cmidrule(lr){6-6}',
-              r'Method & Overall & Yes/No & Number & Other & Top-1 \\']
-    blank = {('chance', k) for k in VQA_COLS if k.startswith('vqa_')} | {('blind', 'zs_top1')}
-    return _write_table(frame, [(k, 'pct', 'high') for k in VQA_COLS], header,
+    sub = select_runs(df, 'main', preset)
+    vqa, zs = suite_datasets(sub, 'vqa_overall', preset)[:1], suite_datasets(sub, 'zs_top1', preset)[:1]
+    cols = [f'{d}/{k}' for d in vqa for k in VQA_COLS[:4]] + [f'{d}/zs_top1' for d in zs]
+    frame = table_frame(df, 'main', rows, cols, preset)
+    header = [' & ' + ' & '.join([rf'\multicolumn{{4}}{{c}}{{VQA accuracy ({tex_escape(dataset_label(d))})}}' for d in vqa] +
+                                  [f'Zero-shot ({tex_escape(dataset_label(d))})' for d in zs]) + r' \\',
+              (r'\cmidrule(lr){2-5}' if vqa else '') + (rf'\cmidrule(lr){{{2 + 4 * len(vqa)}-{2 + 4 * len(vqa)}}}' if zs else ''),
+              'Method & ' + ' & '.join(['Overall & Yes/No & Number & Other'] * len(vqa) + ['Top-1'] * len(zs)) + r' \\']
+    blank = {('chance', k) for k in cols if base_metric(k).startswith('vqa_')} | {('blind', k) for k in cols if base_metric(k) == 'zs_top1'}
+    return _write_table(frame, [(k, 'pct', 'high') for k in cols], header,
                         'VQA accuracy (\\%, VQAv2 metric, per answer type) and zero-shot classification top-1 (\\%).',
                         'tab:vqa', 'table3_vqa_zeroshot', df, 'main', paper_dir, breaks=('cmapkd',), blank=blank)
 
@@ -446,28 +491,33 @@ ABLATION_COLS = ('mean_recall', 'zs_top1', 'vqa_overall')
 
 def table_ablation(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=ABLATION_ROWS) -> pd.DataFrame:
     "Table 4 -> paper/tables/table4_ablation.tex; returns the frame it was made from (deltas in `<metric>_delta`)."
-    frame = table_frame(df, 'ablation', rows, ABLATION_COLS, preset)
+    sub = select_runs(df, 'ablation', preset)
+    metrics = [f'{d[0]}/{m}' for m in ABLATION_COLS if (d := suite_datasets(sub, m, preset))]   # each task on the suite's first dataset for it
+    frame = table_frame(df, 'ablation', rows, metrics, preset)
     cols = []
-    for m in ABLATION_COLS:
+    for m in metrics:
         full = frame.loc['full', m] if 'full' in frame.index else np.nan
         frame[f'{m}_delta'] = [np.nan if r == 'full' else v - full for r, v in frame[m].items()]
         cols += [(m, 'pct', 'high'), (f'{m}_delta', 'delta', None)]
-    header = [r'Variant & Mean R & $\Delta$ & ZS top-1 & $\Delta$ & VQA & $\Delta$ \\']
+    names = dict(mean_recall='Mean R', zs_top1='ZS top-1', vqa_overall='VQA')
+    header = ['Variant & ' + ' & '.join(rf'{names[base_metric(m)]} ({tex_escape(dataset_label(split_key(m)[0]))}) & $\Delta$' for m in metrics) + r' \\']
     # the full row's deltas are zero by definition, not missing: left blank rather than '--'
     return _write_table(frame, cols, header, 'Ablations of CMAPKD: mean recall, zero-shot top-1 and VQA overall (\\%); '
                         '$\\Delta$ is the difference from the full method.', 'tab:ablation', 'table4_ablation',
-                        df, 'ablation', paper_dir, blank={('full', f'{m}_delta') for m in ABLATION_COLS})
+                        df, 'ablation', paper_dir, blank={('full', f'{m}_delta') for m in metrics})
 
 # %% ../nbs/16_tables.ipynb #58344839
 EFFICIENCY_COLS = ('params_m', 'gflops', 'latency_ms_b1', 'i2t_r1', 't2i_r1')
 
 def table_efficiency(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=EFFICIENCY_ROWS) -> pd.DataFrame:
     "Table 5 -> paper/tables/table5_efficiency.tex; returns the frame it was made from (`speedup` column)."
-    frame = table_frame(df, 'efficiency', rows, EFFICIENCY_COLS, preset)
+    d = (suite_datasets(select_runs(df, 'efficiency', preset), 'mean_recall', preset) or [None])[0]   # R@1 on the suite's first retrieval dataset
+    r1 = [_in(d, 'i2t_r1'), _in(d, 't2i_r1')]
+    frame = table_frame(df, 'efficiency', rows, list(EFFICIENCY_COLS[:3]) + r1, preset)
     t = frame.loc['teacher', 'latency_ms_b1'] if 'teacher' in frame.index else np.nan
     frame['speedup'] = t / frame['latency_ms_b1']
     cols = [('params_m', 'sig', 'low'), ('gflops', 'sig', 'low'), ('latency_ms_b1', 'sig', 'low'), ('speedup', 'times', 'high'),
-            ('i2t_r1', 'pct', 'high'), ('t2i_r1', 'pct', 'high')]
+            (r1[0], 'pct', 'high'), (r1[1], 'pct', 'high')]
     header = [r'Method & Params (M) & GFLOPs & Latency (ms) & Speed-up & R@1 I$\rightarrow$T & R@1 T$\rightarrow$I \\']
     return _write_table(frame, cols, header, 'Efficiency: parameters, GFLOPs per image, latency per image at batch 1 '
                         '(median after warm-up), speed-up over the teacher (ratio of latencies) and R@1 (\\%).',
@@ -481,7 +531,8 @@ def check_table(path, df: pd.DataFrame) -> int:
     if not m: raise ValueError(f"{path}: not a table written by cmapkd.tables")
     experiment, preset = m.group(1), (None if m.group(2) == 'None' else m.group(2))
     sub, cells, bad, n = select_runs(df, experiment, preset), read_table(path), [], 0
-    marks = significance_marks(significance(sub)) if experiment == 'main' and 'mean_recall' in cells.columns and 'cmapkd' in cells.index else {}
+    retrieval = [c.partition('/')[0] for c in cells.columns if base_metric(c) == 'mean_recall' and '/' in c]
+    marks = _marks(_significance_all(sub, retrieval)) if experiment == 'main' and 'cmapkd' in cells.index else {}
     def stats(r, metric):
         if r in REFERENCE_ROWS: return reference_stats(sub, r, metric)
         method, variant = _row_key(experiment, r)
@@ -495,7 +546,7 @@ def check_table(path, df: pd.DataFrame) -> int:
                 a, b = stats(r, c[:-6])[0], stats('full', c[:-6])[0]
                 want, kind = (a - b, np.nan, 1), 'delta'
             elif c == 'speedup': want, kind = (stats('teacher', 'latency_ms_b1')[0] / stats(r, 'latency_ms_b1')[0], np.nan, 1), 'times'
-            else: want, kind = stats(r, c), ('sig' if c in LOWER_IS_BETTER else 'pct')
+            else: want, kind = stats(r, c), ('sig' if base_metric(c) in LOWER_IS_BETTER else 'pct')
             cell = cells.loc[r, c]
             if cell == '' and r in REFERENCE_ROWS and not np.isfinite(want[0]): continue   # a reference row's blank cell
             got = cell.replace(r'\textbf{', '', 1).replace('}', '', 1) if r'\textbf' in cell else cell

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from .config import RunConfig
+from .config import RunConfig, EvalData
 from .io import atomic_write, cache_root, fingerprint, locked
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, make_loader
@@ -65,7 +65,8 @@ def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> di
         return {}
     eval_cfg = copy.deepcopy(cfg)
     eval_cfg.eval.tasks = ['retrieval', 'zeroshot']
-    m = evaluate(model, eval_cfg, tokenizer, device=device, data=data)
+    eval_cfg.eval.suite = [EvalData('curve', tasks=['retrieval', 'zeroshot'])]   # `data` stands in for its one entry
+    m = {k.removeprefix('curve/'): v for k, v in evaluate(model, eval_cfg, tokenizer, device=device, data=data).items()}
     return {k: round(v, 2) for k, v in m.items() if k.startswith(('i2t_', 't2i_', 'mean_recall', 'zs_top'))}
 
 def teacher_history(path) -> dict:
