@@ -431,7 +431,7 @@ class Trainer:
             return
         state = dict(model=self.model.state_dict(), opt=self.opt.state_dict(), stage_idx=self.stage_idx, step=self.step,
                      global_step=self.global_step, data=self.stream.state(), rng=rng_state(), history=self.history,
-                     heldout=self.heldout.state() if self.heldout else None, config=config_to_dict(self.cfg))
+                     heldout=self.heldout.state() if self.heldout is not None else None, config=config_to_dict(self.cfg))
         atomic_write(self.out / 'checkpoint.pt', lambda t: torch.save(state, t))
 
     def load_checkpoint(self, path, force: bool = False):
