@@ -5,7 +5,7 @@
 # %% ../nbs/19_cli.ipynb #d9b9c47b
 from __future__ import annotations
 import argparse, json, sys, time
-from .config import PRESETS, add_config_args, load_run_config, config_to_dict
+from .config import PRESETS, add_config_args, load_run_config, config_to_dict, run_command
 from .train import add_train_args, run as run_train
 
 # %% auto #0
@@ -34,15 +34,23 @@ def main(argv=None):
     add_train_args(sub.add_parser('train', help='distil a student as the run config says'))
     rp = sub.add_parser('reproduce', help='run every experiment notebook and write the tables and figures')
     rp.add_argument('--preset', default='tiny', help=' | '.join(PRESETS) + ' (default tiny)')
-    rp.add_argument('--out', default='paper', help='output directory (default paper/)')
+    rp.add_argument('--out', help="output directory (default paper/ for the committed preset tiny, paper/<preset>/ for the others)")
     rp.add_argument('--seeds', type=int, nargs='+', default=[0])
     rp.add_argument('--n-gpus', type=int, default=1)
     rp.add_argument('--jobs', type=int, default=None, help='runs at a time (default: one per CPU core without a GPU, else 1)')
     rp.add_argument('--force', action='store_true', help="remove the preset's result files and training runs in --out first, and run everything again")
+    rp.add_argument('--debug', action='store_true', help='show the traceback of an error (also CMAPKD_DEBUG=1)')
     a = ap.parse_args(argv)
+    return run_command(lambda: _run(a), a.debug)
+
+def _run(a) -> int:
     if a.cmd == 'train': return run_train(a)
     if a.cmd == 'reproduce':
         from cmapkd.experiments import reproduce
+        from cmapkd.report import preset_dir, check_preset_dir   # pandas, matplotlib: only for this command
+        if a.preset not in PRESETS: raise ValueError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
+        a.out = str(a.out or preset_dir(a.preset))
+        check_preset_dir(a.out, a.preset)   # before any work: one preset's results never overwrite another's
         t0 = time.time()
         times = reproduce(a.preset, a.out, a.seeds, a.n_gpus, a.force, jobs=a.jobs)
         print(json.dumps(times)); print(f'reproduction of preset {a.preset!r} written to {a.out}/ in {time.time() - t0:.0f} s (times in {a.out}/reproduction_{a.preset}.json)')

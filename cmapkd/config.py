@@ -4,19 +4,20 @@
 
 # %% ../nbs/01_config.ipynb #1497a1e7
 from __future__ import annotations
-import copy, dataclasses, json, os
-from dataclasses import dataclass, field, asdict, fields
+import copy, dataclasses, json, os, re, sys, types, typing
+from dataclasses import dataclass, field, asdict, fields, is_dataclass
 from pathlib import Path
 import yaml
 from .io import atomic_write, cache_root
 
 # %% auto #0
 __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'METHODS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS',
-           'TINY_MODELS', 'PRESETS', 'VARIANTS', 'SUITE_TASKS', 'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec',
-           'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData', 'EvalSpec', 'RunConfig', 'config_from_dict',
-           'config_to_dict', 'save_config', 'load_config', 'apply_overrides', 'progressive', 'one_stage', 'paper_suite',
-           'preset', 'apply_variant', 'register_model_config', 'model_config', 'tower_depths', 'default_taps',
-           'check_model', 'validate', 'eval_data_spec', 'validate_suite', 'load_run_config', 'add_config_args']
+           'TINY_MODELS', 'PRESETS', 'VARIANTS', 'FIELD_RULES', 'SUITE_TASKS', 'VQA_NO_ANSWERS', 'USER_ERRORS',
+           'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData', 'EvalSpec',
+           'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config', 'apply_overrides',
+           'progressive', 'one_stage', 'paper_suite', 'preset', 'apply_variant', 'register_model_config',
+           'model_config', 'tower_depths', 'default_taps', 'check_model', 'check_fields', 'validate', 'eval_data_spec',
+           'validate_suite', 'load_run_config', 'add_config_args', 'run_command']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')   # visual pyramid, strides 4, 8, 16, 32
@@ -182,14 +183,24 @@ def _build(cls, d: dict, where: str):
     unknown = set(d) - names
     if unknown:
         raise KeyError(f"unknown config field(s) {sorted(unknown)} in '{where or 'root'}'; valid: {sorted(names)}")
-    kw = {}
+    kw, hints = {}, typing.get_type_hints(cls)
     for k, v in d.items():
         path = f'{where}.{k}' if where else k
         if k in _NESTED and isinstance(v, dict): v = _build(_NESTED[k], v, path)
-        elif k == 'stages': v = [s if isinstance(s, Stage) else _build(Stage, s, f'{path}[{i}]') for i, s in enumerate(v)]
+        elif k == 'stages':
+            if not isinstance(v, list): raise TypeError(f"stages: expected a list of stages, got {v!r}")
+            v = [s if isinstance(s, Stage) else _build(Stage, s, f'{path}[{i}]') for i, s in enumerate(v)]
         elif k == 'suite': v = [s if isinstance(s, EvalData) else _build(EvalData, s, f'{path}[{i}]') for i, s in enumerate(v)]
-        kw[k] = v
+        kw[k] = _number(hints[k], v)
     return cls(**kw)
+
+_EXP = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+')
+
+def _number(hint, v):
+    "YAML 1.1 reads `1e-3` as a string: a float field takes it as the number it spells."
+    if isinstance(v, str) and _EXP.fullmatch(v.strip()) and (hint is float or float in typing.get_args(hint)):
+        return float(v)
+    return v
 
 def config_from_dict(d: dict) -> RunConfig:
     "Build a `RunConfig` from plain dicts (as loaded from YAML/JSON)."
@@ -206,8 +217,17 @@ def save_config(cfg: RunConfig, path):
 def load_config(path) -> RunConfig:
     "Read a YAML or JSON config written by `save_config` (or by hand)."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"config file {path} does not exist")
-    d = json.loads(path.read_text()) if path.suffix == '.json' else yaml.safe_load(path.read_text())
+    if not path.is_file(): raise FileNotFoundError(f"config file {path} does not exist")
+    try:
+        d = json.loads(path.read_text()) if path.suffix == '.json' else yaml.safe_load(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"config file {path}: not valid JSON ({e})") from e
+    except yaml.YAMLError as e:
+        m = getattr(e, 'problem_mark', None)
+        at = f' at line {m.line + 1}, column {m.column + 1}' if m else ''
+        raise ValueError(f"config file {path}: not valid YAML ({getattr(e, 'problem', None) or e}{at})") from e
+    if d is not None and not isinstance(d, dict):
+        raise ValueError(f"config file {path}: expected a mapping of config fields, got a {type(d).__name__}")
     return config_from_dict(d or {})
 
 # %% ../nbs/01_config.ipynb #2236174a
@@ -218,15 +238,19 @@ def apply_overrides(cfg: RunConfig, overrides) -> RunConfig:
         if '=' not in o: raise ValueError(f"override '{o}' must look like key=value")
         key, val = o.split('=', 1)
         node, parts = d, key.replace('[', '.').replace(']', '').split('.')
-        for p in parts[:-1]:
-            if isinstance(node, list): node = node[int(p)]
-            else: node = node.get(p)   # None: no such field
-            if node is None: raise KeyError(f"override '{o}': no config field '{key}'")
-        last = parts[-1]
-        if isinstance(node, list): node[int(last)] = yaml.safe_load(val)
-        elif last not in node: raise KeyError(f"override '{o}': no config field '{key}'")
-        else: node[last] = yaml.safe_load(val)
+        for i, p in enumerate(parts):
+            if isinstance(node, list):
+                if not (p.isdigit() and int(p) < len(node)):
+                    raise KeyError(f"override '{o}': {'.'.join(parts[:i])} has {len(node)} entries "
+                                   f"(indices 0..{len(node) - 1}), no [{p}]")
+                p = int(p)
+            elif not isinstance(node, dict) or (p not in node and parts[i - 1:i] not in _FREE):
+                raise KeyError(f"override '{o}': no config field '{key}'")
+            if i == len(parts) - 1: node[p] = yaml.safe_load(val)
+            else: node = node[p]
     return config_from_dict(d)
+
+_FREE = [['options'], ['lr'], ['config'], ['hf_text_config']]   # free-form dicts: an override may add a key
 
 # %% ../nbs/01_config.ipynb #88741b76
 def progressive(total: int) -> list[Stage]:
@@ -241,9 +265,9 @@ def progressive(total: int) -> list[Stage]:
             Stage('alsn_joint', n['alsn_joint'], train=['student', 'adapters', 'alsn'], weighting='alsn',
                   lr_scale=0.2)]
 
-def one_stage(total: int) -> list[Stage]:
-    "A single stage with every level, ALSN weighting and every module training."
-    return [Stage('one_stage', total, train=['student', 'adapters', 'alsn'], weighting='alsn')]
+def one_stage(total: int = 0, epochs: float = 0.0) -> list[Stage]:
+    "A single stage of `total` steps (or `epochs` epochs) with every level, ALSN weighting and every module training."
+    return [Stage('one_stage', total, epochs, train=['student', 'adapters', 'alsn'], weighting='alsn')]
 
 # %% ../nbs/01_config.ipynb #74749686
 def _scenes_spec(name): return ModelSpec(name=name, config=copy.deepcopy(TINY_MODELS[name]), tokenizer='scenes-words')
@@ -313,7 +337,12 @@ def apply_variant(cfg: RunConfig) -> RunConfig:
     if v not in VARIANTS: raise ValueError(f"unknown variant '{v}' in method.variant; valid: {sorted(VARIANTS)}")
     cfg = copy.deepcopy(cfg)
     ov = VARIANTS[v]
-    if ov.get('schedule') == 'one_stage': cfg.stages = one_stage(sum(s.steps for s in cfg.stages))
+    if ov.get('schedule') == 'one_stage':   # as long as the schedule it replaces, in steps or in epochs
+        steps, epochs = sum(s.steps for s in cfg.stages), sum(s.epochs for s in cfg.stages)
+        if steps and epochs:
+            raise ValueError(f"method.variant: 'one_stage' replaces the schedule by one stage as long as it; expected "
+                             f"every stage in steps or every stage in epochs, got {steps} steps and {epochs} epochs")
+        cfg.stages = one_stage(steps, epochs)
     for s in cfg.stages:
         if 'levels_v' in ov: s.levels = [l for l in s.levels if l in L_LEVELS] + ov['levels_v']
         if 'levels_l' in ov: s.levels = [l for l in s.levels if l in P_LEVELS] + ov['levels_l']
@@ -375,8 +404,68 @@ def check_model(spec: ModelSpec, where: str):
     if spec.pretrained and _is_path(spec.pretrained) and not Path(spec.pretrained).exists():
         raise FileNotFoundError(f"{where}.pretrained: weight file {spec.pretrained} does not exist")
 
+def _at_least(lo): return (lambda v: v >= lo), f'>= {lo}'
+def _above(lo): return (lambda v: v > lo), f'> {lo}'
+def _within(lo, hi): return (lambda v: lo <= v <= hi), f'within [{lo}, {hi}]'
+def _one_of(choices): return (lambda v: v in choices), f'one of {list(choices)}'
+def _each(rule): return (lambda v: all(rule[0](x) for x in v)), f'entries {rule[1]}'
+
+# The range of every field with one, per dataclass; the types come from the dataclasses' annotations.
+FIELD_RULES = {
+    ModelSpec: dict(tokenizer=_one_of(('auto', 'open_clip', 'scenes-words', 'hf'))),
+    DataSpec: dict(image_size=_at_least(1), n_train=_at_least(1), n_val=_at_least(1),
+                   n_test=_at_least(1), seed=_at_least(0), batch_size=_at_least(1), num_workers=_at_least(0)),
+    LossWeights: dict(intra=_at_least(0), align=_at_least(0), relation=_at_least(0), task=_at_least(0)),
+    MethodSpec: dict(kd_temperature=_above(0), alpha_diag=_at_least(0), alpha_off=_at_least(0),
+                     align_beta=_at_least(0), alsn_hidden=_each(_at_least(1)), alsn_temperature=_above(0),
+                     alsn_every=_at_least(1), alsn_eps=_above(0), entropy_weight=_at_least(0), pyramid_dim=_at_least(1)),
+    Stage: dict(steps=_at_least(0), epochs=_at_least(0), lr_scale=_at_least(0),
+                lr=(lambda v: all(isinstance(x, (int, float)) and x > 0 for x in v.values()), 'learning rates > 0')),
+    OptimSpec: dict(lr_student=_above(0), lr_adapters=_above(0), lr_alsn=_above(0), weight_decay=_at_least(0),
+                    betas=(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), 'two numbers in [0, 1)'),
+                    eps=_above(0), warmup=_within(0, 1), grad_clip=_above(0), accum_steps=_at_least(1)),
+    EvalSpec: dict(batch_size=_at_least(1), vqa_answers=_at_least(1), vqa_epochs=_at_least(1),
+                   efficiency_batch=_at_least(1)),   # eval.suite (issue 17): its type comes from EvalSpec; its rule goes here
+    RunConfig: dict(teacher_train_steps=_at_least(0), precision=_one_of(('auto', 'fp32', 'bf16')),
+                    device=(lambda v: re.fullmatch(r'auto|cpu|cuda(:\d+)?', v) is not None, "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+                    seed=_at_least(0), log_every=_at_least(1), ckpt_every=_at_least(1)),
+}
+
+_TYPE_NAMES = {int: 'an integer', float: 'a number', str: 'a string', bool: 'true or false', dict: 'a mapping'}
+
+def _expected(hint, v) -> str | None:
+    "None when `v` has the type `hint` (an annotation of the dataclasses above), else the type in words."
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        if v is None and type(None) in args: return None
+        wants = [_expected(a, v) for a in args if a is not type(None)]
+        return None if None in wants else ' or '.join(wants) + (' or null' if type(None) in args else '')
+    if typing.get_origin(hint) is list:
+        item = _TYPE_NAMES.get(args[0], f'a {args[0].__name__}').split(' ', 1)[-1]
+        ok = isinstance(v, list) and all(_expected(args[0], x) is None for x in v)
+        return None if ok else f"a list of {item.replace('integer', 'integers').replace('number', 'numbers').replace('string', 'strings')}"
+    if is_dataclass(hint): return None if isinstance(v, hint) else f'a mapping ({hint.__name__})'
+    ok = {int: lambda: isinstance(v, int) and not isinstance(v, bool),
+          float: lambda: isinstance(v, (int, float)) and not isinstance(v, bool)}.get(hint, lambda: isinstance(v, hint))()
+    return None if ok else _TYPE_NAMES[hint]
+
+def check_fields(obj, where: str = ''):
+    "Check the type and the range (`FIELD_RULES`) of every field of the config dataclass `obj`, recursively."
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        v, path = getattr(obj, f.name), f'{where}.{f.name}' if where else f.name
+        want = _expected(hints[f.name], v)
+        if want: raise TypeError(f"{path}: expected {want}, got {v!r}")
+        rule = FIELD_RULES.get(type(obj), {}).get(f.name)
+        if rule and v is not None and not rule[0](v): raise ValueError(f"{path}: expected {rule[1]}, got {v!r}")
+        if is_dataclass(v): check_fields(v, path)
+        if f.name == 'stages':
+            for i, s in enumerate(v): check_fields(s, f'{path}[{i}]')
+
 def validate(cfg: RunConfig) -> RunConfig:
     "Check `cfg` and raise a clear error naming the field; returns `cfg` so calls can chain."
+    if not isinstance(cfg, RunConfig): raise TypeError(f"validate: expected a RunConfig, got {type(cfg).__name__}")
+    check_fields(cfg)
     check_model(cfg.teacher, 'teacher')
     check_model(cfg.student, 'student')
     m = cfg.method
@@ -385,21 +474,25 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ValueError(f"method.variant: unknown variant '{m.variant}'; valid: {sorted(VARIANTS)}")
     if m.variant is not None and m.name != 'cmapkd':
         raise ValueError(f"method.variant: variants are ablations of 'cmapkd', not of '{m.name}'")
-    for k, v in asdict(m.weights).items():
-        if not v >= 0: raise ValueError(f"method.weights.{k}: loss weights must be >= 0, got {v}")
-    if not m.alsn_temperature > 0: raise ValueError(f"method.alsn_temperature: expected > 0, got {m.alsn_temperature}")
-    if not m.alsn_every >= 1: raise ValueError(f"method.alsn_every: expected an integer >= 1, got {m.alsn_every}")
-    if not m.alsn_eps > 0: raise ValueError(f"method.alsn_eps: expected > 0, got {m.alsn_eps}")
     if cfg.data.name not in DATASETS:
         raise ValueError(f"data.name: unknown dataset '{cfg.data.name}'; valid: {list(DATASETS)}")
     if cfg.data.name != 'scenes' and (not cfg.data.root or not Path(cfg.data.root).exists()):
         raise FileNotFoundError(f"data.root: dataset root '{cfg.data.root}' does not exist (needed for '{cfg.data.name}')")
-    if cfg.data.batch_size < 1: raise ValueError(f"data.batch_size: expected >= 1, got {cfg.data.batch_size}")
+    if cfg.data.name == 'vqav2':
+        raise ValueError("data.name: 'vqav2' holds questions, not captions, so it cannot be the training data; "
+                         "expected an image-caption dataset (coco, flickr30k, csv, wds) or scenes")
+    stream = cfg.data.name == 'wds' and 'length' not in cfg.data.options   # an iterable without a length
+    if cfg.teacher_cache and cfg.data.name == 'wds':
+        raise ValueError("teacher_cache: the teacher cache needs a dataset with random access; 'wds' is a stream "
+                         "(set teacher_cache=false, or convert the shards to csv)")
     if not cfg.stages: raise ValueError("stages: the schedule is empty; expected at least one stage")
     for i, s in enumerate(cfg.stages):
         w = f'stages[{i}] ({s.name})'
         if (s.steps > 0) == (s.epochs > 0):
             raise ValueError(f"{w}: set exactly one of steps / epochs > 0, got steps={s.steps}, epochs={s.epochs}")
+        if s.epochs > 0 and stream:
+            raise ValueError(f"{w}.epochs: data '{cfg.data.name}' is a stream without a length, so an epoch has no "
+                             f"size; expected this stage in steps, or the stream's length in data.options.length")
         bad = [l for l in s.levels if l not in LEVELS]
         if bad: raise ValueError(f"{w}.levels: unknown level(s) {bad}; valid: {list(LEVELS)}")
         if not any(l in P_LEVELS for l in s.levels) or not any(l in L_LEVELS for l in s.levels):
@@ -411,16 +504,10 @@ def validate(cfg: RunConfig) -> RunConfig:
         bad = [g for g in s.train if g not in MODULE_GROUPS]
         if bad or not s.train:
             raise ValueError(f"{w}.train: expected a non-empty subset of {list(MODULE_GROUPS)}, got {s.train}")
-        if not s.lr_scale >= 0: raise ValueError(f"{w}.lr_scale: expected >= 0, got {s.lr_scale}")
         bad = [g for g in s.lr if g not in MODULE_GROUPS]
         if bad: raise ValueError(f"{w}.lr: unknown parameter group(s) {bad}; valid: {list(MODULE_GROUPS)}")
-    if cfg.fast not in (None, True, False):
-        raise ValueError(f"fast: expected true, false or null (on with a GPU), got {cfg.fast!r}")
-    if cfg.precision not in ('auto', 'fp32', 'bf16'):
-        raise ValueError(f"precision: expected 'auto', 'fp32' or 'bf16', got '{cfg.precision}'")
     bad = [t for t in cfg.eval.tasks if t not in EVAL_TASKS]
     if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
-    if cfg.optim.accum_steps < 1: raise ValueError(f"optim.accum_steps: expected >= 1, got {cfg.optim.accum_steps}")
     validate_suite(cfg)
     return cfg
 
@@ -475,4 +562,17 @@ def add_config_args(parser):
     parser.add_argument('--preset', help=' | '.join(PRESETS))
     parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                         help='override a config field (dotted path, YAML value)')
+    parser.add_argument('--debug', action='store_true', help='show the traceback of an error (also CMAPKD_DEBUG=1)')
     return parser
+
+USER_ERRORS = (ValueError, KeyError, TypeError, OSError)   # a config, file or value the user gave is wrong
+
+def run_command(fn, debug: bool = False) -> int:
+    "Run the command `fn()`: a user error ends it with one line on stderr and exit status 2; `debug` (or CMAPKD_DEBUG=1) re-raises it."
+    try:
+        return fn()
+    except USER_ERRORS as e:
+        if debug or os.environ.get('CMAPKD_DEBUG', '') not in ('', '0'): raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)   # str(KeyError) adds quotes
+        print(f'cmapkd: error: {msg}', file=sys.stderr)
+        return 2

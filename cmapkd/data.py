@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 import torch
 import torch.distributed as dist
-from torch.utils.data import Dataset, IterableDataset, DataLoader, DistributedSampler, Sampler
+from torch.utils.data import Dataset, IterableDataset, DataLoader, DistributedSampler, Sampler, Subset
 from PIL import Image
 import open_clip
 from .config import DataSpec, DATASETS
@@ -44,6 +44,17 @@ class EpochSampler(Sampler):
     def __len__(self): return len(self.inner)
     def __iter__(self): return ((i, self.epoch) for i in self.inner)
 
+def _reader(ds):
+    "The reader behind `ds` (through `Subset`s)."
+    while isinstance(ds, Subset): ds = ds.dataset
+    return ds
+
+def _skip(ds, i) -> dict:
+    "The skip marker of item `i` of `ds`: where, and why (read in the process that tried, a worker's included)."
+    while isinstance(ds, Subset): ds, i = ds.dataset, ds.indices[i]
+    where = ds.describe(i) if isinstance(i, int) else str(i)
+    return {'skipped': where, 'why': next((w for k, w in reversed(ds.skipped) if k == where), 'unreadable')}
+
 class _CaptionView(Dataset):
     "Maps (index, epoch) to the sample's image and its chosen caption, or to a skip marker."
     def __init__(self, dataset, caption, seed): self.dataset, self.caption, self.seed = dataset, caption, seed
@@ -51,7 +62,7 @@ class _CaptionView(Dataset):
     def __getitem__(self, key):
         i, epoch = key
         s = self.dataset[i]
-        if s is None: return {'skipped': i}
+        if s is None: return _skip(self.dataset, i)
         caps = s['captions'] or ['']
         c = choose_caption(self.caption, i, epoch, len(caps), self.seed)
         return dict(image=s['image'], caption=caps[c], index=i, caption_idx=c, label=s['label'])
@@ -60,10 +71,11 @@ class _CaptionStream(IterableDataset):
     "The same for an iterable (webdataset) reader."
     def __init__(self, dataset, caption, seed, epoch=0):
         self.dataset, self.caption, self.seed, self.epoch = dataset, caption, seed, epoch
+    def __len__(self): return len(self.dataset)   # the reader's `length`, when it was given
     def __iter__(self):
         for i, key, s in self.dataset.keyed():
             if s is None:
-                yield {'skipped': key}
+                yield _skip(self.dataset, key)
                 continue
             caps = s['captions'] or ['']
             c = choose_caption(self.caption, i, self.epoch, len(caps), self.seed)
@@ -73,7 +85,7 @@ class _Collate:
     def __init__(self, tokenizer): self.tokenizer = tokenizer
     def __call__(self, items):
         ok = [x for x in items if 'skipped' not in x]
-        out = {'skipped': [x['skipped'] for x in items if 'skipped' in x]}
+        out = {'skipped': [(x['skipped'], x['why']) for x in items if 'skipped' in x]}
         if not ok: return out
         return out | dict(image=torch.stack([x['image'] for x in ok]), text=self.tokenizer([x['caption'] for x in ok]),
                           index=torch.tensor([x['index'] for x in ok], dtype=torch.long),
@@ -101,9 +113,9 @@ class Loader(DataLoader):
 
     def _report(self, skipped):
         if not skipped: return
-        ds = self.dataset.dataset
-        for k in skipped: ds.note_skipped(ds.describe(k) if isinstance(k, int) else str(k))
-        self.skipped += skipped
+        ds = _reader(self.dataset.dataset)
+        for where, why in skipped: ds.note_skipped(where, why)
+        self.skipped += [where for where, _ in skipped]
         warnings.warn(f'{len(skipped)} unreadable image(s) skipped this epoch; the run goes on.\n{ds.report()}',
                       RuntimeWarning, stacklevel=2)
 
@@ -168,12 +180,14 @@ class KarpathyDataset(ImageTextDataset):
         if image_dir: base = Path(image_dir)
         else: base = self.root if flavour == 'coco' else self.root / 'flickr30k-images'
         self.items = [(base / im.get('filepath', '') / _field(im, 'filename', ann),
-                       [s['raw'].strip() for s in _field(im, 'sentences', ann)],
+                       [_field(s, 'raw', f"{ann}: image {im.get('filename')!r}, a sentence").strip()
+                        for s in _field(im, 'sentences', ann)],
                        {k: im[k] for k in ('cocoid', 'imgid', 'filename', 'split') if k in im}) for im in sel]
         self.split, self.flavour = split, flavour
 
     def __len__(self): return len(self.items)
     def describe(self, i): return str(self.items[i][0])
+    def n_captions(self, i): return max(1, len(self.items[i][1]))   # from the json: no image read
     def __getitem__(self, i):
         path, caps, meta = self.items[i]
         img = self.load_image(path)
@@ -207,11 +221,13 @@ class VQAv2Dataset(ImageTextDataset):
         for q in questions:
             a = ann.get(q['question_id'])
             if ann and a is None: raise KeyError(f"annotations: no entry for question_id {q['question_id']} of {qf}")
+            where = f"{af}: annotation of question_id {q['question_id']}" if a else qf
             by_image.setdefault(q['image_id'], []).append(dict(
                 question=q['question'], question_id=q['question_id'],
-                answers=[x['answer'] for x in a['answers']] if a else [],
-                answer_type=a['answer_type'] if a else None, question_type=a.get('question_type') if a else None,
-                multiple_choice_answer=a['multiple_choice_answer'] if a else None))
+                answers=[_field(x, 'answer', where) for x in _field(a, 'answers', where)] if a else [],
+                answer_type=_field(a, 'answer_type', where) if a else None,
+                question_type=a.get('question_type') if a else None,
+                multiple_choice_answer=_field(a, 'multiple_choice_answer', where) if a else None))
         self.items = list(by_image.items())
         self.split = split
 
@@ -279,11 +295,13 @@ class CsvDataset(ImageTextDataset):
                 if k not in cols: raise KeyError(f"{f}: no column '{k}' ({what}); columns found: {cols} "
                                                  f"(separator {csv_separator!r})")
             rows = [(r[csv_img_key], r[csv_caption_key]) for r in reader]
+        if not rows: raise ValueError(f"{f}: no rows under the header; expected one row per image (path, caption)")
         base = Path(root) if root else f.parent
         self.items = [(Path(p) if Path(p).is_absolute() else base / p, c) for p, c in rows]
 
     def __len__(self): return len(self.items)
     def describe(self, i): return str(self.items[i][0])
+    def n_captions(self, i): return 1
     def __getitem__(self, i):
         path, cap = self.items[i]
         img = self.load_image(path)

@@ -186,18 +186,23 @@ def _human_answers(answers, gt_processing: str) -> list[str]:
     if gt_processing == 'official': return [strip_punctuation(a) for a in answers] if len(set(answers)) > 1 else list(answers)
     raise ValueError(f"gt_processing: expected 'full' or 'official', got {gt_processing!r}")
 
-def vqa_score(prediction: str, answers: list[str], gt_processing: str = 'full') -> float:
+def vqa_score(prediction: str, answers: list[str], gt_processing: str = 'official') -> float:
     "Official VQAv2 accuracy in [0, 1] of one prediction against its (ten) human answers."
     pred, gts = normalize_answer(prediction), _human_answers(answers, gt_processing)
     return sum(min(1., sum(g == pred for j, g in enumerate(gts) if j != i) / 3) for i in range(len(gts))) / len(gts)
 
-def vqa_scores(predictions: list[str], questions: list[dict], gt_processing: str = 'full') -> list[float]:
+def vqa_scores(predictions: list[str], questions: list[dict], gt_processing: str = 'official') -> list[float]:
     "Official accuracy in [0, 1] of each prediction against its question's human answers."
     if len(predictions) != len(questions): raise ValueError(f"predictions: expected one per question ({len(questions)}), got {len(predictions)}")
     if not questions: raise ValueError("questions: nothing to score")
+    unanswered = [q.get('question_id') for q in questions if not q['answers']]
+    if unanswered:
+        raise ValueError(f"questions: {len(unanswered)} of {len(questions)} have no human answers (question_id "
+                         f"{unanswered[0]}, ...); VQAv2's test and test-dev splits ship without answers: expected the "
+                         f"'val' split")
     return [vqa_score(p, q['answers'], gt_processing) for p, q in zip(predictions, questions)]
 
-def vqa_accuracy(predictions: list[str], questions: list[dict], gt_processing: str = 'full', prefix: str = 'vqa') -> dict[str, float]:
+def vqa_accuracy(predictions: list[str], questions: list[dict], gt_processing: str = 'official', prefix: str = 'vqa') -> dict[str, float]:
     "Overall and per-answer-type official accuracy (percent): `vqa_overall`, `vqa_yes/no`, `vqa_number`, `vqa_other`."
     per_type = {}
     for s, q in zip(vqa_scores(predictions, questions, gt_processing), questions):

@@ -142,7 +142,7 @@ def _train(cfg: RunConfig, n_gpus: int, progress: bool, key: str, force: bool) -
         else:
             f = save_config(cfg, Path(cfg.out_dir) / 'config.yaml')
             cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(n_gpus), '-m', 'cmapkd.train',
-                   '--config', str(f)]
+                   '--config', str(f), '--force']   # retrains over a stale run
             subprocess.run(cmd, check=True)   # its progress streams to this notebook's output
             res = json.loads(done.read_text())
         atomic_write(done, json.dumps({**res, 'config_key': key}, indent=1))

@@ -13,7 +13,7 @@ from .figures import (figure_alsn_difficulty, figure_alsn_radar, figure_tsne, fi
                             figure_training_curves)
 
 # %% auto #0
-__all__ = ['write_index', 'write_paper']
+__all__ = ['COMMITTED_PRESET', 'write_index', 'preset_dir', 'check_preset_dir', 'write_paper']
 
 # %% ../nbs/18_report.ipynb #bd47baeb
 def _md_row(cells) -> str: return '| ' + ' | '.join(str(c).replace('|', '\\|') for c in cells) + ' |'
@@ -49,8 +49,24 @@ def write_index(paper_dir='paper') -> Path:
     return atomic_write(paper_dir / 'README.md', '\n'.join(lines))
 
 # %% ../nbs/18_report.ipynb #8650471b
+COMMITTED_PRESET = 'tiny'   # the preset whose paper is committed in paper/
+
+def preset_dir(preset: str, root='paper') -> Path:
+    "Where a preset's results, tables, figures and draft live: `root` itself for the committed preset, else root/<preset>."
+    return Path(root) if preset == COMMITTED_PRESET else Path(root) / preset
+
+def check_preset_dir(paper_dir, preset: str | None):
+    "Refuse to write `preset`'s paper into a directory whose result files are another preset's."
+    if preset is None: return
+    found = {json.loads(f.read_text()).get('preset') for f in Path(paper_dir).glob('results/*/*.json')}
+    others = sorted(p for p in found - {preset} if p)
+    if others:
+        raise ValueError(f"{paper_dir}: its result files are of preset(s) {others}, not '{preset}'; each preset's paper "
+                         f"lives apart: expected the directory of '{preset}' ({preset_dir(preset)}/ by default)")
+
 def write_paper(paper_dir='paper', preset: str | None = None, verbose: bool = True) -> dict:
     "Every table, every figure with data, the index; returns {name: paths or 'skipped: why'}."
+    check_preset_dir(paper_dir, preset)
     df = load_results(Path(paper_dir) / 'results')
     out = {}
     for name, fn in (('table2', table_retrieval), ('table3', table_vqa), ('table4', table_ablation), ('table5', table_efficiency)):

@@ -41,6 +41,11 @@ class ImageTextDataset(Dataset):
 
     def describe(self, i: int) -> str: return f'{type(self).__name__}[{i}]'
 
+    def n_captions(self, i: int) -> int:
+        "How many captions sample `i` has (at least 1: a sample without one gets the empty caption); readers that know it without reading the image override this."
+        s = self[i]
+        return max(1, len(s['captions'])) if s is not None else 1
+
     def report(self, limit: int = 20) -> str:
         "A summary of the unreadable images met so far."
         name = type(self).__name__

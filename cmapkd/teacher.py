@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
 import torch
+from torch.utils.data import Subset
 from tqdm.auto import tqdm
 from .config import RunConfig, EvalData
 from .io import atomic_write, cache_root, fingerprint, locked
@@ -163,16 +164,20 @@ class TeacherCache:
         return self
 
     def _build(self, teacher, method, dataset, tokenizer, rt, batch_size, progress):
-        n, n_cap = len(dataset), len(dataset[0]['captions'])
+        n = len(dataset)
+        caps = np.array([dataset.n_captions(i) for i in range(n)])   # COCO images have 5 to 7; no image is read
+        n_cap = int(caps.max())
         self.dir.mkdir(parents=True, exist_ok=True)
         mm, spec = {}, {}
         for c in range(n_cap):
-            loader = make_loader(dataset, tokenizer, batch_size, shuffle=False, drop_last=False, caption=c)
+            rows = np.flatnonzero(caps > c)   # the images that have a caption c
+            part = dataset if len(rows) == n else Subset(dataset, rows.tolist())
+            loader = make_loader(part, tokenizer, batch_size, shuffle=False, drop_last=False, caption=c)
             bar = tqdm(loader, desc=f'teacher cache {c + 1}/{n_cap}', leave=False, disable=not (rt.main and progress))
             for b in bar:
                 with torch.no_grad(), rt.autocast():
                     f = method.teacher_features(teacher(b['image'].to(rt.device), b['text'].to(rt.device)))
-                idx = b['index'].numpy()
+                idx = b['index'].numpy() if part is dataset else rows[b['index'].numpy()]
                 for k, v in f.items():
                     image_only = k.startswith('v_')   # one entry per image, not per caption
                     if image_only and c > 0:

@@ -6,7 +6,8 @@
 from __future__ import annotations
 import argparse, json, os, sys
 import torch.distributed as dist
-from .config import RunConfig, add_config_args, load_run_config, validate, apply_variant
+from pathlib import Path
+from .config import RunConfig, add_config_args, load_run_config, validate, apply_variant, run_command
 from .io import atomic_write, cache_root
 from .trainer import Runtime, Trainer
 from .teacher import resolve_teacher, TeacherCache, cache_key
@@ -15,13 +16,14 @@ from .teacher import resolve_teacher, TeacherCache, cache_key
 __all__ = ['train', 'add_train_args', 'run', 'main']
 
 # %% ../nbs/14_train.ipynb #9aaaedfb
-def train(cfg: RunConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None) -> dict:
+def train(cfg: RunConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None,
+          force: bool = False) -> dict:
     "Train `cfg` end to end (teacher first if needed, teacher cache if asked); returns the summary, exported files."
-    cfg = apply_variant(validate(cfg))
+    cfg = validate(apply_variant(validate(cfg)))
     rt = Runtime(cfg)
     cfg = resolve_teacher(cfg, rt, progress)
     cache = TeacherCache(cache_root() / 'teacher_cache', cache_key(cfg)) if cfg.teacher_cache else None
-    trainer = Trainer(cfg, resume=resume, progress=progress, rt=rt, cache=cache)
+    trainer = Trainer(cfg, resume=resume, progress=progress, rt=rt, cache=cache, force=force)
     res = trainer.fit(max_steps=max_steps)
     if 'interrupted_at' in res:
         return res
@@ -35,12 +37,19 @@ def add_train_args(parser):
     "`cmapkd train`'s arguments: a run config (`add_config_args`), --resume, --no-progress."
     add_config_args(parser)
     parser.add_argument('--resume', action='store_true', help='continue from OUT_DIR/checkpoint.pt')
+    parser.add_argument('--force', action='store_true',
+                        help='train into an OUT_DIR that holds a run (from the start), or resume with a changed config')
     parser.add_argument('--no-progress', action='store_true')
     return parser
 
 def run(args) -> int:
     "Train as the parsed arguments say; rank 0 prints the summary."
-    res = train(load_run_config(args.config, args.preset, args.set), resume=args.resume, progress=not args.no_progress)
+    cfg = load_run_config(args.config, args.preset, args.set)
+    held = [f for f in ('checkpoint.pt', 'train_summary.json') if (Path(cfg.out_dir) / f).exists()]
+    if held and not (args.resume or args.force):
+        raise ValueError(f"out_dir: {cfg.out_dir} holds a run ({', '.join(held)}); expected --resume to continue it, "
+                         f"--force to train it again from the start, or another out_dir")
+    res = train(cfg, resume=args.resume, progress=not args.no_progress, force=args.force)
     if int(os.environ.get('RANK', 0)) == 0:
         print(json.dumps({k: v for k, v in res.items() if k not in ('stages', 'history')}))
     if dist.is_initialized():
@@ -50,8 +59,8 @@ def run(args) -> int:
 def main(argv=None) -> int:
     "The module torchrun launches: `torchrun --nproc_per_node N -m cmapkd.train --config FILE`."
     parser = argparse.ArgumentParser(prog='cmapkd train', description='Distil a student as the run config says')
-    ap = add_train_args(parser)
-    return run(ap.parse_args(argv))
+    args = add_train_args(parser).parse_args(argv)
+    return run_command(lambda: run(args), args.debug)
 
 # %% ../nbs/14_train.ipynb #db964a4c
 #| eval: false

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_trainer.ipynb #5d9f52bd
 from __future__ import annotations
-import json, math, os, random, time
+import json, math, os, random, re, sys, time
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
@@ -20,8 +20,8 @@ from .baselines import build_method, stages_for
 from .losses import mean_over_ranks
 
 # %% auto #0
-__all__ = ['Runtime', 'seed_everything', 'rng_state', 'set_rng_state', 'lr_factor', 'group_lrs', 'BatchStream', 'Distiller',
-           'NonFiniteLoss', 'Trainer']
+__all__ = ['RESUMABLE', 'Runtime', 'seed_everything', 'rng_state', 'set_rng_state', 'lr_factor', 'group_lrs', 'BatchStream',
+           'Distiller', 'NonFiniteLoss', 'config_changes', 'truncate_log', 'Trainer']
 
 # %% ../nbs/12_trainer.ipynb #fdd3784a
 class Runtime:
@@ -112,10 +112,24 @@ class BatchStream:
             b = next(self._it)
         except StopIteration:
             self.epoch, self.pos = self.epoch + 1, 0
-            self._it = iter(self._loader(self.epoch))
-            b = next(self._it)
+            loader = self._loader(self.epoch)
+            self._it = iter(loader)
+            b = next(self._it, None)
+            if b is None:   # a whole epoch without one full batch
+                self._it = None
+                raise ValueError(self._too_small(loader))
         self.pos += 1
         return b
+
+    def _too_small(self, loader) -> str:
+        d, per_rank = self.cfg.data, self.cfg.data.batch_size // self.world_size
+        try:
+            n = f'{len(self.dataset)} samples'
+        except TypeError:   # a stream
+            n = 'a stream'
+        return (f"data: the '{d.train_split}' split of '{d.name}' gives no full batch: {n}, {len(loader.skipped)} of them "
+                f"unreadable; expected at least data.batch_size={d.batch_size} readable samples"
+                + (f' ({per_rank} per process)' if self.world_size > 1 else ''))
 
     def state(self):
         return dict(epoch=self.epoch, pos=self.pos, seed=self.seed)
@@ -153,6 +167,40 @@ def _log_record(terms: dict, lrs: dict) -> dict:
 class NonFiniteLoss(RuntimeError):
     "A loss term was NaN or infinite: the run stops before the optimiser step."
 
+# fields a resumed run may change: its length, where and how often it logs and saves, where it runs, the evaluation
+RESUMABLE = re.compile(r'out_dir|log_every|ckpt_every|tensorboard|fast|device|data\.num_workers|eval\..*'
+                       r'|stages\[\d+\]\.(steps|epochs)')
+
+def _flat(d, prefix: str = '') -> dict:
+    "Nested config dicts as {dotted path: value}; the stages as stages[i].field."
+    if isinstance(d, dict) and d:
+        return {k: v for key, x in d.items() for k, v in _flat(x, f'{prefix}.{key}' if prefix else key).items()}
+    if isinstance(d, list) and d and all(isinstance(x, dict) for x in d):
+        return {k: v for i, x in enumerate(d) for k, v in _flat(x, f'{prefix}[{i}]').items()}
+    return {prefix: d}
+
+def config_changes(saved: dict, now: dict) -> list[str]:
+    "What differs between two config dicts, outside `RESUMABLE`, as 'field: saved -> now'."
+    a, b, gone = _flat(saved), _flat(now), object()
+    def show(v): return '(absent)' if v is gone else repr(v)
+    keys = list(a) + [k for k in b if k not in a]
+    return [f'{k}: {show(a.get(k, gone))} -> {show(b.get(k, gone))}' for k in keys
+            if a.get(k, gone) != b.get(k, gone) and not RESUMABLE.fullmatch(k)]
+
+def truncate_log(path, step: int):
+    "Keep the records of `path` (log.jsonl) up to `step`, atomically: a resumed run does not repeat the lines after its checkpoint."
+    path = Path(path)
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines(keepends=True):
+        try:
+            if json.loads(line)['step'] <= step:
+                keep.append(line)
+        except (ValueError, KeyError):   # a line cut by the kill
+            pass
+    atomic_write(path, ''.join(keep))
+
 def _param_groups(groups: dict[str, list[nn.Parameter]], wd: float) -> list[dict]:
     "AdamW groups per parameter group: weight decay on matrices, none on biases, norms and scales."
     out = []
@@ -167,8 +215,8 @@ def _param_groups(groups: dict[str, list[nn.Parameter]], wd: float) -> list[dict
 class Trainer:
     "Runs the stages of `cfg` (validated, variant applied, teacher resolved) for one method and seed."
     def __init__(self, cfg: RunConfig, resume: bool = False, progress: bool = True, rt: Runtime | None = None,
-                 cache=None):
-        cfg = apply_variant(validate(cfg))
+                 cache=None, force: bool = False):
+        cfg = validate(apply_variant(validate(cfg)))   # the variant's schedule is validated too
         if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained:
             raise ValueError(f"teacher.pretrained: the config asks for a teacher trained from scratch "
                              f"(teacher_train_steps={cfg.teacher_train_steps}); resolve it first with "
@@ -194,7 +242,7 @@ class Trainer:
         self.tokenizer = get_tokenizer(cfg.student)
         self.stream = BatchStream(self.dataset, self.tokenizer, cfg, rt.world_size)
         self.stages = stages_for(cfg)
-        per_epoch = len(self.stream)
+        per_epoch = len(self.stream) if any(s.epochs > 0 for s in self.stages) else 0   # a stream has no length
         self.lengths = [s.steps if s.steps > 0 else max(1, math.ceil(s.epochs * per_epoch)) for s in self.stages]
         self.teacher_forward = lambda images, tokens: self.method.teacher_features(self.teacher(images, tokens))
         if rt.fast:
@@ -205,8 +253,14 @@ class Trainer:
         if learns_alsn:
             self.heldout = BatchStream(self.dataset, self.tokenizer, cfg, rt.world_size, seed=cfg.seed + 1)
         self.stage_idx, self.step, self.global_step, self.history = 0, 0, 0, []
-        if resume and (self.out / 'checkpoint.pt').exists():
-            self.load_checkpoint(self.out / 'checkpoint.pt')
+        ck = self.out / 'checkpoint.pt'
+        if resume and ck.exists():
+            self.load_checkpoint(ck, force)
+        else:
+            if resume and rt.main:
+                print(f'resume: no checkpoint at {ck}; training from the start', file=sys.stderr)
+            if rt.main:   # a fresh run starts a fresh log
+                (self.out / 'log.jsonl').unlink(missing_ok=True)
 
     # -- teacher side
     def _attach_cache(self, cache):
@@ -377,12 +431,21 @@ class Trainer:
             return
         state = dict(model=self.model.state_dict(), opt=self.opt.state_dict(), stage_idx=self.stage_idx, step=self.step,
                      global_step=self.global_step, data=self.stream.state(), rng=rng_state(), history=self.history,
-                     heldout=self.heldout.state() if self.heldout else None, config=config_to_dict(self.cfg))
+                     heldout=self.heldout.state() if self.heldout is not None else None, config=config_to_dict(self.cfg))
         atomic_write(self.out / 'checkpoint.pt', lambda t: torch.save(state, t))
 
-    def load_checkpoint(self, path):
-        "Continue exactly where the checkpoint at `path` stopped."
-        ck = torch.load(path, map_location=self.rt.device, weights_only=False)
+    def load_checkpoint(self, path, force: bool = False):
+        "Continue exactly where the checkpoint at `path` stopped (refusing a changed config unless `force`)."
+        try:
+            ck = torch.load(path, map_location=self.rt.device, weights_only=False)
+        except (OSError, RuntimeError, EOFError, ValueError) as e:
+            raise ValueError(f"checkpoint {path}: cannot be read ({type(e).__name__}: {e}); expected a checkpoint "
+                             f"written by the trainer (remove it to train from the start)") from e
+        changes = config_changes(ck['config'], config_to_dict(self.cfg))
+        if changes and not force:
+            raise ValueError(f"resume: the config differs from the one checkpoint {path} was trained with: "
+                             f"{'; '.join(changes)}; only run-length and logging fields may change (--force continues "
+                             f"anyway)")
         self.model.load_state_dict(ck['model'])
         self.opt.load_state_dict(ck['opt'])
         self.stage_idx, self.step, self.global_step = ck['stage_idx'], ck['step'], ck['global_step']
@@ -391,6 +454,8 @@ class Trainer:
         if ck['heldout']:
             self.heldout = BatchStream(self.dataset, self.tokenizer, self.cfg, self.rt.world_size, **ck['heldout'])
         set_rng_state(ck['rng'])
+        if self.rt.main:
+            truncate_log(self.out / 'log.jsonl', self.global_step)
 
     # -- export
     def export(self) -> dict:

@@ -1,5 +1,5 @@
 "The experiment notebooks end to end on the smoke preset, as the README's main command runs them."
-import json, os, subprocess
+import hashlib, json, os, shutil, subprocess
 from pathlib import Path
 import pytest
 
@@ -7,16 +7,35 @@ TABLES = ['table2_retrieval.tex', 'table3_vqa_zeroshot.tex', 'table4_ablation.te
 FIGURES = ['fig3_alsn_difficulty', 'fig4_alsn_radar', 'fig5_tsne', 'fig6_cross_modal', 'training_curves_cmapkd']
 
 
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = {}   # the committed paper/ (a copy of it) before the smoke reproduction: {relative path: sha256}
+
+
+def snapshot(d: Path, skip: str) -> dict:
+    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob('*'))
+            if p.is_file() and p.relative_to(d).parts[0] != skip}
+
+
 @pytest.fixture(scope='module')
 def paper(tmp_path_factory):
-    out = tmp_path_factory.mktemp('paper')
+    "The README's first try from a clone: `cmapkd reproduce --preset smoke --force`, in a folder holding a copy of paper/."
+    clone = tmp_path_factory.mktemp('clone')
+    shutil.copytree(ROOT / 'paper', clone / 'paper', ignore=shutil.ignore_patterns('runs', 'smoke'))
+    COMMITTED.update(snapshot(clone / 'paper', 'smoke'))
+    out = clone / 'paper' / 'smoke'   # the smoke preset's own directory (issue 15, item 0)
     stale = out / 'results' / 'main' / 'old_seed0.json'   # a smoke result of an earlier run: --force removes it
     stale.parent.mkdir(parents=True); stale.write_text(json.dumps(dict(preset='smoke', method='old')))
-    env = dict(os.environ, CMAPKD_CACHE=str(out / 'cache'), MPLBACKEND='Agg')
-    r = subprocess.run(['cmapkd', 'reproduce', '--preset', 'smoke', '--out', str(out), '--force'], capture_output=True,
-                       text=True, env=env, timeout=3000)
+    env = dict(os.environ, CMAPKD_CACHE=str(clone / 'cache'), MPLBACKEND='Agg')
+    r = subprocess.run(['cmapkd', 'reproduce', '--preset', 'smoke', '--force'], capture_output=True, text=True, env=env,
+                       cwd=clone, timeout=3000)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out
+
+
+def test_smoke_reproduction_leaves_the_committed_paper_untouched(paper):
+    "Every committed file of paper/ (the tiny preset's) is as it was, and nothing was added beside it."
+    assert COMMITTED and snapshot(paper.parent, 'smoke') == COMMITTED
+    assert not (paper / 'smoke').exists() and (paper / 'results' / 'main' / 'cmapkd_seed0.json').exists()
 
 
 def test_every_table_and_figure_is_written(paper):
