@@ -52,7 +52,9 @@ def test_tables_equal_the_result_files(paper):
 
 def test_result_files_record_their_run(paper):
     files = sorted((paper / 'results').glob('*/*.json'))
-    assert len(files) == 11 + 8 + 2
+    # main (teacher + 10 methods), ablation (full + 7 variants), efficiency (2), the half-length check (3 methods)
+    assert len(files) == 11 + 8 + 2 + 3
+    assert sorted(f.parent.name for f in files).count('length_half') == 3
     strings = lambda x: ([s for v in x.values() for s in strings(v)] if isinstance(x, dict) else
                          [s for v in x for s in strings(v)] if isinstance(x, list) else [x] if isinstance(x, str) else [])
     for f in files:
