@@ -11,7 +11,7 @@ import pandas as pd
 from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, preset as preset_config
 from .io import atomic_write, record_sources
 from .tables import (load_results, select_runs, table_frame, format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS,
-                           EFFICIENCY_ROWS, VARIANT_LABELS, DATASET_LABELS, TASK_OF, suite_datasets)
+                           EFFICIENCY_ROWS, VARIANT_LABELS, METHOD_LABELS, DATASET_LABELS, TASK_OF, suite_datasets)
 from .figures import figure_runs
 
 # %% auto #0
@@ -232,10 +232,27 @@ def _alsn(df: pd.DataFrame, preset: str | None) -> dict:
     return dict(AlsnVisual=show(w['w_v'], P_LEVELS), AlsnLanguage=show(w['w_l'], L_LEVELS), AlsnStd=f'{s_max:.3f}',
                 AlsnSamples=str(len(w['w_v'])), AlsnSentence=sentence)
 
+def _length(df: pd.DataFrame, preset: str | None) -> dict:
+    "LengthSentence: whether scratch, the strongest baseline and CMAPKD keep their order at half the student length."
+    half = select_runs(df, 'length_half', preset)
+    if not len(half):
+        return dict(LengthSentence='')
+    main = select_runs(df, 'main', preset)
+    key = headline(main, preset)['mean_recall']
+    order = lambda sub: list(sub.groupby('method')[key].mean().sort_values().index)
+    o_half, o_full = order(half), order(main[main['method'].isin(set(half['method']))])
+    names = lambda o: ' $<$ '.join(tex_escape(METHOD_LABELS.get(m, m)) for m in o)
+    if o_half == o_full:
+        return dict(LengthSentence=f'Trained for half as many steps, these students keep their order in mean recall '
+                                   f'({names(o_full)}), so the ordering no longer changes with the training length.')
+    return dict(LengthSentence=f'Trained for half as many steps, these students are ordered differently in mean recall '
+                               f'({names(o_half)}; at full length {names(o_full)}): the ordering is not yet stable at '
+                               f'this training length.')
+
 def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
     "Every macro value of numbers.tex from the result frame `df` (`cmapkd.tables.load_results`)."
     return (_method(df, preset) | _setting(df, preset) | _results(df, preset) | _ablation(df, preset) | _efficiency(df, preset)
-            | _alsn(df, preset))
+            | _alsn(df, preset) | _length(df, preset))
 
 # %% ../nbs/21_draft.ipynb #ea1545c7
 HEADERS = dict(name='Stage', steps='Steps', epochs='Epochs', levels='Active levels', train='Trains', weighting='Weights',
