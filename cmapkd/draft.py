@@ -52,7 +52,9 @@ def teacher_training(cfg: dict) -> str:
     t, steps = cfg.get('teacher') or {}, int(cfg.get('teacher_train_steps') or 0)
     w, batch = t.get('pretrained'), (cfg.get('data') or {}).get('batch_size')
     if steps > 0 and (not w or Path(w).parent.name == 'teachers'):
-        return f'trained from scratch by the companion for {steps} steps' + (f' (batch {batch})' if batch else '') + ' on the same training split'
+        scenes = (cfg.get('data') or {}).get('name') == 'scenes'
+        where = f' on {steps * batch:,} freshly generated scenes, each seen once' if scenes and batch else ' on the same training split'
+        return f'trained from scratch by the companion for {steps} steps' + (f' (batch {batch})' if batch else '') + where
     if not w: return 'randomly initialised and not trained'
     if Path(w).suffix or os.sep in w: return rf'loaded from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
     return rf"with open\_clip's pretrained weights \texttt{{{tex_escape(w)}}}"
@@ -222,7 +224,7 @@ def _alsn(df: pd.DataFrame, preset: str | None) -> dict:
                              AlsnSentence='No CMAPKD run recorded ALSN weights.')
     w = {k: np.concatenate([d[k] for _, d in runs]) for k in ('w_v', 'w_l')}
     show = lambda x, names: ', '.join(f'${n[0]}_{n[1]}$ {m:.2f}' for n, m in zip(names, x.mean(0)))
-    std = {k: x.std(0) for k, x in w.items()}
+    std = {k: np.mean([d[k].std(0) for _, d in runs], 0) for k in w}   # per-sample spread within a run, mean over runs
     top = max(((k, i) for k in w for i in range(4)), key=lambda ki: std[ki[0]][ki[1]])
     top_name = (P_LEVELS if top[0] == 'w_v' else L_LEVELS)[top[1]]
     s_max = float(std[top[0]][top[1]])
