@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_experiments.ipynb #180d2d99
 from __future__ import annotations
-import dataclasses, importlib, json, multiprocessing, os, shutil, subprocess, sys, tempfile, time
+import dataclasses, importlib, json, multiprocessing, os, shutil, subprocess, sys, tempfile, threading, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np, torch
@@ -194,6 +194,16 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
     return res_path
 
 # %% ../nbs/20_experiments.ipynb #e53eb56c
+def _worker_init(threads: int):
+    "A worker of `run_many`: its share of the threads; it exits when the process that started it is gone."
+    torch.set_num_threads(threads)
+    parent = os.getppid()
+    def watch():   # a killed notebook kernel must not leave runs training on
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
 def run_many(experiment: str, preset_name: str, runs, out_dir='paper', overrides=(), n_gpus: int = 1,
              force: bool = False, jobs: int = 1, figure_data=()) -> list[Path]:
     "`run_one` for every (method, variant, seed) of `runs`, `jobs` at a time; the result paths in the order of `runs`."
@@ -202,12 +212,12 @@ def run_many(experiment: str, preset_name: str, runs, out_dir='paper', overrides
     if jobs <= 1 or len(args) <= 1:
         return [run_one(*a) for a in args]
     resolve_teacher(experiment_config(preset_name, out_dir=out_dir, overrides=overrides))   # once, with every thread
-    # workers import run_one from the package: a definition in a notebook cannot be pickled by reference
-    run = importlib.import_module('cmapkd.experiments').run_one
+    # workers import these from the package: a definition in a notebook cannot be pickled by reference
+    pkg = importlib.import_module('cmapkd.experiments')
     threads = max(1, torch.get_num_threads() // jobs)
     ctx = multiprocessing.get_context('spawn')   # fork would copy this process's thread pools and CUDA state
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=torch.set_num_threads, initargs=(threads,)) as pool:
-        futures = [pool.submit(run, *a) for a in args]
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=pkg._worker_init, initargs=(threads,)) as pool:
+        futures = [pool.submit(pkg.run_one, *a) for a in args]
         try:
             for f in as_completed(futures):
                 print('done:', f.result(), flush=True)
