@@ -10,16 +10,15 @@ import numpy as np
 import pandas as pd
 from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, preset as preset_config
 from .io import atomic_write, record_sources
-from .tables import (load_results, select_runs, table_frame, format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS,
+from .tables import (teacher_training, load_results, select_runs, table_frame, format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS,
                            EFFICIENCY_ROWS, VARIANT_LABELS, METHOD_LABELS, DATASET_LABELS, TASK_OF, suite_datasets)
 from .figures import figure_runs
 
 # %% auto #0
 __all__ = ['BASELINES', 'HEADERS', 'NUMBERS', 'SCHEDULE', 'TEX_PACKAGES', 'TEX_FILES', 'macro_name', 'render_macros', 'pct',
-           'compare', 'teacher_training', 'data_description', 'device_words', 'listing', 'num', 'headline',
-           'draft_numbers', 'levels_tex', 'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers',
-           'write_schedule', 'template_dir', 'copy_template', 'latex_problems', 'missing_tex', 'compile_paper',
-           'write_draft']
+           'compare', 'data_description', 'device_words', 'listing', 'num', 'headline', 'draft_numbers', 'levels_tex',
+           'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers', 'write_schedule', 'template_dir',
+           'copy_template', 'latex_problems', 'missing_tex', 'compile_paper', 'write_draft']
 
 # %% ../nbs/21_draft.ipynb #b7c467a5
 def macro_name(key: str) -> str:
@@ -47,18 +46,6 @@ def compare(ours: float, other: float, name: str, spread: float = np.nan, role: 
     return f"{'improves over' if d > 0 else 'falls behind'} {name} ({pct(other)}){r + ',' if role else ''} by {abs(d):.1f} points"
 
 # %% ../nbs/21_draft.ipynb #37fdcad0
-def teacher_training(cfg: dict) -> str:
-    "How the teacher of config `cfg` (a result file's `config`) got its weights, as a clause."
-    t, steps = cfg.get('teacher') or {}, int(cfg.get('teacher_train_steps') or 0)
-    w, batch = t.get('pretrained'), (cfg.get('data') or {}).get('batch_size')
-    if steps > 0 and (not w or Path(w).parent.name == 'teachers'):
-        scenes = (cfg.get('data') or {}).get('name') == 'scenes'
-        where = f' on {steps * batch:,} freshly generated scenes, each seen once' if scenes and batch else ' on the same training split'
-        return f'trained from scratch by the companion for {steps} steps' + (f' (batch {batch})' if batch else '') + where
-    if not w: return 'randomly initialised and not trained'
-    if Path(w).suffix or os.sep in w: return rf'loaded from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
-    return rf"with open\_clip's pretrained weights \texttt{{{tex_escape(w)}}}"
-
 def data_description(cfg: dict, metrics: dict) -> tuple[str, str]:
     "(description, 'generated' or 'real') of the data of config `cfg`; test-split sizes from the evaluator's `metrics`."
     d = cfg.get('data') or {}

@@ -317,7 +317,8 @@ def device_name(device='cpu') -> str:
     "Human-readable name of the device timings were taken on."
     device = torch.device(device)
     if device.type == 'cuda': return torch.cuda.get_device_name(device)
-    return f"cpu: {platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu: {platform.processor() or platform.machine()} ({n} thread{'' if n == 1 else 's'})"
 
 def _image_size(model) -> tuple[int, int]:
     for m in (model, getattr(model, 'model', None)):

@@ -19,6 +19,7 @@ from .teacher import resolve_teacher, teacher_history
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
+from .trainer import seed_everything
 from .tables import write_items
 from .figures import write_figure_data, difficulty_signals
 
@@ -93,7 +94,8 @@ def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: in
     from safetensors.torch import load_file
     torch.manual_seed(cfg.seed)
     teacher = build_backbone(cfg.teacher, frozen=True)
-    before_s = build_backbone(cfg.student)   # built after the teacher from the same seed, as the trainer does: the initial state
+    seed_everything(cfg.seed)   # the student's initial state: the trainer seeds again before building it
+    before_s = build_backbone(cfg.student)
     after_s = build_backbone(dataclasses.replace(cfg.student, pretrained=files['student']))
     after_m = build_method(cfg, teacher, after_s); after_m.load_state_dict(load_file(files['adapters']))
     scratch_s = build_backbone(dataclasses.replace(cfg.student, pretrained=scratch))

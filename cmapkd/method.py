@@ -24,7 +24,8 @@ class Method(nn.Module):
         super().__init__()
         self.spec, self.options = cfg.method, cfg.method.options
         self.rank, self.world_size = rank, world_size
-        self.register_buffer('t_scale', teacher.logit_scale.detach().exp().clone().float())
+        if teacher is not None:   # None: a method that needs no teacher (`needs_teacher = False`)
+            self.register_buffer('t_scale', teacher.logit_scale.detach().exp().clone().float())
 
     def teacher_features(self, t: Taps) -> dict:
         "What the method needs from the teacher, a fixed function of its taps (cacheable)."

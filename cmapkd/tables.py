@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_tables.ipynb #d91fc42d
 from __future__ import annotations
-import functools, json, math, re
+import functools, json, math, os, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -16,11 +16,11 @@ __all__ = ['METRICS', 'TASK_OF', 'LOWER_IS_BETTER', 'META', 'MAIN_ROWS', 'REFERE
            'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS', 'CHANCE_Z', 'BOOTSTRAP', 'SIG_MARK', 'ITEM_KEYS',
            'RETRIEVAL_COLS', 'VQA_COLS', 'ABLATION_COLS', 'EFFICIENCY_COLS', 'split_key', 'base_metric', 'load_results',
            'select_runs', 'row_runs', 'seed_stats', 'tex_escape', 'format_cell', 'chance_floor', 'adapted_note',
-           'render_table', 'reference_stats', 'table_frame', 'setup_text', 'write_items', 'load_items', 'item_units',
-           'unit_metric', 'bootstrap_draws', 'resampled_metric', 'paired_bootstrap', 'significance',
-           'significance_note', 'suite_datasets', 'dataset_label', 'significance_marks', 'table_retrieval',
-           'read_table', 'cell_number', 'table_vqa', 'table_ablation', 'table_efficiency', 'check_table',
-           'check_tables']
+           'render_table', 'reference_stats', 'table_frame', 'teacher_training', 'setup_text', 'write_items',
+           'load_items', 'item_units', 'unit_metric', 'bootstrap_draws', 'resampled_metric', 'paired_bootstrap',
+           'significance', 'significance_note', 'suite_datasets', 'dataset_label', 'significance_marks',
+           'table_retrieval', 'read_table', 'cell_number', 'table_vqa', 'table_ablation', 'table_efficiency',
+           'check_table', 'check_tables']
 
 # %% ../nbs/16_tables.ipynb #45bb2849
 METRICS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall', 'zs_top1', 'zs_top5',
@@ -259,6 +259,18 @@ def _arch(spec: dict) -> str:
     return (f"{tex_escape(spec.get('name', '?'))} (image ViT {v.get('layers')} layers of width {v.get('width')}, patch {v.get('patch_size')}, "
             f"{v.get('image_size')} px; text {t.get('layers')} layers of width {t.get('width')}; embedding {c.get('embed_dim')})")
 
+def teacher_training(cfg: dict) -> str:
+    "How the teacher of config `cfg` (a result file's `config`) got its weights, as a clause."
+    t, steps = cfg.get('teacher') or {}, int(cfg.get('teacher_train_steps') or 0)
+    w, batch = t.get('pretrained'), (cfg.get('data') or {}).get('batch_size')
+    if steps > 0 and (not w or Path(w).parent.name == 'teachers'):
+        scenes = (cfg.get('data') or {}).get('name') == 'scenes'
+        where = f' on {steps * batch:,} freshly generated scenes, each seen once' if scenes and batch else ' on the same training split'
+        return f'trained from scratch by the companion for {steps} steps' + (f' (batch {batch})' if batch else '') + where
+    if not w: return 'randomly initialised and not trained'
+    if Path(w).suffix or os.sep in w: return rf'loaded from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
+    return rf"with open\_clip's pretrained weights \texttt{{{tex_escape(w)}}}"
+
 def setup_text(df: pd.DataFrame, files) -> str:
     "What the runs behind `files` were: data, the teacher's size and training, the student's budget (from their result files)."
     runs = df[df['file'].isin(list(files))]
@@ -271,8 +283,7 @@ def setup_text(df: pd.DataFrame, files) -> str:
     tp = df.loc[(df['method'] == 'teacher') & df['params_m'].notna(), 'params_m'] if 'params_m' in df else pd.Series(dtype=float)
     size = f", {tp.iloc[0]:.2f}M parameters" if len(tp) else ''
     steps = cfg.get('teacher_train_steps') or 0
-    how = (f"trained from scratch on the same training data for {steps} steps (batch {d.get('batch_size')})" if steps else
-           f"pretrained weights {tex_escape(te.get('pretrained'))}" if te.get('pretrained') else 'untrained')
+    how = teacher_training(cfg)
     parts.append(f"Teacher: {_arch(te)}{size}, {how}, frozen.")
     total = sum(s.get('steps') or 0 for s in cfg.get('stages') or [])
     parts.append(f"Student: {_arch(st)}, trained from scratch; every method {total} steps of AdamW (batch {d.get('batch_size')}, "

@@ -4,29 +4,27 @@
 
 # %% ../nbs/13_teacher.ipynb #03839739
 from __future__ import annotations
-import copy, json, math, time
+import copy, json, time
 from dataclasses import asdict, replace
 from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Subset
 from tqdm.auto import tqdm
-from .config import RunConfig, EvalData
+from .config import RunConfig, EvalData, MethodSpec, OptimSpec, Stage
 from .io import atomic_write, cache_root, fingerprint, locked
-from .backbones import Backbone, build_backbone
+from .backbones import Backbone
 from .data import build_dataset, make_loader
-from .scenes import ScenesDataset
-from .tokenizers import get_tokenizer
 from .evaluate import evaluate
-from .trainer import Runtime, BatchStream, seed_everything, lr_factor
+from .trainer import Runtime, Trainer, truncate_log
 
 # %% auto #0
-__all__ = ['TEACHER_RECIPE', 'teacher_key', 'teacher_param_groups', 'teacher_history', 'train_teacher', 'resolve_teacher',
+__all__ = ['TEACHER_RECIPE', 'teacher_key', 'teacher_run_config', 'teacher_history', 'train_teacher', 'resolve_teacher',
            'TeacherCache', 'cache_key']
 
 # %% ../nbs/13_teacher.ipynb #5553706e
-TEACHER_RECIPE = dict(lr=1e-3, logit_scale_lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1,
-                      grad_clip=1.0, group=1, curve_every=200, curve_images=300)
+TEACHER_RECIPE = dict(lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1, grad_clip=1.0,
+                      curve_every=200, curve_images=300)
 
 def teacher_key(cfg: RunConfig) -> str:
     "Fingerprint of what the from-scratch teacher's weights depend on (not the students' `n_train`: it draws its own)."
@@ -34,31 +32,21 @@ def teacher_key(cfg: RunConfig) -> str:
     data = dict(name=d.name, root=d.root, ann_file=d.ann_file, image_size=d.image_size, seed=d.seed,
                 batch_size=d.batch_size, train_split=d.train_split, options=d.options)
     recipe = {k: v for k, v in TEACHER_RECIPE.items() if not k.startswith('curve')}
-    return fingerprint(dict(asdict(cfg.teacher), pretrained=None), data, cfg.teacher_train_steps, recipe, 'teacher-v3')
+    return fingerprint(dict(asdict(cfg.teacher), pretrained=None), data, cfg.teacher_train_steps, recipe, 'teacher-v4')
 
-def teacher_param_groups(model: Backbone, recipe: dict = TEACHER_RECIPE) -> list[dict]:
-    "AdamW groups: decay on matrices; biases, norms, class token and the logit scale without; the scale at its own lr."
-    ls = model.logit_scale
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    free = [p for p in model.parameters() if p.ndim < 2 and p is not ls]
-    return [dict(params=decay, weight_decay=recipe['weight_decay'], base_lr=recipe['lr'], name='decay'),
-            dict(params=free, weight_decay=0.0, base_lr=recipe['lr'], name='no_decay'),
-            dict(params=[ls], weight_decay=0.0, base_lr=recipe['logit_scale_lr'], name='logit_scale')]
-
-def _teacher_batches(cfg: RunConfig, tokenizer, n: int):
-    "The teacher's `n` batches: fresh scenes in whole hard-negative groups, or the students' stream on other data."
-    d, g = cfg.data, TEACHER_RECIPE['group']
-    if d.name != 'scenes':
-        tcfg = copy.deepcopy(cfg)
-        tcfg.seed = d.seed
-        stream = BatchStream(build_dataset(d, d.train_split), tokenizer, tcfg)
-        return (next(stream) for _ in range(n))
-    if d.batch_size % g:
-        raise ValueError(f"data.batch_size: the scenes teacher trains on groups of {g} scenes; expected a multiple "
-                         f"of {g}, got {d.batch_size}")
-    ds = ScenesDataset(n * d.batch_size, d.train_split, d.seed, d.image_size, **(dict(d.options) | {'group': g}))
-    return iter(make_loader(ds, tokenizer, d.batch_size, shuffle=False, num_workers=d.num_workers, drop_last=True,
-                            world_size=1, rank=0))
+def teacher_run_config(cfg: RunConfig, out_dir) -> RunConfig:
+    "The teacher's training as a run of the `Trainer`: the `scratch` method on the teacher's spec, the recipe's AdamW, fresh scenes."
+    R, n, d = TEACHER_RECIPE, cfg.teacher_train_steps, cfg.data
+    run = copy.deepcopy(cfg)
+    run.student = replace(copy.deepcopy(cfg.teacher), pretrained=None)
+    run.method = MethodSpec('scratch')
+    run.stages = [Stage('teacher', n)]
+    run.optim = OptimSpec(lr_student=R['lr'], weight_decay=R['weight_decay'], betas=list(R['betas']), eps=R['eps'],
+                          warmup=R['warmup'], grad_clip=R['grad_clip'])
+    run.teacher_train_steps, run.teacher_cache, run.seed, run.out_dir = 0, False, d.seed, str(out_dir)
+    if d.name == 'scenes':   # one epoch of a split as large as the steps need: no scene is seen twice
+        run.data = replace(d, n_train=n * d.batch_size)
+    return run
 
 def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> dict:
     "Retrieval and zero-shot of `model` on `data` (the protocol of the result files), rounded."
@@ -81,59 +69,57 @@ def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = Tr
     if rt.main:
         with locked(path):   # runs started in parallel: one trains the teacher, the others wait for its file
             if not path.exists():
-                _fit_teacher(cfg, rt, path, progress)
+                _fit_teacher(cfg, _one_process(rt), path, progress)
     rt.barrier()
     return path
 
+def _one_process(rt: Runtime) -> Runtime:
+    "`rt` as a single process: rank 0 trains the teacher alone while the other ranks wait at the barrier."
+    one = copy.copy(rt)
+    one.world_size, one.rank, one.main = 1, 0, True
+    return one
+
 def _fit_teacher(cfg: RunConfig, rt: Runtime, path: Path, progress: bool):
-    "The teacher's training loop; writes its weights to `path` and its curve beside them."
-    from open_clip.loss import ClipLoss
+    "Train the teacher with the `Trainer` (resuming a killed training); write its weights to `path` and its curve beside them."
     R, n, d = TEACHER_RECIPE, cfg.teacher_train_steps, cfg.data
-    seed_everything(d.seed)
-    model = build_backbone(cfg.teacher, device=rt.device)
-    tok = get_tokenizer(cfg.teacher)
-    batches = _teacher_batches(cfg, tok, n)
+    run = teacher_run_config(cfg, path.with_suffix(''))
+    resume = (Path(run.out_dir) / 'checkpoint.pt').exists()   # a killed training continues from its checkpoint
+    trainer = Trainer(run, resume=resume, progress=progress, rt=rt)
+    model, tok, scale0 = trainer.student, trainer.tokenizer, trainer.student.logit_scale.exp().item()
     curve_data = (build_dataset(replace(d, n_test=min(d.n_test, R['curve_images'])), d.eval_split)
                   if d.name == 'scenes' else None)
-    opt = torch.optim.AdamW(teacher_param_groups(model), lr=R['lr'], betas=R['betas'], eps=R['eps'])
-    loss_fn, scale0 = ClipLoss(), model.logit_scale.exp().item()
-    hist, losses, t0, eval_s = [], [], time.time(), 0.0
-    bar = tqdm(range(n), desc='teacher', disable=not progress)
-    for step in bar:
-        f = lr_factor(step, n, R['warmup'])
-        for g in opt.param_groups:
-            g['lr'] = g['base_lr'] * f
-        b = next(batches)
-        with rt.autocast():
-            img = model.encode_image(b['image'].to(rt.device), normalize=True)
-            txt = model.encode_text(b['text'].to(rt.device), normalize=True)
-            loss = loss_fn(img, txt, model.logit_scale.exp())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), R['grad_clip'])
-        opt.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
-        losses.append(loss.item())
-        if (step + 1) % R['curve_every'] == 0 or step + 1 == n:
-            te = time.time()
-            rec = dict(step=step + 1, loss=round(float(np.mean(losses)), 4),
-                       logit_scale=round(model.logit_scale.exp().item(), 3), lr=opt.param_groups[0]['lr'],
-                       train_s=round(te - t0 - eval_s, 1))
-            rec |= _curve_point(model, cfg, curve_data, tok, rt.device)
-            eval_s += time.time() - te
-            hist.append(rec)
-            losses = []
-            bar.set_postfix({k: rec[k] for k in ('loss', 'logit_scale', 'zs_top1', 'mean_recall') if k in rec})
-    train_s = time.time() - t0 - eval_s
+    curve_file = trainer.out / 'curve.jsonl'
+    truncate_log(curve_file, trainer.global_step)   # a resumed training repeats the points after its checkpoint
+    losses, t0, eval_s = [], time.time(), [0.0]
+
+    def curve_point(trainer, terms):
+        "Every `curve_every` steps and at the last: the mean loss since the last point, the scale, the lr, the metrics."
+        losses.append(terms['loss'].item())
+        if trainer.global_step % R['curve_every'] and trainer.global_step < n:
+            return
+        te = time.time()
+        rec = dict(step=trainer.global_step, loss=round(float(np.mean(losses)), 4),
+                   logit_scale=round(model.logit_scale.exp().item(), 3), lr=trainer.opt.param_groups[0]['lr'],
+                   train_s=round(te - t0 - eval_s[0], 1))
+        rec |= _curve_point(model, cfg, curve_data, tok, rt.device)
+        eval_s[0] += time.time() - te
+        losses.clear()
+        with open(curve_file, 'a') as f:
+            f.write(json.dumps(rec) + '\n')
+
+    resumed_at = trainer.global_step
+    trainer.fit(callback=curve_point)
+    train_s = time.time() - t0 - eval_s[0]
+    curve = [json.loads(line) for line in curve_file.read_text().splitlines()]
     info = dict(key=teacher_key(cfg), teacher=cfg.teacher.name, steps=n, batch_size=d.batch_size,
-                recipe=dict(R, betas=list(R['betas'])), data=asdict(d),
+                recipe=dict(R, betas=list(R['betas'])), data=asdict(d), resumed_at=resumed_at,
                 curve_images=len(curve_data) if curve_data else 0, device=str(rt.device),
-                torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
-                s_per_step=round(train_s / max(1, n), 4), logit_scale_init=round(scale0, 3),
-                logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=hist)
+                torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s[0], 1),
+                s_per_step=round(train_s / max(1, n - resumed_at), 4), logit_scale_init=round(scale0, 3),
+                logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=curve)
     atomic_write(path.with_suffix('.json'), json.dumps(info, indent=1))
     atomic_write(path, lambda t: torch.save(model.model.state_dict(), t))
+    (trainer.out / 'checkpoint.pt').unlink()   # the weights are written: the optimiser state is no longer needed
 
 def resolve_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) -> RunConfig:
     "Return `cfg` with `teacher.pretrained` pointing at the from-scratch teacher when the config asks for one."

@@ -16,7 +16,7 @@ from .io import atomic_write
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, make_loader
 from .tokenizers import get_tokenizer
-from .baselines import build_method, stages_for
+from .baselines import build_method, method_class, stages_for
 from .losses import mean_over_ranks
 
 # %% auto #0
@@ -217,7 +217,7 @@ class Trainer:
     def __init__(self, cfg: RunConfig, resume: bool = False, progress: bool = True, rt: Runtime | None = None,
                  cache=None, force: bool = False):
         cfg = validate(apply_variant(validate(cfg)))   # the variant's schedule is validated too
-        if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained:
+        if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and method_class(cfg.method.name).needs_teacher:
             raise ValueError(f"teacher.pretrained: the config asks for a teacher trained from scratch "
                              f"(teacher_train_steps={cfg.teacher_train_steps}); resolve it first with "
                              f"cmapkd.teacher.resolve_teacher (cmapkd.train.train does)")
@@ -227,8 +227,10 @@ class Trainer:
         self.progress = progress and rt.main
         if rt.main:
             self.out.mkdir(parents=True, exist_ok=True)
+        needs_teacher = method_class(cfg.method.name).needs_teacher
         seed_everything(cfg.seed)
-        self.teacher = build_backbone(cfg.teacher, frozen=True, device=rt.device)
+        self.teacher = build_backbone(cfg.teacher, frozen=True, device=rt.device) if needs_teacher else None
+        seed_everything(cfg.seed)   # the student's initialisation depends on the seed alone, teacher or not
         self.student = build_backbone(cfg.student, device=rt.device)
         self.method = build_method(cfg, self.teacher, self.student, rank=rt.rank, world_size=rt.world_size)
         self.method.to(rt.device)
@@ -350,8 +352,8 @@ class Trainer:
             self.student.logit_scale.clamp_(0, math.log(100))
         return terms
 
-    def fit(self, max_steps: int | None = None) -> dict:
-        "Run the remaining schedule (or `max_steps` more optimiser steps, to simulate an interruption)."
+    def fit(self, max_steps: int | None = None, callback=None) -> dict:
+        "Run the remaining schedule (or `max_steps` more optimiser steps, to simulate an interruption); `callback(trainer, terms)` after each step."
         rt, cfg = self.rt, self.cfg
         total = sum(self.lengths)
         bar = tqdm(total=total, initial=self.global_step, desc=f'{cfg.method.name}', disable=not self.progress)
@@ -379,6 +381,8 @@ class Trainer:
                         shown = ('loss', 'intra', 'align', 'relation', 'task')
                         bar.set_postfix({k: f'{record[k]:.3f}' for k in shown if k in record})
                     bar.update(1)
+                    if callback is not None:
+                        callback(self, terms)
                     if self.global_step % cfg.ckpt_every == 0:
                         self.save_checkpoint()
                 self.stage_idx, self.step = self.stage_idx + 1, 0
