@@ -23,7 +23,8 @@ import argparse, json, statistics, tempfile, time
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from open_clip.loss import ClipLoss
-from cmapkd.config import preset, apply_overrides
+from cmapkd.config import apply_overrides
+from cmapkd.presets import preset
 from cmapkd.trainer import Trainer
 
 PEAK_BF16 = {'H100': 989.0, 'H200': 989.0, 'A100': 312.0}   # dense bf16 TFLOP/s (SXM), no sparsity

@@ -5,7 +5,8 @@
 # %% ../nbs/19_cli.ipynb #d9b9c47b
 from __future__ import annotations
 import argparse, json, sys, time
-from .config import PRESETS, add_config_args, load_run_config, config_to_dict, run_command
+from .config import config_to_dict
+from .presets import PRESETS, add_config_args, load_run_config, run_command
 from .train import add_train_args, run as run_train
 
 # %% auto #0

@@ -8,10 +8,12 @@ import dataclasses, os, re, shutil, subprocess
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, preset as preset_config
+from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS
+from .presets import preset as preset_config
 from .io import atomic_write, record_sources
-from .tables import (teacher_training, load_results, select_runs, table_frame, format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS,
-                           EFFICIENCY_ROWS, VARIANT_LABELS, METHOD_LABELS, DATASET_LABELS, TASK_OF, suite_datasets)
+from .tables import (teacher_training, load_results, select_runs, table_frame, format_cell, tex_escape, MAIN_ROWS,
+                           ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS, METHOD_LABELS, DATASET_LABELS, TASK_OF,
+                           suite_datasets)
 from .figures import figure_runs
 
 # %% auto #0

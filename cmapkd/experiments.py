@@ -9,8 +9,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
-from .config import (RunConfig, preset, apply_overrides, validate, config_to_dict, save_config, METHODS,
-                           ADAPTED, VARIANTS, PRESETS, eval_data_spec)
+from .config import (RunConfig, apply_overrides, validate, config_to_dict, save_config, METHODS, ADAPTED,
+                           VARIANTS, eval_data_spec)
+from .presets import preset, PRESETS
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
 from .io import atomic_write, cache_root, fingerprint, git_commit, locked
@@ -20,7 +21,7 @@ from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
 from .trainer import seed_everything
-from .tables import write_items
+from .significance import write_items
 from .figures import write_figure_data, difficulty_signals
 
 # %% auto #0

@@ -4,22 +4,22 @@
 
 # %% ../nbs/16_tables.ipynb #d91fc42d
 from __future__ import annotations
-import functools, json, math, os, re
+import json, math, os, re
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config import METHODS, ADAPTED, VARIANTS, PRESETS, EvalSpec
+from .config import METHODS, ADAPTED, VARIANTS, EvalSpec
+from .presets import PRESETS
 from .io import atomic_write, record_sources
+from .significance import split_key, base_metric, significance, BOOTSTRAP
 
 # %% auto #0
 __all__ = ['METRICS', 'TASK_OF', 'LOWER_IS_BETTER', 'META', 'MAIN_ROWS', 'REFERENCE_ROWS', 'ABLATION_ROWS', 'EFFICIENCY_ROWS',
-           'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS', 'CHANCE_Z', 'BOOTSTRAP', 'SIG_MARK', 'ITEM_KEYS',
-           'RETRIEVAL_COLS', 'VQA_COLS', 'ABLATION_COLS', 'EFFICIENCY_COLS', 'split_key', 'base_metric', 'load_results',
-           'select_runs', 'row_runs', 'seed_stats', 'tex_escape', 'format_cell', 'chance_floor', 'adapted_note',
-           'render_table', 'reference_stats', 'table_frame', 'teacher_training', 'setup_text', 'write_items',
-           'load_items', 'item_units', 'unit_metric', 'bootstrap_draws', 'resampled_metric', 'paired_bootstrap',
-           'significance', 'significance_note', 'suite_datasets', 'dataset_label', 'significance_marks',
-           'table_retrieval', 'read_table', 'cell_number', 'table_vqa', 'table_ablation', 'table_efficiency',
+           'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS', 'CHANCE_Z', 'SIG_MARK', 'RETRIEVAL_COLS', 'VQA_COLS',
+           'ABLATION_COLS', 'EFFICIENCY_COLS', 'load_results', 'select_runs', 'row_runs', 'seed_stats', 'tex_escape',
+           'format_cell', 'chance_floor', 'adapted_note', 'render_table', 'read_table', 'cell_number',
+           'reference_stats', 'table_frame', 'teacher_training', 'setup_text', 'significance_note', 'suite_datasets',
+           'dataset_label', 'significance_marks', 'table_retrieval', 'table_vqa', 'table_ablation', 'table_efficiency',
            'check_table', 'check_tables']
 
 # %% ../nbs/16_tables.ipynb #45bb2849
@@ -27,13 +27,6 @@ METRICS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_r
            'vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other',
            'params_m', 'gflops', 'latency_ms_b1', 'latency_ms_bN', 'throughput')
 TASK_OF = dict(mean_recall='retrieval', zs_top1='zeroshot', vqa_overall='vqa')   # a task's headline metric
-
-def split_key(key: str) -> tuple[str | None, str]:
-    "('coco', 'vqa_yes/no') from 'coco/vqa_yes/no' (dataset names hold no '/'); (None, 'params_m') for a model-level key."
-    d, sep, m = key.partition('/')
-    return (d, m) if sep else (None, key)
-
-def base_metric(key: str) -> str: return split_key(key)[1]
 
 def _in(d: str | None, m: str) -> str: return f'{d}/{m}' if d else m
 
@@ -193,6 +186,27 @@ def render_table(frame: pd.DataFrame, cols: list[tuple], header: list[str], capt
     lines.append(r'\end{table}')
     return '\n'.join(lines) + '\n'
 
+# %% ../nbs/16_tables.ipynb #ffac6022
+def read_table(path) -> pd.DataFrame:
+    "Cells of a table written here, as strings indexed by row key with column keys as columns."
+    text = Path(path).read_text()
+    meta = dict(re.findall(r'^% (rows|cols): (.*)$', text, flags=re.M))
+    if set(meta) != {'rows', 'cols'}: raise ValueError(f"{path}: not a table written by cmapkd.tables (no rows/cols comment)")
+    rows, cols = meta['rows'].split(','), meta['cols'].split(',')
+    body = text.split(r'\midrule', 1)[1].split(r'\bottomrule', 1)[0]
+    lines = [l[:-2].strip() for l in body.splitlines() if l.strip().endswith(r'\\')]
+    if len(lines) != len(rows): raise ValueError(f"{path}: {len(lines)} table rows but the header names {len(rows)}")
+    cells = [[c.strip() for c in re.split(r'(?<!\\)&', l)][1:] for l in lines]   # '\&' in a label is not a separator
+    return pd.DataFrame(cells, index=rows, columns=cols)
+
+def cell_number(cell: str) -> tuple[float, float | None, bool]:
+    "(mean, std or None, bold) of a cell; (nan, None, False) for '--' or a blank."
+    bold = r'\textbf' in cell
+    s = cell.replace(r'\textbf{', '').replace('}', '').replace('{', '').replace('$-$', '-')
+    nums = re.findall(r'[-+]?\d+(?:\.\d+)?', s.replace(r'$\times$', ''))
+    if not nums: return (np.nan, None, False)
+    return (float(nums[0]), float(nums[1]) if len(nums) > 1 else None, bold)
+
 # %% ../nbs/16_tables.ipynb #9b46ebbf
 def _row_key(experiment: str, r: str) -> tuple[str, str | None]:
     return ('cmapkd', None if r == 'full' else r) if experiment == 'ablation' else (r, None)
@@ -282,7 +296,6 @@ def setup_text(df: pd.DataFrame, files) -> str:
                                           if d.get('name') == 'scenes' else '') + '.']
     tp = df.loc[(df['method'] == 'teacher') & df['params_m'].notna(), 'params_m'] if 'params_m' in df else pd.Series(dtype=float)
     size = f", {tp.iloc[0]:.2f}M parameters" if len(tp) else ''
-    steps = cfg.get('teacher_train_steps') or 0
     how = teacher_training(cfg)
     parts.append(f"Teacher: {_arch(te)}{size}, {how}, frozen.")
     total = sum(s.get('steps') or 0 for s in cfg.get('stages') or [])
@@ -312,94 +325,7 @@ def _write_table(frame, cols, header, what, label, name, df, experiment, paper_d
     return frame
 
 # %% ../nbs/16_tables.ipynb #b0075702
-BOOTSTRAP = dict(resamples=10_000, seed=0, level=0.95)
 SIG_MARK = r'$^{\ast}$'
-ITEM_KEYS = ('i2t_rank', 't2i_rank', 'text_to_image', 'zs_rank', 'zs_label', 'vqa_score', 'vqa_question_image', 'vqa_answer_type')
-
-def write_items(path, **arrays) -> Path:
-    "Write a run's per-item results (the `per_item` arrays of `evaluate`) as a compressed .npz, atomically."
-    bad = sorted(k for k in arrays if base_metric(k) not in ITEM_KEYS)
-    if bad: raise KeyError(f"{path}: unknown per-item array(s) {bad}; expected some of {list(ITEM_KEYS)}")
-    d = {k: (np.asarray(v).astype(str) if np.asarray(v).dtype.kind in 'OUS' else np.asarray(v)) for k, v in arrays.items()}
-    def write(tmp):
-        with open(tmp, 'wb') as f: np.savez_compressed(f, **d)
-    return atomic_write(path, write)
-
-def load_items(path) -> dict:
-    "A run's per-item results."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"per-item results {path} do not exist")
-    with np.load(path, allow_pickle=False) as z: return {k: z[k] for k in z.files}
-
-def item_units(items: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    "Per test image, numerators and denominators [N, G] of the G proportions whose mean (x 100) is `metric` ('<dataset>/<metric>' reads that dataset's arrays)."
-    d, metric = split_key(metric)
-    if d: items = {k.partition('/')[2]: v for k, v in items.items() if k.startswith(d + '/')}
-    if metric == 'mean_recall':
-        if 'i2t_rank' not in items: raise KeyError("per-item results have no retrieval ranks (i2t_rank, t2i_rank)")
-        r, n = items['i2t_rank'], len(items['i2t_rank'])
-        t2i, rt = items['text_to_image'], items['t2i_rank']
-        caps = np.bincount(t2i, minlength=n)
-        num = [r < k for k in (1, 5, 10)] + [np.bincount(t2i, weights=rt < k, minlength=n) for k in (1, 5, 10)]
-        den = [np.ones(n)] * 3 + [caps] * 3
-    elif metric == 'zs_top1':
-        num, den = [items['zs_rank'] < 1], [np.ones(len(items['zs_rank']))]
-    elif metric == 'vqa_overall':
-        q = items['vqa_question_image']; n = int(q.max()) + 1
-        num, den = [np.bincount(q, weights=items['vqa_score'], minlength=n)], [np.bincount(q, minlength=n)]
-    else: raise KeyError(f"item_units: no per-item form of metric '{metric}' (mean_recall, zs_top1, vqa_overall)")
-    return np.stack(num, 1).astype(np.float64), np.stack(den, 1).astype(np.float64)
-
-def unit_metric(units) -> float:
-    "The metric (percent) of the whole test set from its units."
-    num, den = units
-    return float(100 * (num.sum(0) / den.sum(0)).mean())
-
-@functools.lru_cache(maxsize=2)
-def bootstrap_draws(n_items: int, n_seeds: int, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    "Item weights [B, N] (how often each item is drawn, N draws with replacement) and seed draws [B, S]."
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n_items, (resamples, n_items))
-    w = np.bincount((idx + n_items * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n_items)
-    return w.reshape(resamples, n_items).astype(np.float32), rng.integers(0, n_seeds, (resamples, n_seeds))
-
-def resampled_metric(units, w: np.ndarray) -> np.ndarray:
-    "The metric (percent) of each resample [B] from item weights `w` [B, N]: every proportion re-weighted, then averaged."
-    num, den = units
-    return 100 * ((w @ num.astype(np.float32)) / (w @ den.astype(np.float32))).mean(1)
-
-def paired_bootstrap(a: list, b: list, resamples: int = BOOTSTRAP['resamples'], seed: int = BOOTSTRAP['seed'],
-                     level: float = BOOTSTRAP['level']) -> dict:
-    "Paired bootstrap of mean_s[M_a(s) - M_b(s)]: `a`, `b` hold per seed (paired by position) the `item_units` of two methods."
-    if len(a) != len(b) or not a: raise ValueError(f"paired_bootstrap: need the same number (>= 1) of seeds on both sides, got {len(a)} and {len(b)}")
-    n = len(a[0][0])
-    if any(len(u[0]) != n for u in a + b): raise ValueError("paired_bootstrap: the runs have different numbers of test items (not the same test split)")
-    w, s = bootstrap_draws(n, len(a), resamples, seed)
-    per_seed = lambda units: np.stack([resampled_metric(u, w) for u in units], 1)   # [B, S]
-    d = np.take_along_axis(per_seed(a) - per_seed(b), s, 1).mean(1)
-    lo, hi = np.quantile(d, [(1 - level) / 2, 1 - (1 - level) / 2])
-    diff = float(np.mean([unit_metric(x) - unit_metric(y) for x, y in zip(a, b)]))
-    return dict(diff=diff, lo=float(lo), hi=float(hi), p=float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))),
-                significant=bool(lo > 0 or hi < 0), n_items=n, n_seeds=len(a), resamples=resamples, level=level)
-
-def _units(run: pd.Series, metric: str):
-    units = item_units(load_items(run['per_item']), metric)
-    if abs(unit_metric(units) - run[metric]) > 1e-3:
-        raise ValueError(f"{run['per_item']}: its per-item results give {metric} = {unit_metric(units):.4f}, the result file says {run[metric]:.4f}")
-    return units
-
-def significance(sub: pd.DataFrame, metric: str = 'mean_recall', ref: str = 'cmapkd') -> dict:
-    "{method: paired_bootstrap of `ref` against it (+ its seeds)} for every other method of `sub` (no variants) with per-item results."
-    runs = sub[sub['variant'].map(lambda v: v is None) & sub['per_item'].notna()]
-    have = lambda m: {r['seed']: r for _, r in runs[runs['method'] == m].iterrows()}
-    mine, out = have(ref), {}
-    for m in sorted(set(runs['method']) - {ref, 'teacher'}):
-        theirs = have(m)
-        seeds = sorted(set(mine) & set(theirs))
-        if not seeds: continue
-        res = paired_bootstrap([_units(mine[s], metric) for s in seeds], [_units(theirs[s], metric) for s in seeds])
-        out[m] = res | dict(seeds=seeds)
-    return out
 
 def significance_note(sig: dict) -> str:
     "Table 2's footnote for the significance marks (also when no method is marked)."
@@ -457,27 +383,6 @@ def table_retrieval(df: pd.DataFrame, paper_dir='paper', preset: str | None = No
     record_sources(paper_dir, path, [f for fs in frame['files'] for f in fs])
     frame.attrs['significance'] = sigs
     return frame
-
-# %% ../nbs/16_tables.ipynb #ffac6022
-def read_table(path) -> pd.DataFrame:
-    "Cells of a table written here, as strings indexed by row key with column keys as columns."
-    text = Path(path).read_text()
-    meta = dict(re.findall(r'^% (rows|cols): (.*)$', text, flags=re.M))
-    if set(meta) != {'rows', 'cols'}: raise ValueError(f"{path}: not a table written by cmapkd.tables (no rows/cols comment)")
-    rows, cols = meta['rows'].split(','), meta['cols'].split(',')
-    body = text.split(r'\midrule', 1)[1].split(r'\bottomrule', 1)[0]
-    lines = [l[:-2].strip() for l in body.splitlines() if l.strip().endswith(r'\\')]
-    if len(lines) != len(rows): raise ValueError(f"{path}: {len(lines)} table rows but the header names {len(rows)}")
-    cells = [[c.strip() for c in re.split(r'(?<!\\)&', l)][1:] for l in lines]   # '\&' in a label is not a separator
-    return pd.DataFrame(cells, index=rows, columns=cols)
-
-def cell_number(cell: str) -> tuple[float, float | None, bool]:
-    "(mean, std or None, bold) of a cell; (nan, None, False) for '--' or a blank."
-    bold = r'\textbf' in cell
-    s = cell.replace(r'\textbf{', '').replace('}', '').replace('{', '').replace('$-$', '-')
-    nums = re.findall(r'[-+]?\d+(?:\.\d+)?', s.replace(r'$\times$', ''))
-    if not nums: return (np.nan, None, False)
-    return (float(nums[0]), float(nums[1]) if len(nums) > 1 else None, bold)
 
 # %% ../nbs/16_tables.ipynb #da4fd8f2
 VQA_COLS = ('vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other', 'zs_top1')

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse, json, os, sys
 import torch.distributed as dist
 from pathlib import Path
-from .config import RunConfig, add_config_args, load_run_config, validate, apply_variant, run_command
+from .config import RunConfig, validate, apply_variant
+from .presets import add_config_args, load_run_config, run_command
 from .io import atomic_write, cache_root
 from .trainer import Runtime, Trainer
 from .teacher import resolve_teacher, TeacherCache, cache_key

@@ -57,7 +57,7 @@ def write_fixtures(data_root: Path) -> Path:
 @pytest.fixture(scope='module')
 def suite_run(tmp_path_factory):
     "One smoke CMAPKD run (smoke towers, scenes training) scored on the paper preset's suite over the fixtures."
-    from cmapkd.config import paper_suite
+    from cmapkd.presets import paper_suite
     from cmapkd.experiments import run_one, data_root_overrides
     tmp = tmp_path_factory.mktemp('suite')
     root = write_fixtures(tmp / 'data')
@@ -100,7 +100,8 @@ def test_tables_and_figures_follow_the_suite(suite_run):
 
 def test_paper_preset_validates_against_the_data_and_names_what_is_missing(suite_run):
     import shutil
-    from cmapkd.config import preset, apply_overrides, validate
+    from cmapkd.config import apply_overrides, validate
+from cmapkd.presets import preset
     from cmapkd.experiments import data_root_overrides
     tmp, root, p = suite_run
     cfg = validate(apply_overrides(preset('paper'), data_root_overrides('paper', root)))
