@@ -193,7 +193,7 @@ def test_build_backbone_mutes_only_open_clips_no_weights_warning(caplog):
     import logging, open_clip
     from cmapkd.backbones import build_backbone, random_init_quietly
     from cmapkd.config import register_model_config
-from cmapkd.presets import preset
+    from cmapkd.presets import preset
     spec = preset('smoke').student
     assert spec.pretrained is None
     with caplog.at_level(logging.WARNING):

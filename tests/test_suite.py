@@ -101,7 +101,7 @@ def test_tables_and_figures_follow_the_suite(suite_run):
 def test_paper_preset_validates_against_the_data_and_names_what_is_missing(suite_run):
     import shutil
     from cmapkd.config import apply_overrides, validate
-from cmapkd.presets import preset
+    from cmapkd.presets import preset
     from cmapkd.experiments import data_root_overrides
     tmp, root, p = suite_run
     cfg = validate(apply_overrides(preset('paper'), data_root_overrides('paper', root)))
