@@ -90,31 +90,32 @@ def _fit_teacher(cfg: RunConfig, rt: Runtime, path: Path, progress: bool):
                   if d.name == 'scenes' else None)
     curve_file = trainer.out / 'curve.jsonl'
     truncate_log(curve_file, trainer.global_step)   # a resumed training repeats the points after its checkpoint
-    losses, t0, eval_s = [], time.time(), [0.0]
+    losses, t0, eval_s = [], time.time(), 0.0
 
     def curve_point(trainer, terms):
         "Every `curve_every` steps and at the last: the mean loss since the last point, the scale, the lr, the metrics."
+        nonlocal eval_s
         losses.append(terms['loss'].item())
         if trainer.global_step % R['curve_every'] and trainer.global_step < n:
             return
         te = time.time()
         rec = dict(step=trainer.global_step, loss=round(float(np.mean(losses)), 4),
                    logit_scale=round(model.logit_scale.exp().item(), 3), lr=trainer.opt.param_groups[0]['lr'],
-                   train_s=round(te - t0 - eval_s[0], 1))
+                   train_s=round(te - t0 - eval_s, 1))
         rec |= _curve_point(model, cfg, curve_data, tok, rt.device)
-        eval_s[0] += time.time() - te
+        eval_s += time.time() - te
         losses.clear()
         with open(curve_file, 'a') as f:
             f.write(json.dumps(rec) + '\n')
 
     resumed_at = trainer.global_step
     trainer.fit(callback=curve_point)
-    train_s = time.time() - t0 - eval_s[0]
+    train_s = time.time() - t0 - eval_s
     curve = [json.loads(line) for line in curve_file.read_text().splitlines()]
     info = dict(key=teacher_key(cfg), teacher=cfg.teacher.name, steps=n, batch_size=d.batch_size,
                 recipe=dict(R, betas=list(R['betas'])), data=asdict(d), resumed_at=resumed_at,
                 curve_images=len(curve_data) if curve_data else 0, device=str(rt.device),
-                torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s[0], 1),
+                torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
                 s_per_step=round(train_s / max(1, n - resumed_at), 4), logit_scale_init=round(scale0, 3),
                 logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=curve)
     atomic_write(path.with_suffix('.json'), json.dumps(info, indent=1))
