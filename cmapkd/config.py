@@ -147,6 +147,7 @@ class RunConfig:
     optim: OptimSpec = field(default_factory=OptimSpec)
     eval: EvalSpec = field(default_factory=EvalSpec)
     teacher_train_steps: int = 0           # >0: train the teacher from scratch on the data first
+    teacher_batch: int = 0                 # that teacher's batch; 0: data.batch_size
     precision: str = 'auto'                # 'auto' (bf16 autocast on GPU, fp32 on CPU) | 'fp32' | 'bf16'
     device: str = 'auto'                   # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
     seed: int = 0
@@ -360,7 +361,7 @@ FIELD_RULES = {
                     eps=_above(0), warmup=_within(0, 1), grad_clip=_above(0), accum_steps=_at_least(1)),
     EvalSpec: dict(batch_size=_at_least(1), vqa_answers=_at_least(1), vqa_epochs=_at_least(1),
                    efficiency_batch=_at_least(1)),   # eval.suite (issue 17): its type comes from EvalSpec; its rule goes here
-    RunConfig: dict(teacher_train_steps=_at_least(0), precision=_one_of(('auto', 'fp32', 'bf16')),
+    RunConfig: dict(teacher_train_steps=_at_least(0), teacher_batch=_at_least(0), precision=_one_of(('auto', 'fp32', 'bf16')),
                     device=(lambda v: re.fullmatch(r'auto|cpu|cuda(:\d+)?', v) is not None, "'auto', 'cpu', 'cuda' or 'cuda:N'"),
                     seed=_at_least(0), log_every=_at_least(1), ckpt_every=_at_least(1)),
 }

@@ -40,7 +40,7 @@ def _tiny_preset() -> RunConfig:
     return RunConfig(preset='tiny', teacher=_scenes_spec('scenes-teacher'), student=_scenes_spec('scenes-student'),
                      data=DataSpec(image_size=64, n_train=4000, n_val=200, n_test=1000, batch_size=64),
                      method=MethodSpec(pyramid_dim=64),
-                     stages=progressive(240), teacher_train_steps=2400, log_every=10, ckpt_every=80, teacher_cache=True,
+                     stages=progressive(240), teacher_train_steps=1200, teacher_batch=256, log_every=10, ckpt_every=80, teacher_cache=True,
                      eval=EvalSpec(batch_size=256, vqa_answers=50, vqa_epochs=10, efficiency_batch=32),
                      out_dir='runs/tiny')
 

@@ -276,7 +276,7 @@ def _arch(spec: dict) -> str:
 def teacher_training(cfg: dict) -> str:
     "How the teacher of config `cfg` (a result file's `config`) got its weights, as a clause."
     t, steps = cfg.get('teacher') or {}, int(cfg.get('teacher_train_steps') or 0)
-    w, batch = t.get('pretrained'), (cfg.get('data') or {}).get('batch_size')
+    w, batch = t.get('pretrained'), cfg.get('teacher_batch') or (cfg.get('data') or {}).get('batch_size')
     if steps > 0 and (not w or Path(w).parent.name == 'teachers'):
         scenes = (cfg.get('data') or {}).get('name') == 'scenes'
         where = f' on {steps * batch:,} freshly generated scenes, each seen once' if scenes and batch else ' on the same training split'

@@ -19,33 +19,38 @@ from .evaluate import evaluate
 from .trainer import Runtime, Trainer, truncate_log
 
 # %% auto #0
-__all__ = ['TEACHER_RECIPE', 'teacher_key', 'teacher_run_config', 'teacher_history', 'train_teacher', 'resolve_teacher',
-           'TeacherCache', 'cache_key']
+__all__ = ['TEACHER_RECIPE', 'teacher_batch', 'teacher_key', 'teacher_run_config', 'teacher_history', 'train_teacher',
+           'resolve_teacher', 'TeacherCache', 'cache_key']
 
 # %% ../nbs/13_teacher.ipynb #5553706e
 TEACHER_RECIPE = dict(lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1, grad_clip=1.0,
                       curve_every=200, curve_images=300)
 
+def teacher_batch(cfg: RunConfig) -> int:
+    "The from-scratch teacher's batch size: `teacher_batch`, or the students' when it is 0."
+    return cfg.teacher_batch or cfg.data.batch_size
+
 def teacher_key(cfg: RunConfig) -> str:
     "Fingerprint of what the from-scratch teacher's weights depend on (not the students' `n_train`: it draws its own)."
     d = cfg.data
     data = dict(name=d.name, root=d.root, ann_file=d.ann_file, image_size=d.image_size, seed=d.seed,
-                batch_size=d.batch_size, train_split=d.train_split, options=d.options)
+                batch_size=teacher_batch(cfg), train_split=d.train_split, options=d.options)
     recipe = {k: v for k, v in TEACHER_RECIPE.items() if not k.startswith('curve')}
     return fingerprint(dict(asdict(cfg.teacher), pretrained=None), data, cfg.teacher_train_steps, recipe, 'teacher-v4')
 
 def teacher_run_config(cfg: RunConfig, out_dir) -> RunConfig:
     "The teacher's training as a run of the `Trainer`: the `scratch` method on the teacher's spec, the recipe's AdamW, fresh scenes."
-    R, n, d = TEACHER_RECIPE, cfg.teacher_train_steps, cfg.data
+    R, n, b = TEACHER_RECIPE, cfg.teacher_train_steps, teacher_batch(cfg)
     run = copy.deepcopy(cfg)
     run.student = replace(copy.deepcopy(cfg.teacher), pretrained=None)
     run.method = MethodSpec('scratch')
     run.stages = [Stage('teacher', n)]
     run.optim = OptimSpec(lr_student=R['lr'], weight_decay=R['weight_decay'], betas=list(R['betas']), eps=R['eps'],
                           warmup=R['warmup'], grad_clip=R['grad_clip'])
-    run.teacher_train_steps, run.teacher_cache, run.seed, run.out_dir = 0, False, d.seed, str(out_dir)
-    if d.name == 'scenes':   # one epoch of a split as large as the steps need: no scene is seen twice
-        run.data = replace(d, n_train=n * d.batch_size)
+    run.teacher_train_steps, run.teacher_cache, run.seed, run.out_dir = 0, False, cfg.data.seed, str(out_dir)
+    run.data = replace(cfg.data, batch_size=b)
+    if run.data.name == 'scenes':   # one epoch of a split as large as the steps need: no scene is seen twice
+        run.data.n_train = n * b
     return run
 
 def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> dict:
@@ -112,8 +117,8 @@ def _fit_teacher(cfg: RunConfig, rt: Runtime, path: Path, progress: bool):
     trainer.fit(callback=curve_point)
     train_s = time.time() - t0 - eval_s
     curve = [json.loads(line) for line in curve_file.read_text().splitlines()]
-    info = dict(key=teacher_key(cfg), teacher=cfg.teacher.name, steps=n, batch_size=d.batch_size,
-                recipe=dict(R, betas=list(R['betas'])), data=asdict(d), resumed_at=resumed_at,
+    info = dict(key=teacher_key(cfg), teacher=cfg.teacher.name, steps=n, batch_size=teacher_batch(cfg),
+                recipe=dict(R, betas=list(R['betas'])), data=asdict(run.data), resumed_at=resumed_at,
                 curve_images=len(curve_data) if curve_data else 0, device=str(rt.device),
                 torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
                 s_per_step=round(train_s / max(1, n - resumed_at), 4), logit_scale_init=round(scale0, 3),
