@@ -1,6 +1,6 @@
 """Throughput of one distillation step: CMAPKD against the plain open_clip distillation a researcher would write.
 
-Prints one JSON object. Every ratio is taken between configurations measured in this same run, on one device.
+Prints one JSON object (and each configuration's row to stderr as soon as it is measured). Every ratio is taken between configurations measured in this same run, on one device.
 
   python bench/bench_step.py                 # GPU when present (gpu preset, batch 256, 224 px) and the CPU tiny preset
   python bench/bench_step.py --only cpu      # CPU tiny preset against its own plain baseline only
@@ -19,7 +19,7 @@ Synthetic data (random images and tokens) and random weights, so the figures mea
 counted by torch's FlopCounterMode on the eager step of each configuration; MFU is against the device's dense
 bf16 peak.
 """
-import argparse, json, statistics, tempfile, time
+import argparse, json, statistics, sys, tempfile, time
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from open_clip.loss import ClipLoss
@@ -125,6 +125,7 @@ def bench(preset_name, batch, steps, warmup, device, configs):
         flops[name] = counted(eager_step)
         sec, mem = measure(step, dev, steps, warmup)
         out[name] = row(batch, sec, mem, flops[name], dev)
+        print(json.dumps({'preset': preset_name, name: out[name]}), file=sys.stderr, flush=True)   # kept if a later one times out
         if name == 'cmapkd':   # ALSN's reward on the same batch; the held-out batch is another one
             held = (torch.randn_like(images), tokens.roll(1, 0))
             reward = lambda: tr.method.alsn_step(tr.student, images, tokens, cached, stage, *held)

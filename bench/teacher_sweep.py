@@ -23,6 +23,7 @@ def one(name: str, threads: int, workers: int) -> dict:
     from cmapkd import teacher as T
     from cmapkd.backbones import build_backbone
     from cmapkd.data import build_dataset
+    from cmapkd.io import git_commit
     from cmapkd.presets import preset
     from cmapkd.tokenizers import get_tokenizer
     steps, batch, lr = VARIANTS[name]
@@ -41,6 +42,7 @@ def one(name: str, threads: int, workers: int) -> dict:
     m = T._curve_point(model, cfg, test, get_tokenizer(cfg.teacher), torch.device(dev))
     return dict(variant=name, steps=steps, batch=batch, lr=lr, images=steps * batch, n_test=len(test),
                 train_s=round(train_s, 1), device=torch.cuda.get_device_name() if dev == 'cuda' else 'cpu',
+                commit=git_commit(os.path.dirname(os.path.abspath(__file__))), torch=torch.__version__,
                 logit_scale_final=hist['logit_scale_final'], curve=[(c['step'], c['mean_recall']) for c in hist['curve']],
                 **m)
 

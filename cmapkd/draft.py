@@ -230,15 +230,28 @@ def _length(df: pd.DataFrame, preset: str | None) -> dict:
         return dict(LengthSentence='')
     main = select_runs(df, 'main', preset)
     key = headline(main, preset)['mean_recall']
-    order = lambda sub: list(sub.groupby('method')[key].mean().sort_values().index)
-    o_half, o_full = order(half), order(main[main['method'].isin(set(half['method']))])
-    names = lambda o: ' $<$ '.join(tex_escape(METHOD_LABELS.get(m, m)) for m in o)
-    if o_half == o_full:
+    full = main[main['method'].isin(set(half['method']))]
+
+    def ranked(sub):
+        "Methods by mean, and each pair's relation: -1, +1, or 0 within seed variation (the rule of `compare`)."
+        g = sub.groupby('method')[key]
+        m, s = g.mean().sort_values(), g.std().fillna(0)
+        rel = lambda a, b: 0 if abs(round(m[b] - m[a], 1)) <= max(s[a], s[b]) else int(np.sign(m[b] - m[a]))
+        chain = tex_escape(METHOD_LABELS.get(m.index[0], m.index[0])) + ''.join(
+            (' $\\approx$ ' if rel(a, b) == 0 else ' $<$ ') + tex_escape(METHOD_LABELS.get(b, b)) for a, b in zip(m.index, m.index[1:]))
+        return chain, {(a, b): rel(a, b) for a in m.index for b in m.index if a < b}
+
+    (c_half, r_half), (c_full, r_full) = ranked(half), ranked(full)
+    tie = ', $\\approx$: within seed variation' if 0 in r_full.values() or 0 in r_half.values() else ''
+    if r_half == r_full:
         return dict(LengthSentence=f'Trained for half as many steps, these students keep their order in mean recall '
-                                   f'({names(o_full)}), so the ordering no longer changes with the training length.')
-    return dict(LengthSentence=f'Trained for half as many steps, these students are ordered differently in mean recall '
-                               f'({names(o_half)}; at full length {names(o_full)}): the ordering is not yet stable at '
-                               f'this training length.')
+                                   f'({c_full}{tie}), so the ordering no longer changes with the training length.')
+    if any(r_half[p] * r_full[p] < 0 for p in r_full):
+        return dict(LengthSentence=f'Trained for half as many steps, these students are ordered differently in mean recall '
+                                   f'({c_half}; at full length {c_full}{tie}): the ordering is not yet stable at '
+                                   f'this training length.')
+    return dict(LengthSentence=f'Trained for half as many steps, no two of these students swap places in mean recall '
+                               f'(half length: {c_half}; full length: {c_full}{tie}).')
 
 def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
     "Every macro value of numbers.tex from the result frame `df` (`cmapkd.tables.load_results`)."

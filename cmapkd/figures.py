@@ -154,12 +154,14 @@ def plot_alsn_difficulty(w_v, w_l, difficulty, bins: int = 5):
     centre = pd.Series(difficulty).groupby(b).mean().loc[b].to_numpy()
     long = alsn_long(w_v, w_l, difficulty=centre)
     with sns.axes_style('whitegrid'), sns.plotting_context('paper'):
-        fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(7, 3.1), sharey=True)
         for ax, mod in zip(axes, ('visual', 'language')):
-            sns.lineplot(data=long[long.modality == mod], x='difficulty', y='weight', hue='level', marker='o',
-                         errorbar='se', ax=ax, palette='viridis')
+            sns.lineplot(data=long[long.modality == mod], x='difficulty', y='weight', hue='level', style='level',
+                         markers=True, dashes=False, errorbar='se', ax=ax, palette='colorblind')
             ax.axhline(0.25, ls='--', c='grey', lw=0.8)
             ax.set(title=f'{mod} levels', xlabel='sample difficulty (bin mean)', ylabel='ALSN weight')
+            # below the panel, so that no line runs under it
+            sns.move_legend(ax, 'upper center', bbox_to_anchor=(0.5, -0.24), ncol=4, title=None, frameon=False)
         fig.tight_layout()
     return fig
 

@@ -54,6 +54,7 @@ def run(args) -> int:
     if int(os.environ.get('RANK', 0)) == 0:
         print(json.dumps({k: v for k, v in res.items() if k not in ('stages', 'history')}))
     if dist.is_initialized():
+        dist.barrier()   # every rank leaves together: gloo's threads are torn down with no peer still talking
         dist.destroy_process_group()
     return 0
 

@@ -217,7 +217,8 @@ class Trainer:
     def __init__(self, cfg: RunConfig, resume: bool = False, progress: bool = True, rt: Runtime | None = None,
                  cache=None, force: bool = False):
         cfg = validate(apply_variant(validate(cfg)))   # the variant's schedule is validated too
-        if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and method_class(cfg.method.name).needs_teacher:
+        needs_teacher = method_class(cfg.method.name).needs_teacher
+        if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and needs_teacher:
             raise ValueError(f"teacher.pretrained: the config asks for a teacher trained from scratch "
                              f"(teacher_train_steps={cfg.teacher_train_steps}); resolve it first with "
                              f"cmapkd.teacher.resolve_teacher (cmapkd.train.train does)")
@@ -227,7 +228,6 @@ class Trainer:
         self.progress = progress and rt.main
         if rt.main:
             self.out.mkdir(parents=True, exist_ok=True)
-        needs_teacher = method_class(cfg.method.name).needs_teacher
         seed_everything(cfg.seed)
         self.teacher = build_backbone(cfg.teacher, frozen=True, device=rt.device) if needs_teacher else None
         seed_everything(cfg.seed)   # the student's initialisation depends on the seed alone, teacher or not
