@@ -18,9 +18,9 @@ from .figures import figure_runs
 
 # %% auto #0
 __all__ = ['BASELINES', 'HEADERS', 'NUMBERS', 'SCHEDULE', 'TEX_PACKAGES', 'TEX_FILES', 'macro_name', 'render_macros', 'pct',
-           'compare', 'data_description', 'device_words', 'listing', 'num', 'headline', 'draft_numbers', 'levels_tex',
-           'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers', 'write_schedule', 'template_dir',
-           'copy_template', 'latex_problems', 'missing_tex', 'compile_paper', 'write_draft']
+           'printed_diff', 'compare', 'data_description', 'device_words', 'listing', 'num', 'headline', 'draft_numbers',
+           'levels_tex', 'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers', 'write_schedule',
+           'template_dir', 'copy_template', 'latex_problems', 'missing_tex', 'compile_paper', 'write_draft']
 
 # %% ../nbs/21_draft.ipynb #b7c467a5
 def macro_name(key: str) -> str:
@@ -38,10 +38,14 @@ def pct(x) -> str:
     "A percentage as the tables print it; '--' when missing."
     return format_cell(x)
 
+def printed_diff(a: float, b: float) -> float:
+    "a - b as the difference of the two printed (one-decimal) numbers."
+    return round(round(a, 1) - round(b, 1), 1)
+
 def compare(ours: float, other: float, name: str, spread: float = np.nan, role: str = '') -> str:
     "How CMAPKD's `ours` stands against row `name` (`other`, described by `role`), chosen from the printed numbers; `spread` = seed std."
     if not (np.isfinite(ours) and np.isfinite(other)): return f'cannot yet be compared with {name} (no result file)'
-    d, r = round(round(ours, 1) - round(other, 1), 1), (', ' + role if role else '')
+    d, r = printed_diff(ours, other), (', ' + role if role else '')
     if d == 0: return f'matches {name} ({pct(other)}{r})'
     if np.isfinite(spread) and abs(d) <= spread:
         return f"is within seed variation of {name} ({pct(other)}{r}; difference {format_cell(d, kind='delta')}, seed std up to {spread:.1f})"
@@ -236,7 +240,7 @@ def _length(df: pd.DataFrame, preset: str | None) -> dict:
         "Methods by mean, and each pair's relation: -1, +1, or 0 within seed variation (the rule of `compare`)."
         g = sub.groupby('method')[key]
         m, s = g.mean().sort_values(), g.std().fillna(0)
-        rel = lambda a, b: 0 if abs(round(m[b] - m[a], 1)) <= max(s[a], s[b]) else int(np.sign(m[b] - m[a]))
+        rel = lambda a, b: 0 if abs(printed_diff(m[b], m[a])) <= max(s[a], s[b]) else int(np.sign(m[b] - m[a]))
         chain = tex_escape(METHOD_LABELS.get(m.index[0], m.index[0])) + ''.join(
             (' $\\approx$ ' if rel(a, b) == 0 else ' $<$ ') + tex_escape(METHOD_LABELS.get(b, b)) for a, b in zip(m.index, m.index[1:]))
         return chain, {(a, b): rel(a, b) for a in m.index for b in m.index if a < b}
