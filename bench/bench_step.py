@@ -71,7 +71,7 @@ def counted(fn) -> int:
 
 def trainer(preset_name, batch, device, fast):
     "The trainer of the preset's CMAPKD run, on random weights (no teacher training), with the fast path on or off."
-    cfg = apply_overrides(preset(preset_name), [f'device={device}', 'teacher_train_steps=0', f'data.batch_size={batch}',
+    cfg = apply_overrides(preset(preset_name), [f'device={device}', 'teacher_train_steps=0', 'setting=scratch', f'data.batch_size={batch}',
                                                 f'fast={str(fast).lower()}', 'teacher_cache=false',
                                                 f'out_dir={tempfile.mkdtemp()}'])
     return Trainer(cfg, progress=False)

@@ -28,14 +28,14 @@ def one(name: str, threads: int, workers: int) -> dict:
     from cmapkd.tokenizers import get_tokenizer
     steps, batch, lr = VARIANTS[name]
     torch.set_num_threads(threads)
-    T.TEACHER_RECIPE['lr'] = lr
+    T.PRETRAIN_RECIPE['lr'] = lr
     cfg = preset('tiny')
     cfg.teacher_train_steps, cfg.teacher_batch, cfg.precision, cfg.fast = steps, batch, 'fp32', False
     cfg.data = replace(cfg.data, num_workers=workers)
     t0 = time.time()
-    path = T.train_teacher(cfg, progress=False)
+    path = T.pretrain(cfg, 'teacher', progress=False)
     train_s = time.time() - t0
-    hist = T.teacher_history(path)
+    hist = T.pretrain_history(path)
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
     model = build_backbone(replace(cfg.teacher, pretrained=str(path)), frozen=True, device=dev)
     test = build_dataset(cfg.data, cfg.data.eval_split)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_config.ipynb #1497a1e7
 from __future__ import annotations
-import copy, dataclasses, json, os, re, types, typing
+import copy, dataclasses, json, math, os, re, types, typing
 from dataclasses import dataclass, field, asdict, fields, is_dataclass
 from pathlib import Path
 import yaml
@@ -12,11 +12,12 @@ from .io import atomic_write, cache_root
 
 # %% auto #0
 __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'METHODS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS',
-           'VARIANTS', 'FIELD_RULES', 'SUITE_TASKS', 'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec', 'LossWeights',
-           'MethodSpec', 'Stage', 'OptimSpec', 'EvalData', 'EvalSpec', 'RunConfig', 'config_from_dict',
-           'config_to_dict', 'save_config', 'load_config', 'apply_overrides', 'progressive', 'one_stage',
-           'apply_variant', 'register_model_config', 'model_config', 'tower_depths', 'default_taps', 'check_model',
-           'check_fields', 'validate', 'eval_data_spec', 'validate_suite']
+           'SETTINGS', 'TRADEOFFS', 'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'FIELD_RULES', 'SUITE_TASKS',
+           'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData',
+           'EvalSpec', 'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config',
+           'apply_overrides', 'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale', 'apply_variant',
+           'register_model_config', 'model_config', 'tower_depths', 'default_taps', 'check_model', 'check_fields',
+           'validate', 'eval_data_spec', 'validate_suite']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')   # visual pyramid, strides 4, 8, 16, 32
@@ -25,13 +26,17 @@ LEVELS = P_LEVELS + L_LEVELS
 METHODS = {'scratch': 'cmapkd.baselines:Scratch', 'kd': 'cmapkd.baselines:KD', 'fitnet': 'cmapkd.baselines:FitNet',
            'clipkd': 'cmapkd.baselines:CLIPKD', 'tinyclip': 'cmapkd.baselines:TinyCLIP',
            'promptkd': 'cmapkd.baselines:PromptKD', 'c2kd': 'cmapkd.baselines:C2KD', 'llavakd': 'cmapkd.baselines:LLaVAKD',
-           'dbild': 'cmapkd.baselines:DBiLD', 'cmapkd': 'cmapkd.method:CMAPKD'}   # name -> 'module:Class'
+           'dbild': 'cmapkd.baselines:DBiLD', 'switchkd': 'cmapkd.baselines:SwitchKD',
+           'cmapkd': 'cmapkd.method:CMAPKD'}   # name -> 'module:Class'
 # baselines designed for another setting, adapted from their papers' equations to a two-tower student (daggered in tables)
-ADAPTED = {'promptkd': 'prompt tuning', 'c2kd': 'audio-visual', 'llavakd': 'multimodal LLMs', 'dbild': 'LLMs'}
+ADAPTED = {'promptkd': 'prompt tuning', 'c2kd': 'audio-visual', 'llavakd': 'multimodal LLMs', 'dbild': 'LLMs',
+           'switchkd': 'multimodal LLMs'}
 WEIGHTINGS = ('uniform', 'manual', 'alsn')
 MODULE_GROUPS = ('student', 'adapters', 'alsn')    # parameter groups a stage can train
 DATASETS = ('scenes', 'coco', 'flickr30k', 'csv', 'wds', 'imagenet', 'vqav2')
 EVAL_TASKS = ('retrieval', 'zeroshot', 'vqa', 'efficiency')
+SETTINGS = ('finetune', 'scratch')   # the student starts from pretrained weights (the paper), or from random ones (design 3.10)
+TRADEOFFS = ('sum', 'dto')           # task vs distillation gradients: their plain sum, or DTO-KD's two-objective step
 
 # %% ../nbs/01_config.ipynb #225f8dcf
 @dataclass
@@ -39,7 +44,7 @@ class ModelSpec:
     "One CLIP-style dual encoder: an open_clip model name or an inline open_clip config dict."
     name: str = 'ViT-B-16'                 # open_clip model name, or a label for `config`
     config: dict | None = None             # inline open_clip config (embed_dim, vision_cfg, text_cfg)
-    pretrained: str | None = None          # open_clip pretrained tag, or a local weight file
+    pretrained: str | None = None          # open_clip pretrained tag, or a local weight file (the student's: where fine-tuning starts)
     taps_vision: list[int] | None = None   # 1-based block indices; None = quarters of the depth
     taps_text: list[int] | None = None
     text_kind: str = 'clip'                # 'clip' (EOT global token) or 'hf' (BERT-style, [CLS])
@@ -87,6 +92,7 @@ class MethodSpec:
     alsn_eps: float = 1e-3                 # central-difference step along the held-out task gradient (unit norm)
     entropy_weight: float = 0.1            # ALSN's objective adds entropy_weight * H(w)
     pyramid_dim: int | None = None         # width of the pyramid levels; None = teacher's widths
+    distill_weight: float = 1.0            # multiplies every distillation term of any method (the task term keeps its weight)
     options: dict = field(default_factory=dict)   # baseline-specific settings
 
 @dataclass
@@ -104,9 +110,10 @@ class Stage:
 
 @dataclass
 class OptimSpec:
-    lr_student: float = 5e-4
-    lr_adapters: float = 1e-3
-    lr_alsn: float = 1e-3
+    lr_student: float = 5e-4               # the base rate (the one a method tunes); the others are multiples of it
+    adapters_lr_ratio: float = 0.5         # student-side adapters below the student's rate, as in the outline
+    alsn_lr_ratio: float = 2.0             # ALSN at twice the base rate (outline: 1e-4 against 5e-5)
+    tradeoff: str = 'sum'                  # one of TRADEOFFS
     weight_decay: float = 0.1
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     eps: float = 1e-6
@@ -148,6 +155,9 @@ class RunConfig:
     eval: EvalSpec = field(default_factory=EvalSpec)
     teacher_train_steps: int = 0           # >0: train the teacher from scratch on the data first
     teacher_batch: int = 0                 # that teacher's batch; 0: data.batch_size
+    setting: str = 'finetune'              # one of SETTINGS; 'scratch' ignores every source of student weights
+    student_pretrain_steps: int = 0        # >0 (finetune): the student is first pretrained CLIP-style on the scenes' web stream
+    student_pretrain_batch: int = 0        # that pretraining's batch; 0: data.batch_size
     precision: str = 'auto'                # 'auto' (bf16 autocast on GPU, fp32 on CPU) | 'fp32' | 'bf16'
     device: str = 'auto'                   # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
     seed: int = 0
@@ -238,21 +248,42 @@ def apply_overrides(cfg: RunConfig, overrides) -> RunConfig:
 _FREE = [['options'], ['lr'], ['config'], ['hf_text_config']]   # free-form dicts: an override may add a key
 
 # %% ../nbs/01_config.ipynb #88741b76
-def progressive(total: int) -> list[Stage]:
-    "The outline's progressive schedule over `total` optimiser steps."
-    frac = dict(coarse=.20, medium=.15, fine=.30, alsn_policy=.05)
-    n = {k: max(1, round(total * f)) for k, f in frac.items()}
-    n['alsn_joint'] = max(1, total - sum(n.values()))   # the remainder: the lengths add up to `total`
-    return [Stage('coarse', n['coarse'], levels=['P5', 'L4']),
-            Stage('medium', n['medium'], levels=['P4', 'P5', 'L3', 'L4'], lr_scale=0.6),
-            Stage('fine', n['fine'], train=['student', 'adapters', 'alsn'], lr_scale=0.2),
-            Stage('alsn_policy', n['alsn_policy'], train=['alsn'], weighting='alsn', lr_scale=0.2),
-            Stage('alsn_joint', n['alsn_joint'], train=['student', 'adapters', 'alsn'], weighting='alsn',
+def lr_factor(step: int, total: int, warmup: float) -> float:
+    "Linear warm-up over the first `warmup` fraction of the run, then cosine decay to 0 at its end."
+    w = math.ceil(warmup * total)
+    if step < w:
+        return (step + 1) / w
+    return 0.5 * (1 + math.cos(math.pi * (step - w) / max(1, total - w)))
+
+PROGRESSIVE = dict(coarse=.20, medium=.20, fine=.40, alsn_policy=.05)   # the outline's 5 / 5 / 10 / 5 of 25 epochs; joint: the rest
+
+def progressive(total: int = 0, epochs: float = 0.0) -> list[Stage]:
+    "The outline's progressive schedule over `total` optimiser steps (or `epochs` epochs)."
+    if total:
+        n = {k: max(1, round(total * f)) for k, f in PROGRESSIVE.items()}
+        n['alsn_joint'] = max(1, total - sum(n.values()))   # the remainder: the lengths add up to `total`
+        size = lambda k: dict(steps=n[k])
+    else:
+        size = lambda k: dict(epochs=round(epochs * PROGRESSIVE.get(k, 1 - sum(PROGRESSIVE.values())), 6))
+    return [Stage('coarse', **size('coarse'), levels=['P5', 'L4']),
+            Stage('medium', **size('medium'), levels=['P4', 'P5', 'L3', 'L4'], lr_scale=0.6),
+            Stage('fine', **size('fine'), train=['student', 'adapters', 'alsn'], lr_scale=0.2),
+            Stage('alsn_policy', **size('alsn_policy'), train=['alsn'], weighting='alsn', lr_scale=0.2),
+            Stage('alsn_joint', **size('alsn_joint'), train=['student', 'adapters', 'alsn'], weighting='alsn',
                   lr_scale=0.2)]
 
-def one_stage(total: int = 0, epochs: float = 0.0) -> list[Stage]:
+def one_stage(total: int = 0, epochs: float = 0.0, lr_scale: float = 1.0) -> list[Stage]:
     "A single stage of `total` steps (or `epochs` epochs) with every level, ALSN weighting and every module training."
-    return [Stage('one_stage', total, epochs, train=['student', 'adapters', 'alsn'], weighting='alsn')]
+    return [Stage('one_stage', total, epochs, train=['student', 'adapters', 'alsn'], weighting='alsn', lr_scale=lr_scale)]
+
+def integrated_lr_scale(stages: list[Stage], warmup: float) -> float:
+    "The student's mean rate multiplier over a schedule: each step's `lr_scale` (0 where the student is frozen) weighted by the run's warm-up and cosine factor."
+    units = [s.steps or round(s.epochs * 100) for s in stages]   # a stage in epochs: a hundred units an epoch
+    total = sum(units)
+    scale = [s.lr_scale if 'student' in s.train else 0.0 for s, u in zip(stages, units) for _ in range(u)]
+    factor = [lr_factor(t, total, warmup) for t in range(total)]
+    return sum(a * b for a, b in zip(scale, factor)) / sum(factor)
+
 
 # %% ../nbs/01_config.ipynb #f4727138
 VARIANTS = {
@@ -263,7 +294,10 @@ VARIANTS = {
     'no_alignment': {'method.weights.align': 0.0},
     'no_relation': {'method.weights.relation': 0.0},
     'one_stage': {'schedule': 'one_stage'},
+    'one_stage_lr_matched': {'schedule': 'one_stage', 'lr_matched': True},   # at the progressive schedule's integrated rate
+    'dto': {'optim.tradeoff': 'dto'},   # DTO-KD's two-objective step instead of the plain sum: a variant of any method
 }
+ANY_METHOD_VARIANTS = ('dto',)
 
 def apply_variant(cfg: RunConfig) -> RunConfig:
     "Return `cfg` with the overrides of `cfg.method.variant` applied (identity when there is none)."
@@ -277,14 +311,14 @@ def apply_variant(cfg: RunConfig) -> RunConfig:
         if steps and epochs:
             raise ValueError(f"method.variant: 'one_stage' replaces the schedule by one stage as long as it; expected "
                              f"every stage in steps or every stage in epochs, got {steps} steps and {epochs} epochs")
-        cfg.stages = one_stage(steps, epochs)
+        cfg.stages = one_stage(steps, epochs, integrated_lr_scale(cfg.stages, cfg.optim.warmup) if ov.get('lr_matched') else 1.0)
     for s in cfg.stages:
         if 'levels_v' in ov: s.levels = [l for l in s.levels if l in L_LEVELS] + ov['levels_v']
         if 'levels_l' in ov: s.levels = [l for l in s.levels if l in P_LEVELS] + ov['levels_l']
         if 'weighting' in ov:   # no ALSN at all: a stage that trained only ALSN trains the student instead
             if s.weighting == 'alsn': s.weighting, s.manual_weights = ov['weighting'], ov.get('manual_weights')
             s.train = [m for m in s.train if m != 'alsn'] or ['student', 'adapters']
-    keyed = [f'{k}={v}' for k, v in ov.items() if k.startswith('method.')]
+    keyed = [f'{k}={v}' for k, v in ov.items() if k.startswith(('method.', 'optim.'))]
     return apply_overrides(cfg, keyed) if keyed else cfg
 
 # %% ../nbs/01_config.ipynb #acfab2c5
@@ -353,15 +387,19 @@ FIELD_RULES = {
     LossWeights: dict(intra=_at_least(0), align=_at_least(0), relation=_at_least(0), task=_at_least(0)),
     MethodSpec: dict(kd_temperature=_above(0), alpha_diag=_at_least(0), alpha_off=_at_least(0),
                      align_beta=_at_least(0), alsn_hidden=_each(_at_least(1)), alsn_temperature=_above(0),
-                     alsn_every=_at_least(1), alsn_eps=_above(0), entropy_weight=_at_least(0), pyramid_dim=_at_least(1)),
+                     alsn_every=_at_least(1), alsn_eps=_above(0), entropy_weight=_at_least(0), pyramid_dim=_at_least(1),
+                     distill_weight=_at_least(0)),
     Stage: dict(steps=_at_least(0), epochs=_at_least(0), lr_scale=_at_least(0),
                 lr=(lambda v: all(isinstance(x, (int, float)) and x > 0 for x in v.values()), 'learning rates > 0')),
-    OptimSpec: dict(lr_student=_above(0), lr_adapters=_above(0), lr_alsn=_above(0), weight_decay=_at_least(0),
+    OptimSpec: dict(lr_student=_above(0), adapters_lr_ratio=_above(0), alsn_lr_ratio=_above(0), tradeoff=_one_of(TRADEOFFS),
+                    weight_decay=_at_least(0),
                     betas=(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), 'two numbers in [0, 1)'),
                     eps=_above(0), warmup=_within(0, 1), grad_clip=_above(0), accum_steps=_at_least(1)),
     EvalSpec: dict(batch_size=_at_least(1), vqa_answers=_at_least(1), vqa_epochs=_at_least(1),
                    efficiency_batch=_at_least(1)),   # eval.suite (issue 17): its type comes from EvalSpec; its rule goes here
-    RunConfig: dict(teacher_train_steps=_at_least(0), teacher_batch=_at_least(0), precision=_one_of(('auto', 'fp32', 'bf16')),
+    RunConfig: dict(teacher_train_steps=_at_least(0), teacher_batch=_at_least(0), setting=_one_of(SETTINGS),
+                    student_pretrain_steps=_at_least(0), student_pretrain_batch=_at_least(0),
+                    precision=_one_of(('auto', 'fp32', 'bf16')),
                     device=(lambda v: re.fullmatch(r'auto|cpu|cuda(:\d+)?', v) is not None, "'auto', 'cpu', 'cuda' or 'cuda:N'"),
                     seed=_at_least(0), log_every=_at_least(1), ckpt_every=_at_least(1)),
 }
@@ -407,8 +445,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     if m.name not in METHODS: raise ValueError(f"method.name: unknown method '{m.name}'; valid: {list(METHODS)}")
     if m.variant is not None and m.variant not in VARIANTS:
         raise ValueError(f"method.variant: unknown variant '{m.variant}'; valid: {sorted(VARIANTS)}")
-    if m.variant is not None and m.name != 'cmapkd':
-        raise ValueError(f"method.variant: variants are ablations of 'cmapkd', not of '{m.name}'")
+    if m.variant is not None and m.name != 'cmapkd' and m.variant not in ANY_METHOD_VARIANTS:
+        raise ValueError(f"method.variant: '{m.variant}' is an ablation of 'cmapkd', not of '{m.name}' "
+                         f"(any method takes {list(ANY_METHOD_VARIANTS)})")
     if cfg.data.name not in DATASETS:
         raise ValueError(f"data.name: unknown dataset '{cfg.data.name}'; valid: {list(DATASETS)}")
     if cfg.data.name != 'scenes' and (not cfg.data.root or not Path(cfg.data.root).exists()):
@@ -420,6 +459,10 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.teacher_cache and cfg.data.name == 'wds':
         raise ValueError("teacher_cache: the teacher cache needs a dataset with random access; 'wds' is a stream "
                          "(set teacher_cache=false, or convert the shards to csv)")
+    if cfg.setting == 'finetune' and not (cfg.student.pretrained or cfg.student_pretrain_steps > 0):
+        raise ValueError("student.pretrained: the finetune setting starts from a pretrained student; expected an open_clip "
+                         "tag or weight file in student.pretrained, student_pretrain_steps > 0 (the scenes presets), "
+                         "or setting=scratch for random weights")
     if not cfg.stages: raise ValueError("stages: the schedule is empty; expected at least one stage")
     for i, s in enumerate(cfg.stages):
         w = f'stages[{i}] ({s.name})'

@@ -361,7 +361,8 @@ def build_dataset(spec: DataSpec, split: str, transform=None):
     name, opts = spec.name, dict(spec.options or {})
     if name not in DATASETS: raise ValueError(f"data.name: unknown dataset '{name}'; valid: {list(DATASETS)}")
     if name == 'scenes':
-        sizes = {'train': spec.n_train, 'val': spec.n_val, 'test': spec.n_test}
+        # n_train sizes whichever stream a run trains on: the training split, or the web stream of a pretraining
+        sizes = {'train': spec.n_train, 'val': spec.n_val, 'test': spec.n_test, 'web': spec.n_train}
         if split not in sizes: raise ValueError(f"split: scenes has splits {list(sizes)}, got '{split}'")
         return ScenesDataset(sizes[split], split, spec.seed, spec.image_size, transform, **opts)
     transform = transform or default_transform(spec.image_size)

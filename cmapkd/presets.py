@@ -5,7 +5,7 @@
 # %% ../nbs/01a_presets.ipynb #41854bc1
 from __future__ import annotations
 import copy, os, sys
-from .config import (RunConfig, ModelSpec, DataSpec, MethodSpec, EvalSpec, EvalData, progressive, apply_overrides,
+from .config import (RunConfig, ModelSpec, DataSpec, MethodSpec, OptimSpec, EvalSpec, EvalData, progressive, apply_overrides,
                            load_config, validate)
 
 # %% auto #0
@@ -32,15 +32,16 @@ def _scenes_spec(name): return ModelSpec(name=name, config=copy.deepcopy(TINY_MO
 def _smoke_preset() -> RunConfig:
     return RunConfig(preset='smoke', teacher=_scenes_spec('smoke-teacher'), student=_scenes_spec('smoke-student'),
                      data=DataSpec(image_size=32, n_train=128, n_val=32, n_test=64, batch_size=16),
-                     stages=progressive(12), teacher_train_steps=20, log_every=2, ckpt_every=5,
+                     stages=progressive(12), teacher_train_steps=20, student_pretrain_steps=20, log_every=2, ckpt_every=5,
                      eval=EvalSpec(batch_size=64, vqa_answers=20, vqa_epochs=5, efficiency_batch=4),
                      out_dir='runs/smoke')
 
 def _tiny_preset() -> RunConfig:
     return RunConfig(preset='tiny', teacher=_scenes_spec('scenes-teacher'), student=_scenes_spec('scenes-student'),
-                     data=DataSpec(image_size=64, n_train=4000, n_val=200, n_test=1000, batch_size=64),
-                     method=MethodSpec(pyramid_dim=64),
-                     stages=progressive(240), teacher_train_steps=1200, teacher_batch=256, log_every=10, ckpt_every=80, teacher_cache=True,
+                     data=DataSpec(image_size=64, n_train=4000, n_val=1000, n_test=1000, batch_size=64),
+                     method=MethodSpec(pyramid_dim=64), optim=OptimSpec(lr_student=1e-4),
+                     stages=progressive(240), teacher_train_steps=1200, teacher_batch=256, student_pretrain_steps=600,
+                     student_pretrain_batch=256, log_every=10, ckpt_every=80, teacher_cache=True,
                      eval=EvalSpec(batch_size=256, vqa_answers=50, vqa_epochs=10, efficiency_batch=32),
                      out_dir='runs/tiny')
 
@@ -49,7 +50,8 @@ def _gpu_preset() -> RunConfig:
                      student=ModelSpec('ViT-B-16', tokenizer='open_clip'),
                      data=DataSpec(image_size=224, n_train=20000, n_val=500, n_test=1000, batch_size=256, num_workers=8),
                      method=MethodSpec(pyramid_dim=256),
-                     stages=progressive(400), teacher_train_steps=400, out_dir='runs/gpu', teacher_cache=True)
+                     stages=progressive(400), teacher_train_steps=400, out_dir='runs/gpu', teacher_cache=True,
+                     setting='scratch')   # offline: random weights for both towers, a speed preset
 
 def paper_suite() -> list[EvalData]:
     "The outline's evaluation: COCO Karpathy test (5k) and Flickr30K Karpathy test (1k) retrieval, ImageNet val zero-shot, VQAv2 val."
@@ -61,12 +63,13 @@ def paper_suite() -> list[EvalData]:
 def _paper_preset() -> RunConfig:
     return RunConfig(preset='paper',
                      teacher=ModelSpec('ViT-L-14', pretrained='openai', tokenizer='open_clip', precision='bf16'),
-                     student=ModelSpec('ViT-B-16', tokenizer='open_clip'),
+                     student=ModelSpec('ViT-B-16', pretrained='openai', tokenizer='open_clip'),
                      data=DataSpec(name='coco', root='data/coco', ann_file='data/coco/dataset_coco.json',
                                    image_size=224, batch_size=256, num_workers=8),
                      method=MethodSpec(pyramid_dim=256),
                      eval=EvalSpec(suite=paper_suite(), data_root='data'),
-                     stages=progressive(20000), out_dir='runs/paper', teacher_cache=True)
+                     # the outline's Table 1: AdamW, 25 epochs (5 / 5 / 10 / 5) at 5e-5 / 3e-5 / 1e-5, cosine; ALSN at 1e-4
+                     optim=OptimSpec(lr_student=5e-5), stages=progressive(epochs=25), out_dir='runs/paper', teacher_cache=True)
 
 PRESETS = {'smoke': _smoke_preset, 'tiny': _tiny_preset, 'gpu': _gpu_preset, 'paper': _paper_preset}
 

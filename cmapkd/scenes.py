@@ -15,8 +15,8 @@ from .samples import make_sample, ImageTextDataset
 
 # %% auto #0
 __all__ = ['COLOURS', 'SHAPES', 'DIGIT_WORDS', 'OBJECT_CLASSES', 'SCENE_CLASSNAMES', 'SCENE_TEMPLATES', 'SIZES', 'CELLS',
-           'SAMPLE_TYPES', 'SCENE_SPLITS', 'LEXICON', 'object_sizes', 'scene_captions', 'scene_questions',
-           'render_scene', 'ScenesDataset']
+           'SAMPLE_TYPES', 'SCENE_SPLITS', 'LEXICON', 'WEB_MIX', 'object_sizes', 'scene_captions', 'web_captions',
+           'scene_questions', 'render_scene', 'ScenesDataset']
 
 # %% ../nbs/03_scenes.ipynb #de9ef06c
 COLOURS = {'red': (0.90, 0.10, 0.10), 'green': (0.15, 0.70, 0.20), 'blue': (0.10, 0.30, 0.95),
@@ -33,7 +33,7 @@ SIZES = ('small', 'medium', 'large')
 CELLS = ('top left', 'top middle', 'top right', 'middle left', 'center', 'middle right',
          'bottom left', 'bottom middle', 'bottom right')                  # cell k = row k // 3, column k % 3
 SAMPLE_TYPES = ('simple', 'complex', 'fine', 'relational')
-SCENE_SPLITS = ('train', 'val', 'test')
+SCENE_SPLITS = ('train', 'val', 'test', 'web')   # 'web': the student's pretraining stream (alt-text-like, see below)
 
 def object_sizes(image_size: int) -> dict[str, float]:
     "Nominal object sides in pixels; small objects stay within one P3 cell (8 px) at every canvas size."
@@ -48,6 +48,7 @@ def _digits():
     ink = np.pad(d.images.astype(np.float32) / 16.0, ((0, 0), (1, 1), (1, 1)))
     part = np.arange(len(ink)) % 10
     keep = {'train': part < 8, 'val': part == 8, 'test': part == 9}
+    keep['web'] = keep['train']   # the pretraining stream draws its digits where the training split does, never the test ones
     return ink, {s: [np.flatnonzero(k & (d.target == c)) for c in range(10)] for s, k in keep.items()}
 
 # %% ../nbs/03_scenes.ipynb #1a46a0fd
@@ -116,7 +117,8 @@ def _one_largest(sizes: list[str], rnd: random.Random) -> list[str]:
     return [z if k == keep or r < top else SIZES[top - 1] for k, (z, r) in enumerate(zip(sizes, rank))]
 
 def _sample_objects(rnd: random.Random, S: int, split: str, member: int = 0) -> tuple[str, list[dict]]:
-    stype = rnd.choice(SAMPLE_TYPES)
+    stype = rnd.choices(SAMPLE_TYPES, WEB_MIX['types'])[0] if split == 'web' else rnd.choice(SAMPLE_TYPES)
+    p_digit = WEB_MIX['p_digit'] if split == 'web' else 0.5
     n = {'simple': rnd.randint(1, 2), 'complex': rnd.randint(3, 4), 'fine': rnd.randint(1, 4),
          'relational': rnd.randint(2, 3)}[stype]
     if stype == 'fine': sizes = ['small'] + [rnd.choice(SIZES) for _ in range(n - 1)]
@@ -139,7 +141,7 @@ def _sample_objects(rnd: random.Random, S: int, split: str, member: int = 0) -> 
         used, kinds = set(), []
         for k in range(n):
             while True:   # digits and shapes equally likely; (class, colour) new in the scene and in this slot of the group
-                kind = rnd.randrange(10) if rnd.random() < 0.5 else 10 + rnd.randrange(len(SHAPES))
+                kind = rnd.randrange(10) if rnd.random() < p_digit else 10 + rnd.randrange(len(SHAPES))
                 if (kind, colours[k]) not in used and all(d[k] != kind for d in drawn): break
             used.add((kind, colours[k])); kinds.append(kind)
         drawn.append(kinds)
@@ -281,6 +283,30 @@ def scene_captions(stype: str, objs: list[dict], bg: str, s: _Say, n: int = 5) -
     while len(caps) < n: caps.append(_cap_list(objs, bg, s))   # practically never: keeps the count fixed
     return caps[:n]
 
+# %% ../nbs/03_scenes.ipynb #16f0a26e
+WEB_MIX = dict(types=(0.6, 0.15, 0.1, 0.15), p_digit=0.3, p_single=0.6, p_position=0.1, p_wrong=0.15)   # per SAMPLE_TYPES
+
+def _web_caption(objs, bg, s: _Say) -> str:
+    "One alt-text-like caption: a few of the objects named in no order, without size, count or relation; now and then a position or a wrong colour."
+    if s.r.random() < WEB_MIX['p_position']: return _cap_position(objs, bg, s)
+    k = 1 if s.r.random() < WEB_MIX['p_single'] else s.r.randint(1, len(objs))
+    named = s.r.sample(objs, k)
+    if s.r.random() < WEB_MIX['p_wrong']:   # web noise: one colour named wrong
+        i = s.r.randrange(k)
+        named[i] = dict(named[i], colour=s.pick([c for c in COLOURS if c != named[i]['colour']]))
+    items = [_mention(o, s, det=s.pick(('a', '')), size=False) for o in named]
+    return s.pick(LEXICON['list_intro']) + (items[0] if k == 1 else ', '.join(items[:-1]) + ' and ' + items[-1])
+
+def web_captions(objs: list[dict], bg: str, s: _Say, n: int = 5) -> list[str]:
+    "n alt-text-like captions of a scene of the web stream (distinct when a few tries allow)."
+    caps = []
+    for _ in range(4 * n):
+        c = _web_caption(objs, bg, s)
+        if c not in caps: caps.append(c)
+        if len(caps) == n: break
+    return caps + [_web_caption(objs, bg, s) for _ in range(n - len(caps))]
+
+
 # %% ../nbs/03_scenes.ipynb #391307cc
 def _answer_forms(truth: str) -> tuple[str, ...]:
     if truth.isdigit(): return (truth, DIGIT_WORDS[int(truth)])
@@ -379,7 +405,8 @@ def render_scene(seed: int, split: str, i: int, image_size: int = 64, group: int
     meta = dict(split=split, index=i, seed=seed, sample_type=stype, n_objects=len(objs),
                 min_size=min(o['px'] for o in objs), difficulty=_difficulty(objs, image_size), background=bg,
                 group=g, objects=objs)
-    return dict(pixels=canvas, captions=scene_captions(stype, objs, bg, say),
+    captions = web_captions(objs, bg, say) if split == 'web' else scene_captions(stype, objs, bg, say)
+    return dict(pixels=canvas, captions=captions,
                 questions=scene_questions(stype, objs, say, base_id=10 * i), label=SCENE_CLASSNAMES.index(largest['colour']),
                 meta=meta)
 

@@ -4,53 +4,84 @@
 
 # %% ../nbs/13_teacher.ipynb #03839739
 from __future__ import annotations
-import copy, json, time
+import copy, hashlib, json, time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import NamedTuple
+import cmapkd
+from safetensors.torch import load_file, save_file
 import numpy as np
 import torch
 from torch.utils.data import Subset
 from tqdm.auto import tqdm
-from .config import RunConfig, EvalData, MethodSpec, OptimSpec, Stage
+from .config import RunConfig, ModelSpec, DataSpec, EvalData, MethodSpec, OptimSpec, Stage
+from .tokenizers import scene_vocabulary
 from .io import atomic_write, cache_root, fingerprint, locked
 from .backbones import Backbone
 from .data import build_dataset, make_loader
 from .evaluate import evaluate
 from .trainer import Runtime, Trainer, truncate_log
+from .baselines import method_class
 
 # %% auto #0
-__all__ = ['TEACHER_RECIPE', 'teacher_batch', 'teacher_key', 'teacher_run_config', 'teacher_history', 'train_teacher',
-           'resolve_teacher', 'TeacherCache', 'cache_key']
+__all__ = ['PRETRAIN_RECIPE', 'TOWERS', 'WEB_SPLIT', 'PretrainPlan', 'pretrain_plan', 'pretrain_key', 'pretrain_path',
+           'pretrain_run_config', 'committed_path', 'sha256', 'commit_pretrained', 'from_committed', 'pretrain_history',
+           'pretrain', 'resolve_pretrained', 'TeacherCache', 'cache_key']
 
 # %% ../nbs/13_teacher.ipynb #5553706e
-TEACHER_RECIPE = dict(lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1, grad_clip=1.0,
-                      curve_every=200, curve_images=300)
+PRETRAIN_RECIPE = dict(lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1, grad_clip=1.0,
+                       curve_every=200, curve_images=300)
+TOWERS = ('teacher', 'student')   # the towers the embedded presets pretrain: the teacher, and the student fine-tuning starts from
+WEB_SPLIT = 'web'                 # the scenes' pretraining stream of the student (alt-text-like captions, 03_scenes)
 
-def teacher_batch(cfg: RunConfig) -> int:
-    "The from-scratch teacher's batch size: `teacher_batch`, or the students' when it is 0."
-    return cfg.teacher_batch or cfg.data.batch_size
+class PretrainPlan(NamedTuple):
+    spec: ModelSpec   # the architecture trained
+    steps: int
+    data: DataSpec    # the stream it is trained on, with its batch size
 
-def teacher_key(cfg: RunConfig) -> str:
-    "Fingerprint of what the from-scratch teacher's weights depend on (not the students' `n_train`: it draws its own)."
-    d = cfg.data
+def pretrain_plan(cfg: RunConfig, tower: str) -> PretrainPlan:
+    "What `tower` ('teacher' or 'student') is pretrained as: the teacher on the training data, the student on the scenes' web stream (whatever the training data)."
+    b = cfg.data.batch_size
+    if tower == 'teacher':
+        return PretrainPlan(cfg.teacher, cfg.teacher_train_steps, replace(cfg.data, batch_size=cfg.teacher_batch or b))
+    if tower == 'student':
+        web = replace(cfg.data, name='scenes', root=None, ann_file=None, options={}, train_split=WEB_SPLIT,
+                      batch_size=cfg.student_pretrain_batch or b)
+        return PretrainPlan(cfg.student, cfg.student_pretrain_steps, web)
+    raise ValueError(f"tower: expected one of {TOWERS}, got {tower!r}")
+
+def _vocabulary(spec: ModelSpec):
+    "The scenes tokenizer's words (a new word shifts every id, so it is part of the key); None for a fixed tokenizer."
+    return scene_vocabulary() if spec.tokenizer == 'scenes-words' else None
+
+def pretrain_key(cfg: RunConfig, tower: str) -> str:
+    "Fingerprint of what the pretrained `tower`'s weights depend on (not the students' `n_train`: it draws its own)."
+    plan = pretrain_plan(cfg, tower)
+    d = plan.data
     data = dict(name=d.name, root=d.root, ann_file=d.ann_file, image_size=d.image_size, seed=d.seed,
-                batch_size=teacher_batch(cfg), train_split=d.train_split, options=d.options)
-    recipe = {k: v for k, v in TEACHER_RECIPE.items() if not k.startswith('curve')}
-    return fingerprint(dict(asdict(cfg.teacher), pretrained=None), data, cfg.teacher_train_steps, recipe, 'teacher-v4')
+                batch_size=d.batch_size, train_split=d.train_split, options=d.options)
+    recipe = {k: v for k, v in PRETRAIN_RECIPE.items() if not k.startswith('curve')}
+    return fingerprint(dict(asdict(plan.spec), pretrained=None), data, plan.steps, recipe, _vocabulary(plan.spec),
+                       f'{tower}-v5')
 
-def teacher_run_config(cfg: RunConfig, out_dir) -> RunConfig:
-    "The teacher's training as a run of the `Trainer`: the `scratch` method on the teacher's spec, the recipe's AdamW, fresh scenes."
-    R, n, b = TEACHER_RECIPE, cfg.teacher_train_steps, teacher_batch(cfg)
+def pretrain_path(cfg: RunConfig, tower: str) -> Path:
+    "Where the pretrained `tower` is cached: `$CMAPKD_CACHE/<tower>s/<name>-<key>.pt`, its history beside it."
+    return cache_root() / f'{tower}s' / f'{pretrain_plan(cfg, tower).spec.name}-{pretrain_key(cfg, tower)}.pt'
+
+def pretrain_run_config(cfg: RunConfig, tower: str, out_dir) -> RunConfig:
+    "The pretraining as a run of the `Trainer`: the `scratch` method on the tower's spec from random weights, the recipe's AdamW, fresh scenes."
+    R, plan = PRETRAIN_RECIPE, pretrain_plan(cfg, tower)
     run = copy.deepcopy(cfg)
-    run.student = replace(copy.deepcopy(cfg.teacher), pretrained=None)
+    run.student = replace(copy.deepcopy(plan.spec), pretrained=None)
     run.method = MethodSpec('scratch')
-    run.stages = [Stage('teacher', n)]
+    run.stages = [Stage(tower, plan.steps)]
     run.optim = OptimSpec(lr_student=R['lr'], weight_decay=R['weight_decay'], betas=list(R['betas']), eps=R['eps'],
                           warmup=R['warmup'], grad_clip=R['grad_clip'])
-    run.teacher_train_steps, run.teacher_cache, run.seed, run.out_dir = 0, False, cfg.data.seed, str(out_dir)
-    run.data = replace(cfg.data, batch_size=b)
+    run.teacher_train_steps, run.student_pretrain_steps, run.setting = 0, 0, 'scratch'
+    run.teacher_cache, run.seed, run.out_dir = False, cfg.data.seed, str(out_dir)
+    run.data = replace(plan.data)
     if run.data.name == 'scenes':   # one epoch of a split as large as the steps need: no scene is seen twice
-        run.data.n_train = n * b
+        run.data.n_train = plan.steps * plan.data.batch_size
     return run
 
 def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> dict:
@@ -63,34 +94,63 @@ def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> di
     m = {k.removeprefix('curve/'): v for k, v in evaluate(model, eval_cfg, tokenizer, device=device, data=data).items()}
     return {k: round(v, 2) for k, v in m.items() if k.startswith(('i2t_', 't2i_', 'mean_recall', 'zs_top'))}
 
-def teacher_history(path) -> dict:
-    "The training history written beside the teacher weights at `path`."
+def committed_path(cfg: RunConfig, tower: str, root=None) -> Path:
+    "Where the repository keeps the pretrained `tower` of `cfg`: `checkpoints/<name>-<key>.safetensors`, its record beside it."
+    root = Path(root) if root else Path(cmapkd.__file__).resolve().parent.parent / 'checkpoints'   # beside nbs/ in a clone
+    return root / f'{pretrain_plan(cfg, tower).spec.name}-{pretrain_key(cfg, tower)}.safetensors'
+
+def sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+def commit_pretrained(cfg: RunConfig, tower: str, root=None) -> Path:
+    "Copy the cached pretrained `tower` into the repository: safetensors weights, and its history with key and sha256 beside them."
+    src, dst = pretrain_path(cfg, tower), committed_path(cfg, tower, root)
+    state = torch.load(src, weights_only=True)
+    atomic_write(dst, lambda t: save_file({k: v.contiguous() for k, v in state.items()}, t))
+    atomic_write(dst.with_suffix('.json'), json.dumps(dict(pretrain_history(src), sha256=sha256(dst)), indent=1))
+    return dst
+
+def from_committed(cfg: RunConfig, tower: str, path: Path, root=None) -> bool:
+    "Put the committed checkpoint of `tower` into the cache at `path` when the repository has one for its key, after checking its sha256."
+    src = committed_path(cfg, tower, root)
+    if not src.exists(): return False
+    info = json.loads(src.with_suffix('.json').read_text())
+    if info.get('key') != pretrain_key(cfg, tower) or sha256(src) != info.get('sha256'):
+        raise ValueError(f"{src}: its sha256 or key differs from {src.with_suffix('.json').name} (the file is damaged or "
+                         f"not this {tower}); expected sha256 {info.get('sha256')}, key {pretrain_key(cfg, tower)}; restore it "
+                         f"with git, or train the {tower} anew (--retrain)")
+    atomic_write(path.with_suffix('.json'), json.dumps(dict(info, committed=src.name), indent=1))
+    atomic_write(path, lambda t: torch.save(load_file(src), t))
+    return True
+
+def pretrain_history(path) -> dict:
+    "The training history written beside the pretrained weights at `path`."
     return json.loads(Path(path).with_suffix('.json').read_text())
 
-def train_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) -> Path:
-    "Train (or find) the from-scratch teacher `cfg` names; returns the path of its weights (history beside it)."
+def pretrain(cfg: RunConfig, tower: str, rt: Runtime | None = None, progress: bool = True, committed: bool = True) -> Path:
+    "Find (in the cache, or committed with the repository when `committed`) or train the pretrained `tower` that `cfg` names; returns the path of its weights (history beside it)."
     rt = rt or Runtime(cfg)
-    path = cache_root() / 'teachers' / f'{cfg.teacher.name}-{teacher_key(cfg)}.pt'
+    path = pretrain_path(cfg, tower)
     if rt.main:
-        with locked(path):   # runs started in parallel: one trains the teacher, the others wait for its file
-            if not path.exists():
-                _fit_teacher(cfg, _one_process(rt), path, progress)
+        with locked(path):   # runs started in parallel: one trains the tower, the others wait for its file
+            if not path.exists() and not (committed and from_committed(cfg, tower, path)):
+                _fit(cfg, tower, _one_process(rt), path, progress)
     rt.barrier()
     return path
 
 def _one_process(rt: Runtime) -> Runtime:
-    "`rt` as a single process: rank 0 trains the teacher alone while the other ranks wait at the barrier."
+    "`rt` as a single process: rank 0 trains the tower alone while the other ranks wait at the barrier."
     one = copy.copy(rt)
     one.world_size, one.rank, one.main = 1, 0, True
     return one
 
-def _fit_teacher(cfg: RunConfig, rt: Runtime, path: Path, progress: bool):
-    "Train the teacher with the `Trainer` (resuming a killed training); write its weights to `path` and its curve beside them."
-    R, n, d = TEACHER_RECIPE, cfg.teacher_train_steps, cfg.data
-    run = teacher_run_config(cfg, path.with_suffix(''))
+def _fit(cfg: RunConfig, tower: str, rt: Runtime, path: Path, progress: bool):
+    "Train `tower` with the `Trainer` (resuming a killed training); write its weights to `path` and its curve beside them."
+    R, plan, d = PRETRAIN_RECIPE, pretrain_plan(cfg, tower), cfg.data
+    run = pretrain_run_config(cfg, tower, path.with_suffix(''))
     resume = (Path(run.out_dir) / 'checkpoint.pt').exists()   # a killed training continues from its checkpoint
     trainer = Trainer(run, resume=resume, progress=progress, rt=rt)
     model, tok, scale0 = trainer.student, trainer.tokenizer, trainer.student.logit_scale.exp().item()
+    # the curve is scored on the students' evaluation split, whatever stream the tower learns from
     curve_data = (build_dataset(replace(d, n_test=min(d.n_test, R['curve_images'])), d.eval_split)
                   if d.name == 'scenes' else None)
     curve_file = trainer.out / 'curve.jsonl'
@@ -101,7 +161,7 @@ def _fit_teacher(cfg: RunConfig, rt: Runtime, path: Path, progress: bool):
         "Every `curve_every` steps and at the last: the mean loss since the last point, the scale, the lr, the metrics."
         nonlocal eval_s
         losses.append(terms['loss'].item())
-        if trainer.global_step % R['curve_every'] and trainer.global_step < n:
+        if trainer.global_step % R['curve_every'] and trainer.global_step < plan.steps:
             return
         te = time.time()
         rec = dict(step=trainer.global_step, loss=round(float(np.mean(losses)), 4),
@@ -117,23 +177,27 @@ def _fit_teacher(cfg: RunConfig, rt: Runtime, path: Path, progress: bool):
     trainer.fit(callback=curve_point)
     train_s = time.time() - t0 - eval_s
     curve = [json.loads(line) for line in curve_file.read_text().splitlines()]
-    info = dict(key=teacher_key(cfg), teacher=cfg.teacher.name, steps=n, batch_size=teacher_batch(cfg),
-                recipe=dict(R, betas=list(R['betas'])), data=asdict(run.data), resumed_at=resumed_at,
+    info = dict(key=pretrain_key(cfg, tower), tower=tower, model=plan.spec.name, steps=plan.steps,
+                batch_size=plan.data.batch_size, split=plan.data.train_split, recipe=dict(R, betas=list(R['betas'])), data=asdict(run.data), resumed_at=resumed_at,
                 curve_images=len(curve_data) if curve_data else 0, device=str(rt.device),
                 torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
-                s_per_step=round(train_s / max(1, n - resumed_at), 4), logit_scale_init=round(scale0, 3),
+                s_per_step=round(train_s / max(1, plan.steps - resumed_at), 4), logit_scale_init=round(scale0, 3),
                 logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=curve)
     atomic_write(path.with_suffix('.json'), json.dumps(info, indent=1))
     atomic_write(path, lambda t: torch.save(model.model.state_dict(), t))
     (trainer.out / 'checkpoint.pt').unlink()   # the weights are written: the optimiser state is no longer needed
 
-def resolve_teacher(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) -> RunConfig:
-    "Return `cfg` with `teacher.pretrained` pointing at the from-scratch teacher when the config asks for one."
-    if cfg.teacher_train_steps <= 0 or cfg.teacher.pretrained:
-        return cfg
+def resolve_pretrained(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True, committed: bool = True) -> RunConfig:
+    "`cfg` with `teacher.pretrained` and `student.pretrained` pointing at the pretrained towers it asks for (trained once, cached; no teacher for a method without one); in the scratch setting, a student without weights."
     cfg = copy.deepcopy(cfg)
-    cfg.teacher.pretrained = str(train_teacher(cfg, rt, progress))
+    if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and method_class(cfg.method.name).needs_teacher:
+        cfg.teacher.pretrained = str(pretrain(cfg, 'teacher', rt, progress, committed))
+    if cfg.setting == 'scratch':
+        cfg.student.pretrained = None
+    elif cfg.student_pretrain_steps > 0 and not cfg.student.pretrained:
+        cfg.student.pretrained = str(pretrain(cfg, 'student', rt, progress, committed))
     return cfg
+
 
 # %% ../nbs/13_teacher.ipynb #da95faeb
 class TeacherCache:

@@ -11,7 +11,7 @@ from .config import RunConfig, validate, apply_variant
 from .presets import add_config_args, load_run_config, run_command
 from .io import atomic_write, cache_root
 from .trainer import Runtime, Trainer
-from .teacher import resolve_teacher, TeacherCache, cache_key
+from .teacher import resolve_pretrained, TeacherCache, cache_key
 
 # %% auto #0
 __all__ = ['train', 'add_train_args', 'run', 'main']
@@ -22,7 +22,7 @@ def train(cfg: RunConfig, resume: bool = False, progress: bool = True, max_steps
     "Train `cfg` end to end (teacher first if needed, teacher cache if asked); returns the summary, exported files."
     cfg = validate(apply_variant(validate(cfg)))
     rt = Runtime(cfg)
-    cfg = resolve_teacher(cfg, rt, progress)
+    cfg = resolve_pretrained(cfg, rt, progress)
     cache = TeacherCache(cache_root() / 'teacher_cache', cache_key(cfg)) if cfg.teacher_cache else None
     trainer = Trainer(cfg, resume=resume, progress=progress, rt=rt, cache=cache, force=force)
     res = trainer.fit(max_steps=max_steps)
