@@ -17,7 +17,7 @@ import numpy as np
 
 ROWS = {'finetune': [('scratch', None), ('clipkd', None), ('promptkd', None), ('cmapkd', None)],
         'scratch': [('scratch', None), ('clipkd', None), ('cmapkd', None)]}
-VARIANTS = [('cmapkd', 'one_stage'), ('cmapkd', 'one_stage_lr_matched')]
+VARIANTS = [('cmapkd', 'one_stage'), ('cmapkd', 'one_stage_lr_matched'), ('cmapkd', 'dto'), ('clipkd', 'dto')]
 
 
 def main():
@@ -29,12 +29,14 @@ def main():
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--json', required=True)
     ap.add_argument('--rate-only', action='store_true', help='tune the base rate only (the weight stays 1)')
+    ap.add_argument('--rows', nargs='+', help='methods to tune (default: ROWS of the setting)')
     a = ap.parse_args()
     from cmapkd.experiments import run_many, row_name, length_overrides
     from cmapkd.io import atomic_write, git_commit
     from cmapkd.presets import preset
     from cmapkd.tune import tune, validation_overrides, TUNE_GRID, TUNE_METRIC
-    t0, out, rows = time.time(), Path(a.out), ROWS[a.setting]
+    t0, out = time.time(), Path(a.out)
+    rows = [(m, None) for m in a.rows] if a.rows else ROWS[a.setting]
     full = preset(a.preset).stages
     factor = a.steps / sum(s.steps for s in full) if a.steps else 1.0
     length = length_overrides(a.preset, factor) if a.steps else []
@@ -48,13 +50,9 @@ def main():
     table = {row: dict(val=c['score'], lr=c['lr'], distill_weight=c['distill_weight']) for row, c in choice.items()}
     for (m, v, _), p in zip(refs + [(m, v, 0) for m, v in VARIANTS], extra):
         table[row_name(m, v)] = dict(val=score(p)[TUNE_METRIC])
-    half = run_many(f'regime/{a.setting}/half', a.preset, [(m, None, 0) for m, _ in rows], out,
-                    validation_overrides(a.preset) + [f'setting={a.setting}'] + length_overrides(a.preset, factor / 2),
-                    jobs=a.jobs)
-    for (m, _), p in zip(rows, half):
-        table[m]['val_half'] = score(p)[TUNE_METRIC]
     record = dict(setting=a.setting, steps=sum(max(1, round(s.steps * factor)) for s in full), grid=grid,
-                  metric=TUNE_METRIC, rows=table, commit=git_commit(), wall_s=None)
+                  metric=TUNE_METRIC, rows=table, commit=git_commit())
+    atomic_write(a.json, json.dumps(record, indent=1))   # kept as the phases finish
     if a.setting == 'finetune':   # fine-tuning against the seed spread, and the teacher, on the test split
         test = run_many(f'regime/{a.setting}/test', a.preset, [('pretrained', None, 0), ('teacher', None, 0)] +
                         [('scratch', None, s) for s in (0, 1, 2)], out, [f'setting={a.setting}', 'eval.tasks=[retrieval]'],
@@ -62,6 +60,12 @@ def main():
         mr = [score(p)['scenes/mean_recall'] for p in test]
         record['test'] = dict(pretrained=mr[0], teacher=mr[1], finetuned_no_teacher=mr[2:],
                               finetuned_mean=float(np.mean(mr[2:])), finetuned_std=float(np.std(mr[2:], ddof=1)))
+    atomic_write(a.json, json.dumps(record, indent=1))
+    half = run_many(f'regime/{a.setting}/half', a.preset, [(m, None, 0) for m, _ in rows], out,
+                    validation_overrides(a.preset) + [f'setting={a.setting}'] + length_overrides(a.preset, factor / 2),
+                    jobs=a.jobs)
+    for (m, _), p in zip(rows, half):
+        table[m]['val_half'] = score(p)[TUNE_METRIC]
     record['wall_s'] = round(time.time() - t0, 1)
     atomic_write(a.json, json.dumps(record, indent=1))
     print(json.dumps(record, indent=1))

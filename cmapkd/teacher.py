@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_teacher.ipynb #03839739
 from __future__ import annotations
-import copy, hashlib, json, time
+import copy, hashlib, json, os, time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -132,6 +132,7 @@ def pretrain(cfg: RunConfig, tower: str, rt: Runtime | None = None, progress: bo
     path = pretrain_path(cfg, tower)
     if rt.main:
         with locked(path):   # runs started in parallel: one trains the tower, the others wait for its file
+            committed = committed and os.environ.get('CMAPKD_RETRAIN', '') in ('', '0')   # --retrain: train anew
             if not path.exists() and not (committed and from_committed(cfg, tower, path)):
                 _fit(cfg, tower, _one_process(rt), path, progress)
     rt.barrier()

@@ -16,7 +16,7 @@ from .experiments import run_many, row_name, tuning_file, check_params
 __all__ = ['TUNE_GRID', 'TUNE_METRIC', 'validation_overrides', 'point_experiment', 'tune']
 
 # %% ../nbs/20a_tune.ipynb #0e0b6004
-TUNE_GRID = {'finetune': dict(lr=(3e-5, 1e-4, 3e-4), distill_weight=(0.5, 1.0, 2.0)),   # fine-tuning rates (outline: 5e-5)
+TUNE_GRID = {'finetune': dict(lr=(1e-4, 3e-4, 1e-3), distill_weight=(0.5, 1.0, 2.0)),   # fine-tuning the tiny student
              'scratch': dict(lr=(2.5e-4, 5e-4, 1e-3), distill_weight=(0.5, 1.0, 2.0))}  # from random weights
 TUNE_METRIC = 'val/mean_recall'
 
