@@ -14,13 +14,14 @@ from .io import atomic_write, record_sources
 from .significance import split_key, base_metric, significance, BOOTSTRAP
 
 # %% auto #0
-__all__ = ['METRICS', 'TASK_OF', 'LOWER_IS_BETTER', 'META', 'MAIN_ROWS', 'REFERENCE_ROWS', 'ABLATION_ROWS', 'EFFICIENCY_ROWS',
-           'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS', 'CHANCE_Z', 'SIG_MARK', 'RETRIEVAL_COLS', 'VQA_COLS',
-           'ABLATION_COLS', 'EFFICIENCY_COLS', 'load_results', 'select_runs', 'row_runs', 'seed_stats', 'tex_escape',
-           'format_cell', 'chance_floor', 'adapted_note', 'render_table', 'read_table', 'cell_number',
-           'reference_stats', 'table_frame', 'teacher_training', 'setup_text', 'significance_note', 'suite_datasets',
-           'dataset_label', 'significance_marks', 'table_retrieval', 'table_vqa', 'table_ablation', 'table_efficiency',
-           'check_table', 'check_tables']
+__all__ = ['METRICS', 'TASK_OF', 'LOWER_IS_BETTER', 'META', 'TOP_ROWS', 'MAIN_ROWS', 'REFERENCE_ROWS', 'MEDIAN_METRICS',
+           'ABLATION_ROWS', 'EFFICIENCY_ROWS', 'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS', 'CHANCE_Z',
+           'CONVENTIONS', 'SIG_MARK', 'RETRIEVAL_COLS', 'VQA_COLS', 'ZS_COLS', 'ABLATION_COLS', 'EFFICIENCY_COLS',
+           'load_results', 'select_runs', 'row_runs', 'seed_stats', 'median_stats', 'tex_escape', 'format_cell',
+           'chance_floor', 'adapted_note', 'render_table', 'read_table', 'cell_number', 'reference_stats',
+           'table_frame', 'teacher_training', 'student_start', 'setup_parts', 'setup_text', 'significance_note',
+           'suite_datasets', 'dataset_label', 'significance_marks', 'table_retrieval', 'table_vqa', 'table_ablation',
+           'table_efficiency', 'check_table', 'check_tables']
 
 # %% ../nbs/16_tables.ipynb #45bb2849
 METRICS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall', 'zs_top1', 'zs_top5',
@@ -33,20 +34,24 @@ def _in(d: str | None, m: str) -> str: return f'{d}/{m}' if d else m
 LOWER_IS_BETTER = ('params_m', 'gflops', 'latency_ms_b1', 'latency_ms_bN')
 META = ('experiment', 'method', 'variant', 'seed', 'preset', 'adapted', 'device', 'commit', 'wall_s',
         'figure_data', 'per_item', 'file')
-MAIN_ROWS = ('teacher',) + tuple(METHODS)
+TOP_ROWS = ('teacher', 'pretrained')   # reference rows above the methods: the teacher, the pretrained student as it is
+MAIN_ROWS = TOP_ROWS + tuple(METHODS)
 REFERENCE_ROWS = ('chance', 'blind')   # reference rows below the methods: never bold, never compared
+MEDIAN_METRICS = ('latency_ms_b1', 'latency_ms_bN')   # timings: the median over the runs and their range (one slow run moves a mean)
 ABLATION_ROWS = ('full',) + tuple(VARIANTS)
 EFFICIENCY_ROWS = ('teacher', 'cmapkd')
 
 METHOD_LABELS = dict(teacher='Teacher', scratch='Student (scratch)', kd='KD', fitnet='FitNet', clipkd='CLIP-KD',
                      tinyclip='TinyCLIP', promptkd='PromptKD', c2kd='C2KD', llavakd='LLaVA-KD', dbild='DBiLD',
-                     cmapkd='CMAPKD (ours)', chance='Chance (random ranking / guessing)',
+                     switchkd='Switch-KD', cmapkd='CMAPKD (ours)', pretrained='Pretrained student (as it is)', chance='Chance (random ranking / guessing)',
                      blind='Question only (blind VQA head)')
 VARIANT_LABELS = dict(full='CMAPKD (full)', no_visual_pyramid='w/o visual pyramid (P5 only)',
                       no_language_hierarchy='w/o language hierarchy (L4 only)',
                       uniform_weights='uniform level weights (no ALSN)', manual_weights='fixed manual level weights',
                       no_alignment='w/o cross-modal alignment', no_relation='w/o relational loss',
-                      one_stage='one-stage training (no progression)')
+                      one_stage='one-stage training (no progression)',
+                      one_stage_lr_matched='one-stage, learning rate matched to the schedule',
+                      dto='DTO trade-off of task and distillation gradients')
 DATASET_LABELS = dict(scenes='procedurally generated scenes', coco='COCO', flickr30k='Flickr30K', csv='CSV captions',
                       wds='WebDataset shards', imagenet='ImageNet', vqav2='VQAv2')
 
@@ -119,6 +124,11 @@ def seed_stats(runs: pd.DataFrame, metric: str) -> tuple[float, float, int]:
     n = len(vals)
     return (float(vals.mean()) if n else np.nan, float(vals.std(ddof=1)) if n > 1 else np.nan, n)
 
+def median_stats(runs: pd.DataFrame, metric: str) -> tuple[float, float, float, int]:
+    "(median, smallest, largest, number of runs) of `metric` over `runs` (`MEDIAN_METRICS`: timings); NaN where undefined."
+    vals = runs[metric].dropna().to_numpy(float) if metric in runs else np.array([])
+    return (float(np.median(vals)), float(vals.min()), float(vals.max()), len(vals)) if len(vals) else (np.nan, np.nan, np.nan, 0)
+
 # %% ../nbs/16_tables.ipynb #0007bc9e
 def tex_escape(s) -> str:
     "Escape LaTeX's special characters in plain text (device names, model names)."
@@ -132,8 +142,9 @@ def _decimals(x: float, kind: str) -> int:
 
 def _printed(x: float, kind: str) -> float: return round(x, _decimals(x, kind))
 
-def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct', bold: bool = False, mark: str = '') -> str:
-    "One table cell: '--' when missing, else the mean (bold if asked), '$\\pm$ std' when n > 1, then `mark`."
+def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct', bold: bool = False, mark: str = '',
+                lo: float = np.nan, hi: float = np.nan) -> str:
+    "One table cell: '--' when missing, else the mean (bold if asked), '$\\pm$ std' (or the range `lo`--`hi`) when n > 1, then `mark`."
     if mean is None or not np.isfinite(mean): return '--'
     d = _decimals(mean, kind)
     s = f'{mean:.{d}f}'
@@ -141,6 +152,8 @@ def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct',
     if bold: s = rf'\textbf{{{s}}}'
     if kind == 'times': s += r'$\times$'
     if n > 1 and np.isfinite(std): s += rf' {{\scriptsize $\pm${std:.{d}f}}}'
+    if n > 1 and np.isfinite(lo) and np.isfinite(hi):   # a median's range: each end with its own significant digits
+        s += rf" {{\scriptsize {lo:.{_decimals(lo, kind)}f}--{hi:.{_decimals(hi, kind)}f}}}"
     return s + mark
 
 # %% ../nbs/16_tables.ipynb #81a4e397
@@ -154,7 +167,7 @@ def chance_floor(frame: pd.DataFrame, key: str) -> float:
 def _best_rows(frame: pd.DataFrame, key: str, better: str | None, kind: str) -> set:
     "Row keys holding the best printed student value of column `key`: none for a column's only entry or values at chance."
     if better is None: return set()
-    cand = {r: _printed(v, kind) for r, v in frame[key].items() if r not in ('teacher',) + REFERENCE_ROWS and np.isfinite(v)}
+    cand = {r: _printed(v, kind) for r, v in frame[key].items() if r not in TOP_ROWS + REFERENCE_ROWS and np.isfinite(v)}
     if len(cand) < 2: return set()
     best = (max if better == 'high' else min)(cand.values())
     floor = chance_floor(frame, key) if better == 'high' else -np.inf
@@ -175,10 +188,12 @@ def render_table(frame: pd.DataFrame, cols: list[tuple], header: list[str], capt
              rf"\begin{{tabular}}{{l{'c' * len(cols)}}}", r'\toprule', *header, r'\midrule']
     for i, (r, row) in enumerate(frame.iterrows()):
         prev = frame.index[i - 1] if i else None
-        if i and (r in breaks or prev == 'teacher' or (r in REFERENCE_ROWS and prev not in REFERENCE_ROWS)): lines.append(r'\midrule')
+        top_ends = prev in TOP_ROWS and r not in TOP_ROWS   # after the teacher and the pretrained student
+        if i and (r in breaks or top_ends or (r in REFERENCE_ROWS and prev not in REFERENCE_ROWS)): lines.append(r'\midrule')
         name = tex_escape(row['label']) + (r'$^\dagger$' if row['adapted'] else '')
         cells = ['' if (r, k) in blank else format_cell(row[k], row.get(f'{k}_std', np.nan), row.get(f'{k}_n', 1), kind, r in bold[k],
-                                                        marks.get((r, k), '')) for k, kind, _ in cols]
+                                                        marks.get((r, k), ''), row.get(f'{k}_lo', np.nan), row.get(f'{k}_hi', np.nan))
+                 for k, kind, _ in cols]
         lines.append(' & '.join([name] + cells) + r' \\')
     lines += [r'\bottomrule', r'\end{tabular}']
     foot = ([adapted_note([r for r in frame.index if frame.loc[r, 'adapted']])] if frame['adapted'].any() else []) + list(notes)
@@ -235,7 +250,7 @@ def reference_stats(sub: pd.DataFrame, r: str, metric: str) -> tuple[float, floa
     return (float(v[0]), np.nan, 1)
 
 def table_frame(df: pd.DataFrame, experiment: str, rows, metrics, preset: str | None = None) -> pd.DataFrame:
-    "Per row key: label, dagger flag, seeds, source files, and mean / std / n of every metric (reference rows from the runs' chance and blind values)."
+    "Per row key: label, dagger flag, seeds, source files, and mean / std / n of every metric (a timing: median / `_lo` / `_hi` / n; reference rows from the runs' chance and blind values)."
     sub = select_runs(df, experiment, preset)
     if experiment == 'ablation': extra = [v for v in sub.loc[sub['method'] == 'cmapkd', 'variant'] if v and v not in rows]
     else: extra = [m for m in sub.loc[sub['variant'].map(lambda x: x is None), 'method'] if m not in rows]
@@ -249,7 +264,11 @@ def table_frame(df: pd.DataFrame, experiment: str, rows, metrics, preset: str | 
                    seeds=[s for s in runs['seed']], files=list(runs['file']), devices=sorted(set(runs['device'])),
                    preset=sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else None)
         for m in metrics:
-            rec[m], rec[f'{m}_std'], rec[f'{m}_n'] = reference_stats(sub, r, m) if r in REFERENCE_ROWS else seed_stats(runs, m)
+            if r not in REFERENCE_ROWS and base_metric(m) in MEDIAN_METRICS:   # a timing: median over the runs, and their range
+                rec[m], rec[f'{m}_lo'], rec[f'{m}_hi'], rec[f'{m}_n'] = median_stats(runs, m)
+                rec[f'{m}_std'] = np.nan
+            else:
+                rec[m], rec[f'{m}_std'], rec[f'{m}_n'] = reference_stats(sub, r, m) if r in REFERENCE_ROWS else seed_stats(runs, m)
         out[r] = rec
     frame = pd.DataFrame.from_dict(out, orient='index')
     # the level a bold value must clear: chance for retrieval and zero-shot, the question-only head for VQA
@@ -285,36 +304,58 @@ def teacher_training(cfg: dict) -> str:
     if Path(w).suffix or os.sep in w: return rf'loaded from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
     return rf"with open\_clip's pretrained weights \texttt{{{tex_escape(w)}}}"
 
-def setup_text(df: pd.DataFrame, files) -> str:
-    "What the runs behind `files` were: data, the teacher's size and training, the student's budget (from their result files)."
+def student_start(cfg: dict) -> str:
+    "Where the student of config `cfg` starts, as a clause: its pretrained weights (the fine-tune setting) or random ones."
+    st = cfg.get('student') or {}
+    if cfg.get('setting', 'scratch') == 'scratch' or not (st.get('pretrained') or cfg.get('student_pretrain_steps')):
+        return 'trained from random initialisation'   # result files from before the settings were the scratch setting
+    n, w = int(cfg.get('student_pretrain_steps') or 0), st.get('pretrained') or ''
+    if n > 0: return f'fine-tuned from its pretrained weights (the student architecture pretrained CLIP-style by the companion for {n} steps)'
+    if Path(w).suffix or os.sep in w: return rf'fine-tuned from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
+    return rf"fine-tuned from open\_clip's pretrained weights \texttt{{{tex_escape(w)}}}"
+
+def _rate_words(df: pd.DataFrame, files) -> str:
+    "The base learning rate of the runs behind `files`: one value, or the range the per-method choices span."
+    runs = df[df['file'].isin(list(files))]
+    lrs = sorted({float((c.get('optim') or {}).get('lr_student')) for c in runs['config'] if (c.get('optim') or {}).get('lr_student')})
+    if not lrs: return 'learning rate --'
+    return f'learning rate {lrs[0]:g}' if len(lrs) == 1 else f'base learning rate per method from {lrs[0]:g} to {lrs[-1]:g}'
+
+def setup_parts(df: pd.DataFrame, files) -> dict:
+    "What the runs behind `files` were, from their result files: {'data', 'teacher', 'student'} as sentences ({} without a config)."
     runs = df[df['file'].isin(list(files))]
     cfg = next((c for c in runs['config'] if c), {})
-    if not cfg: return ''
+    if not cfg: return {}
     d, te, st, opt = (cfg.get(k) or {} for k in ('data', 'teacher', 'student', 'optim'))
     data = DATASET_LABELS.get(d.get('name'), d.get('name'))
-    parts = [f"Data: {tex_escape(data)}" + (f" ({d.get('n_train')} training and {d.get('n_test')} test images, {d.get('image_size')} px)"
-                                          if d.get('name') == 'scenes' else '') + '.']
+    out = dict(data=f"Data: {tex_escape(data)}" + (f" ({d.get('n_train')} training and {d.get('n_test')} test images, {d.get('image_size')} px)"
+                                                   if d.get('name') == 'scenes' else '') + '.')
     tp = df.loc[(df['method'] == 'teacher') & df['params_m'].notna(), 'params_m'] if 'params_m' in df else pd.Series(dtype=float)
     size = f", {tp.iloc[0]:.2f}M parameters" if len(tp) else ''
-    how = teacher_training(cfg)
-    parts.append(f"Teacher: {_arch(te)}{size}, {how}, frozen.")
+    out['teacher'] = f"Teacher: {_arch(te)}{size}, {teacher_training(cfg)}, frozen."
     total = sum(s.get('steps') or 0 for s in cfg.get('stages') or [])
-    parts.append(f"Student: {_arch(st)}, trained from scratch; every method {total} steps of AdamW (batch {d.get('batch_size')}, "
-                 f"learning rate {opt.get('lr_student')}, weight decay {opt.get('weight_decay')}), the same budget and no per-method tuning.")
-    return ' '.join(parts)
+    out['student'] = (f"Student: {_arch(st)}, {student_start(cfg)}; every method {total} steps of AdamW (batch {d.get('batch_size')}, "
+                      f"{_rate_words(df, files)}, weight decay {opt.get('weight_decay')}), the same budget.")
+    return out
+
+def setup_text(df: pd.DataFrame, files) -> str:
+    "What the runs behind `files` were: data, the teacher's size and training, the student's start and budget (from their result files)."
+    return ' '.join(setup_parts(df, files).values())
+
+CONVENTIONS = ('Tables give the mean $\\pm$ the sample standard deviation over the seeds their captions name (one run: its value); '
+               'the best student of a column is bold, except where it is the column\'s only entry or not above chance; '
+               '-- marks a row without a result file.')
 
 def _caption(frame: pd.DataFrame, what: str, df: pd.DataFrame, experiment: str) -> str:
-    files = [f for fs in frame['files'] for f in fs]
+    "A table's caption: what it shows, the preset, the seeds and the device; the setting and the conventions are said once (Sec. 4.1)."
     seeds = sorted({s for ss in frame['seeds'] for s in ss if s is not None})
     nmax = max([len(s) for s in frame['seeds']] + [0])
-    stats = (f"Mean $\\pm$ sample std over seeds {', '.join(map(str, seeds))}" if nmax > 1 else
-             f"One run per row (seed {', '.join(map(str, seeds)) or '--'})")
+    stats = (f"mean $\\pm$ std over seeds {', '.join(map(str, seeds))}" if nmax > 1 else
+             f"one run per row (seed {', '.join(map(str, seeds)) or '--'})")
     devices = sorted({d for ds in frame['devices'] for d in ds})
-    parts = [what, f"Preset \\texttt{{{tex_escape(frame['preset'].dropna().iloc[0]) if frame['preset'].notna().any() else '--'}}}.",
-             setup_text(df, files),
-             stats + f"; best {'variant' if experiment == 'ablation' else 'student'} per column in bold (not where it is the only entry or at chance); -- = no result file.",
-             f"Measured on {'; '.join(map(tex_escape, devices)) if devices else '-- (no runs yet)'}."]
-    return ' '.join(p for p in parts if p)
+    preset = tex_escape(frame['preset'].dropna().iloc[0]) if frame['preset'].notna().any() else '--'
+    return (f"{what} Preset \\texttt{{{preset}}}, {stats}, measured on {'; '.join(map(tex_escape, devices)) if devices else '-- (no runs yet)'}; "
+            "setting and conventions as in Sec.~\\ref{sec:setting}.")
 
 def _write_table(frame, cols, header, what, label, name, df, experiment, paper_dir, breaks=(), blank=(), marks=None, notes=()) -> pd.DataFrame:
     preset = frame['preset'].dropna().iloc[0] if frame['preset'].notna().any() else None
@@ -385,21 +426,23 @@ def table_retrieval(df: pd.DataFrame, paper_dir='paper', preset: str | None = No
     return frame
 
 # %% ../nbs/16_tables.ipynb #da4fd8f2
-VQA_COLS = ('vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other', 'zs_top1')
+VQA_COLS = ('vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other', 'zs_top1', 'zs_top5')
+ZS_COLS = ('zs_top1', 'zs_top5')
 
 def table_vqa(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + REFERENCE_ROWS) -> pd.DataFrame:
     "Table 3 -> paper/tables/table3_vqa_zeroshot.tex; returns the frame it was made from."
     sub = select_runs(df, 'main', preset)
     vqa, zs = suite_datasets(sub, 'vqa_overall', preset)[:1], suite_datasets(sub, 'zs_top1', preset)[:1]
-    cols = [f'{d}/{k}' for d in vqa for k in VQA_COLS[:4]] + [f'{d}/zs_top1' for d in zs]
+    cols = [f'{d}/{k}' for d in vqa for k in VQA_COLS[:4]] + [f'{d}/{k}' for d in zs for k in ZS_COLS]
     frame = table_frame(df, 'main', rows, cols, preset)
+    z0, nz = 2 + 4 * len(vqa), len(ZS_COLS)
     header = [' & ' + ' & '.join([rf'\multicolumn{{4}}{{c}}{{VQA accuracy ({tex_escape(dataset_label(d))})}}' for d in vqa] +
-                                  [f'Zero-shot ({tex_escape(dataset_label(d))})' for d in zs]) + r' \\',
-              (r'\cmidrule(lr){2-5}' if vqa else '') + (rf'\cmidrule(lr){{{2 + 4 * len(vqa)}-{2 + 4 * len(vqa)}}}' if zs else ''),
-              'Method & ' + ' & '.join(['Overall & Yes/No & Number & Other'] * len(vqa) + ['Top-1'] * len(zs)) + r' \\']
-    blank = {('chance', k) for k in cols if base_metric(k).startswith('vqa_')} | {('blind', k) for k in cols if base_metric(k) == 'zs_top1'}
+                                  [rf'\multicolumn{{{nz}}}{{c}}{{Zero-shot ({tex_escape(dataset_label(d))})}}' for d in zs]) + r' \\',
+              (r'\cmidrule(lr){2-5}' if vqa else '') + (rf'\cmidrule(lr){{{z0}-{z0 + nz - 1}}}' if zs else ''),
+              'Method & ' + ' & '.join(['Overall & Yes/No & Number & Other'] * len(vqa) + ['Top-1 & Top-5'] * len(zs)) + r' \\']
+    blank = {('chance', k) for k in cols if base_metric(k).startswith('vqa_')} | {('blind', k) for k in cols if base_metric(k) in ZS_COLS}
     return _write_table(frame, [(k, 'pct', 'high') for k in cols], header,
-                        'VQA accuracy (\\%, VQAv2 metric, per answer type) and zero-shot classification top-1 (\\%).',
+                        'VQA accuracy (\\%, VQAv2 metric, per answer type) and zero-shot classification top-1 and top-5 (\\%).',
                         'tab:vqa', 'table3_vqa_zeroshot', df, 'main', paper_dir, breaks=('cmapkd',), blank=blank)
 
 # %% ../nbs/16_tables.ipynb #32e0bad4
@@ -436,7 +479,8 @@ def table_efficiency(df: pd.DataFrame, paper_dir='paper', preset: str | None = N
             (r1[0], 'pct', 'high'), (r1[1], 'pct', 'high')]
     header = [r'Method & Params (M) & GFLOPs & Latency (ms) & Speed-up & R@1 I$\rightarrow$T & R@1 T$\rightarrow$I \\']
     return _write_table(frame, cols, header, 'Efficiency: parameters, GFLOPs per image, latency per image at batch 1 '
-                        '(median after warm-up), speed-up over the teacher (ratio of latencies) and R@1 (\\%).',
+                        '(each run: the median after warm-up; each row: the median over its runs, with the smallest and the '
+                        'largest run in small type), speed-up over the teacher (ratio of the median latencies) and R@1 (\\%).',
                         'tab:efficiency', 'table5_efficiency', df, 'efficiency', paper_dir)
 
 # %% ../nbs/16_tables.ipynb #fc700def
@@ -450,23 +494,26 @@ def check_table(path, df: pd.DataFrame) -> int:
     retrieval = [c.partition('/')[0] for c in cells.columns if base_metric(c) == 'mean_recall' and '/' in c]
     marks = _marks(_significance_all(sub, retrieval)) if experiment == 'main' and 'cmapkd' in cells.index else {}
     def stats(r, metric):
-        if r in REFERENCE_ROWS: return reference_stats(sub, r, metric)
+        "format_cell's arguments for row `r`, recomputed from the raw values (a timing: median and range)."
+        if r in REFERENCE_ROWS: return dict(zip(('mean', 'std', 'n'), reference_stats(sub, r, metric)))
         method, variant = _row_key(experiment, r)
         v = row_runs(sub, method, variant)
         v = v[metric].dropna().to_numpy(float) if metric in v else np.array([])
-        return (v.mean() if len(v) else np.nan), (v.std(ddof=1) if len(v) > 1 else np.nan), len(v)
+        if base_metric(metric) in MEDIAN_METRICS and len(v):
+            return dict(mean=float(np.median(v)), n=len(v), lo=v.min(), hi=v.max())
+        return dict(mean=(v.mean() if len(v) else np.nan), std=(v.std(ddof=1) if len(v) > 1 else np.nan), n=len(v))
     for r in cells.index:
         for c in cells.columns:
             if c.endswith('_delta'):
                 if r == 'full': continue
-                a, b = stats(r, c[:-6])[0], stats('full', c[:-6])[0]
-                want, kind = (a - b, np.nan, 1), 'delta'
-            elif c == 'speedup': want, kind = (stats('teacher', 'latency_ms_b1')[0] / stats(r, 'latency_ms_b1')[0], np.nan, 1), 'times'
+                a, b = stats(r, c[:-6])['mean'], stats('full', c[:-6])['mean']
+                want, kind = dict(mean=a - b), 'delta'
+            elif c == 'speedup': want, kind = dict(mean=stats('teacher', 'latency_ms_b1')['mean'] / stats(r, 'latency_ms_b1')['mean']), 'times'
             else: want, kind = stats(r, c), ('sig' if base_metric(c) in LOWER_IS_BETTER else 'pct')
             cell = cells.loc[r, c]
-            if cell == '' and r in REFERENCE_ROWS and not np.isfinite(want[0]): continue   # a reference row's blank cell
+            if cell == '' and r in REFERENCE_ROWS and not np.isfinite(want['mean']): continue   # a reference row's blank cell
             got = cell.replace(r'\textbf{', '', 1).replace('}', '', 1) if r'\textbf' in cell else cell
-            exp = format_cell(*want, kind=kind, mark=marks.get((r, c), ''))
+            exp = format_cell(**want, kind=kind, mark=marks.get((r, c), ''))
             n += 1
             if got != exp: bad.append(f'{r}/{c}: table has {cell!r}, result files give {exp!r}')
     if bad: raise AssertionError(f"{path}: {len(bad)} cell(s) differ from the result files: " + '; '.join(bad[:5]))
