@@ -9,17 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
+import matplotlib.text as mtext
+from matplotlib.patches import Patch
 import seaborn as sns
 from .config import P_LEVELS, L_LEVELS
 from .io import atomic_write, record_sources
-from .tables import METHOD_LABELS, select_runs, row_runs, setup_text, tex_escape
+from .tables import METHOD_LABELS, select_runs, row_runs, tex_escape
 
 # %% auto #0
-__all__ = ['DIFFICULTY_TYPES', 'EMB_PANELS', 'CLASS_COLOURS', 'LOSS_TERMS', 'difficulty_signals', 'check_figure_data',
-           'write_figure_data', 'load_figure_data', 'figure_runs', 'example_figure_data', 'save_figure', 'alsn_long',
-           'alsn_by_difficulty', 'plot_alsn_difficulty', 'alsn_by_type', 'plot_alsn_radar', 'linear_cka',
-           'knn_accuracy', 'plot_tsne', 'plot_cross_modal', 'stage_spans', 'plot_training_curves', 'figure_caption',
-           'figure_alsn_difficulty', 'figure_alsn_radar', 'figure_tsne', 'figure_cross_modal', 'figure_training_curves']
+__all__ = ['DIFFICULTY_TYPES', 'EMB_PANELS', 'TEXT_WIDTH_IN', 'MIN_PRINT_PT', 'PRINT_RC', 'PRINT_WIDTH', 'SAVE_PAD_IN',
+           'CLASS_COLOURS', 'LOSS_TERMS', 'REWARD_COLUMNS', 'difficulty_signals', 'check_figure_data',
+           'write_figure_data', 'load_figure_data', 'figure_runs', 'example_figure_data', 'print_font_pt',
+           'save_figure', 'alsn_long', 'alsn_by_difficulty', 'plot_alsn_difficulty', 'alsn_by_type', 'plot_alsn_radar',
+           'linear_cka', 'knn_accuracy', 'embedding_stats', 'plot_tsne', 'plot_cross_modal', 'stage_spans',
+           'reward_records', 'plot_training_curves', 'sample_words', 'figure_caption', 'figure_alsn_difficulty',
+           'figure_alsn_radar', 'figure_tsne', 'figure_cross_modal', 'figure_training_curves']
 
 # %% ../nbs/17_figures.ipynb #f95622f3
 DIFFICULTY_TYPES = ('easy/short', 'easy/long', 'hard/short', 'hard/long')   # teacher difficulty x caption length, split at the medians
@@ -41,8 +45,8 @@ def difficulty_signals(image_emb, text_emb, captions) -> dict:
                 sample_type=np.array(DIFFICULTY_TYPES)[kind])
 
 # %% ../nbs/17_figures.ipynb #f85716b2
-EMB_PANELS = (('emb_teacher', 'teacher'), ('emb_before', 'student at initialisation'),
-              ('emb_scratch', 'student trained without teacher'), ('emb_cmapkd', 'CMAPKD student'))
+EMB_PANELS = (('emb_teacher', 'teacher'), ('emb_before', 'before training'), ('emb_scratch', 'without teacher'),
+              ('emb_cmapkd', 'CMAPKD'))   # key, panel title: the teacher and three students (the caption says which)
 
 def check_figure_data(d: dict, where: str = 'figure data') -> dict:
     "Validate the figure arrays (shapes, ALSN rows summing to 1, known sample types, cosine maps); returns them as numpy."
@@ -118,18 +122,38 @@ def example_figure_data(n: int = 200, m: int = 160, dim: int = 16, seed: int = 0
                 emb_cmapkd=(t @ r.normal(0, 1, (dim, 8))) + r.normal(0, .3, (m, 8)))
 
 # %% ../nbs/17_figures.ipynb #f9a01390
+TEXT_WIDTH_IN = 122 / 25.4   # LNCS \textwidth (122 mm)
+MIN_PRINT_PT = 8.0            # the smallest font size on the printed page
+PRINT_RC = {'font.size': 8.5, 'axes.titlesize': 8.5, 'axes.labelsize': 8.5, 'xtick.labelsize': 8.5, 'ytick.labelsize': 8.5,
+            'legend.fontsize': 8.5, 'legend.title_fontsize': 8.5}   # a little above 8 pt: a tight crop may widen a figure a little
+PRINT_WIDTH = dict(fig3_alsn_difficulty=1.0, fig4_alsn_radar=1.0, fig5_tsne=1.0, fig6_cross_modal=1.0,
+                   training_curves_cmapkd=1.0)   # each figure's share of the text width, as main.tex includes it
+SAVE_PAD_IN = 0.05
+
+def print_font_pt(fig, width_in: float = TEXT_WIDTH_IN) -> tuple[float, float]:
+    "(smallest font size in pt of `fig`'s visible text once its saved, tight bounding box is scaled to `width_in`, the scale)."
+    fig.canvas.draw()
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    scale = width_in / (box.width + 2 * SAVE_PAD_IN)
+    sizes = [t.get_fontsize() for t in fig.findobj(mtext.Text) if t.get_visible() and t.get_text().strip()]
+    return (min(sizes) * scale if sizes else np.inf), scale
+
 def save_figure(fig, paper_dir, name: str, sources=(), close: bool = True, caption: str = '') -> list[Path]:
     "Write `fig` to paper/figures/<name>.pdf and .png (and its caption to <name>.txt) atomically, record its sources."
     out = []
     for fmt in ('pdf', 'png'):
         metadata = {'CreationDate': None} if fmt == 'pdf' else None   # same run, same bytes
         path = atomic_write(Path(paper_dir) / 'figures' / f'{name}.{fmt}',
-                            lambda t: fig.savefig(t, format=fmt, dpi=200, bbox_inches='tight', metadata=metadata))
+                            lambda t: fig.savefig(t, format=fmt, dpi=200, bbox_inches='tight', pad_inches=SAVE_PAD_IN, metadata=metadata))
         record_sources(paper_dir, path, sources)
         out.append(path)
     if caption: atomic_write(Path(paper_dir) / 'figures' / f'{name}.txt', caption + '\n')
     if close: plt.close(fig)
     return out
+
+def _print_context():
+    "seaborn's paper style with the 8 pt sizes of `PRINT_RC`."
+    return sns.plotting_context('paper', rc=PRINT_RC)
 
 # %% ../nbs/17_figures.ipynb #b9c43ec3
 def alsn_long(w_v, w_l, **per_sample) -> pd.DataFrame:
@@ -153,16 +177,18 @@ def plot_alsn_difficulty(w_v, w_l, difficulty, bins: int = 5):
     b = pd.qcut(difficulty, q=bins, labels=False, duplicates='drop')
     centre = pd.Series(difficulty).groupby(b).mean().loc[b].to_numpy()
     long = alsn_long(w_v, w_l, difficulty=centre)
-    with sns.axes_style('whitegrid'), sns.plotting_context('paper'):
-        fig, axes = plt.subplots(1, 2, figsize=(7, 3.1), sharey=True)
+    w = PRINT_WIDTH['fig3_alsn_difficulty'] * TEXT_WIDTH_IN
+    with sns.axes_style('whitegrid'), _print_context():
+        fig, axes = plt.subplots(1, 2, figsize=(w, 2.45), sharey=True)
         for ax, mod in zip(axes, ('visual', 'language')):
             sns.lineplot(data=long[long.modality == mod], x='difficulty', y='weight', hue='level', style='level',
-                         markers=True, dashes=False, errorbar='se', ax=ax, palette='colorblind')
+                         markers=True, dashes=False, errorbar='se', ax=ax, palette='colorblind', markersize=5)
             ax.axhline(0.25, ls='--', c='grey', lw=0.8)
-            ax.set(title=f'{mod} levels', xlabel='sample difficulty (bin mean)', ylabel='ALSN weight')
+            ax.set(title=f'{mod} levels', xlabel='sample difficulty (bin mean)', ylabel='mean ALSN weight')
             # below the panel, so that no line runs under it
-            sns.move_legend(ax, 'upper center', bbox_to_anchor=(0.5, -0.24), ncol=4, title=None, frameon=False)
-        fig.tight_layout()
+            sns.move_legend(ax, 'upper center', bbox_to_anchor=(0.5, -0.3), ncol=4, title=None, frameon=False,
+                            handlelength=1.5, columnspacing=1.0)
+        fig.tight_layout(w_pad=0.8)
     return fig
 
 # %% ../nbs/17_figures.ipynb #955d58ae
@@ -179,25 +205,26 @@ def plot_alsn_radar(w_v, w_l, sample_type):
     colours, styles = dict(zip(DIFFICULTY_TYPES, sns.color_palette('colorblind', 4))), dict(zip(DIFFICULTY_TYPES, ('-', '--', '-.', ':')))
     top = max(0.5, math.ceil(float(m.to_numpy().max()) * 10) / 10)
     ang = np.linspace(0, 2 * np.pi, 4, endpoint=False)
-    with sns.plotting_context('paper'):
-        fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6), subplot_kw=dict(projection='polar'))
+    with _print_context():
+        fig, axes = plt.subplots(1, 2, figsize=(PRINT_WIDTH['fig4_alsn_radar'] * TEXT_WIDTH_IN, 2.9), subplot_kw=dict(projection='polar'))
         for ax, (title, levels) in zip(axes, (('visual levels', P_LEVELS), ('language levels', L_LEVELS))):
             ax.set_theta_offset(np.pi / 2); ax.set_theta_direction(-1)   # first level on top, clockwise
             for t, row in m[list(levels)].iterrows():
                 v = np.r_[row.to_numpy(), row.to_numpy()[:1]]
-                ax.plot(np.r_[ang, ang[:1]], v, color=colours[t], ls=styles[t], lw=1.5, marker='o', ms=3, label=f'{t} (n={counts[t]})')
+                ax.plot(np.r_[ang, ang[:1]], v, color=colours[t], ls=styles[t], lw=1.3, marker='o', ms=3, label=f'{t} (n={counts[t]})')
                 ax.fill(np.r_[ang, ang[:1]], v, color=colours[t], alpha=0.06)
             circle = np.linspace(0, 2 * np.pi, 200)
             ax.plot(circle, np.full_like(circle, 0.25), c='grey', lw=0.8, ls=(0, (3, 3)), label='uniform (1/4)')
-            ax.set_xticks(ang, levels); ax.tick_params(axis='x', pad=10, labelsize=9)   # level names clear of the outer ring
+            ax.set_xticks(ang, levels); ax.tick_params(axis='x', pad=4)   # level names clear of the outer ring
             ticks = np.arange(0.1, top + 1e-9, 0.1)
             ax.set_ylim(0, top); ax.set_yticks(ticks, [''] * len(ticks))
-            for v in ticks:   # radial values between the first two spokes, above the lines
-                ax.text(np.pi / 4, v, f'{v:.1f}', fontsize=6, ha='center', va='center', zorder=10,
-                        bbox=dict(facecolor='white', edgecolor='none', alpha=0.8, pad=0.5))
-            ax.set_title(title, pad=18)
-        fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=5, frameon=False, fontsize=7)
-        fig.tight_layout(rect=(0, 0.08, 1, 1))
+            for v in ticks[1::2]:   # every other radial value, between the first two spokes, above the lines
+                ax.text(np.pi / 4, v, f'{v:.1f}', ha='center', va='center', zorder=10,
+                        bbox=dict(facecolor='white', edgecolor='none', alpha=0.8, pad=0.3))
+            ax.set_title(title, pad=14)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=3, frameon=False, handlelength=2.2,
+                   columnspacing=1.0)
+        fig.tight_layout(rect=(0, 0.16, 1, 1), w_pad=2.0)
     return fig
 
 # %% ../nbs/17_figures.ipynb #f8b025c9
@@ -231,27 +258,33 @@ def _tsne(x, seed: int) -> np.ndarray:
     return TSNE(2, perplexity=min(30.0, (len(x) - 1) / 3), init='pca', learning_rate='auto', random_state=seed,
                 method='exact' if len(x) <= 1000 else 'barnes_hut').fit_transform(x)   # exact is faster on small M
 
+def embedding_stats(data: dict) -> dict:
+    "{panel key: (leave-one-out 5-NN class accuracy %, linear CKA with the teacher's embedding)} of the t-SNE arrays."
+    y, teacher = np.asarray(data['labels']).astype(int), np.asarray(data['emb_teacher'], float)
+    return {k: (knn_accuracy(np.asarray(data[k], float), y), linear_cka(teacher, np.asarray(data[k], float))) for k, _ in EMB_PANELS}
+
 def plot_tsne(data: dict, seed: int = 0):
-    "Fig. 5: t-SNE of the deployed image embeddings of the teacher, the initial student, the scratch control and the CMAPKD student."
+    "Fig. 5: t-SNE of the deployed image embeddings of the teacher, the student before training, the scratch control and the CMAPKD student."
     if any(k not in data for k, _ in EMB_PANELS): raise KeyError(f"figure data has no t-SNE arrays ({[k for k, _ in EMB_PANELS]})")
     y = np.asarray(data['labels']).astype(int)
     names = [str(c) for c in data['classnames']] if 'classnames' in data else [str(c) for c in range(y.max() + 1)]
     markers = ('o', 's', '^', 'D')
-    teacher = np.asarray(data['emb_teacher'], float)
-    with sns.axes_style('white'), sns.plotting_context('paper'):
-        fig, axes = plt.subplots(1, len(EMB_PANELS), figsize=(2.6 * len(EMB_PANELS), 3.3))
+    stats = embedding_stats(data)
+    with sns.axes_style('white'), _print_context():
+        fig, axes = plt.subplots(1, len(EMB_PANELS), figsize=(PRINT_WIDTH['fig5_tsne'] * TEXT_WIDTH_IN, 2.7))
         for ax, (key, title) in zip(axes, EMB_PANELS):
-            x = np.asarray(data[key], float)
-            e2 = _tsne(x, seed)
+            e2 = _tsne(np.asarray(data[key], float), seed)
             for c in np.unique(y):
                 sel = y == c
-                ax.scatter(e2[sel, 0], e2[sel, 1], s=9, color=CLASS_COLOURS[c % len(CLASS_COLOURS)], marker=markers[c % 4],
+                ax.scatter(e2[sel, 0], e2[sel, 1], s=4, color=CLASS_COLOURS[c % len(CLASS_COLOURS)], marker=markers[c % 4],
                            linewidths=0, label=names[c])
-            stats = f'5-NN acc {knn_accuracy(x, y):.0f}%' + ('' if key == 'emb_teacher' else f', CKA {linear_cka(teacher, x):.2f}')
-            ax.set(xticks=[], yticks=[], title=f'{title}\n{stats}')
+            knn, cka = stats[key]
+            ax.set(xticks=[], yticks=[], title=f"{title}\n5-NN {knn:.0f}%\n" + ('(reference)' if key == 'emb_teacher' else f'CKA {cka:.2f}'))
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc='lower center', ncol=min(8, len(labels)), frameon=False, fontsize=6.5, markerscale=1.6)
-        fig.tight_layout(rect=(0, 0.07 * math.ceil(len(labels) / 8), 1, 1))
+        ncol = min(4, len(labels))
+        fig.legend(handles, labels, loc='lower center', ncol=ncol, frameon=False, markerscale=2.0, handletextpad=0.2,
+                   columnspacing=0.8)
+        fig.tight_layout(rect=(0, 0.07 * math.ceil(len(labels) / ncol), 1, 1), w_pad=0.4)
     return fig
 
 # %% ../nbs/17_figures.ipynb #733fb542
@@ -260,19 +293,24 @@ def plot_cross_modal(cross_attn, teacher=None):
     maps = ([('teacher', teacher)] if teacher is not None else []) + [('CMAPKD student', cross_attn)]
     for name, a in maps:
         if np.asarray(a).shape != (4, 4): raise ValueError(f"cross-modal map ({name}) must be [4, 4] (P2..P5 x L1..L4), got {list(np.asarray(a).shape)}")
-    with sns.plotting_context('paper'):
-        fig, axes = plt.subplots(1, len(maps), figsize=(3.0 * len(maps) + 0.6, 2.9), squeeze=False)
+    width = PRINT_WIDTH['fig6_cross_modal'] * TEXT_WIDTH_IN
+    with _print_context():
+        fig, axes = plt.subplots(1, len(maps) + 1, figsize=(width, 2.2), squeeze=False,
+                                 gridspec_kw=dict(width_ratios=[1] * len(maps) + [0.05]))
         for i, (ax, (name, a)) in enumerate(zip(axes[0], maps)):
             last = i == len(maps) - 1
             sns.heatmap(pd.DataFrame(np.asarray(a, float), index=list(P_LEVELS), columns=list(L_LEVELS)), annot=True, fmt='.2f',
-                        cmap='RdBu_r', vmin=-1, vmax=1, center=0, square=True, cbar=last, ax=ax,
-                        cbar_kws=dict(label='cosine (image P-level, caption L-level)', shrink=0.8) if last else None)
+                        annot_kws=dict(size=PRINT_RC['font.size']), cmap='RdBu_r', vmin=-1, vmax=1, center=0, square=False,
+                        cbar=last, cbar_ax=axes[0][-1] if last else None, ax=ax,
+                        cbar_kws=dict(label='cosine') if last else None)
             ax.set(xlabel='language level', ylabel='visual level' if i == 0 else '', title=name)
-        fig.tight_layout()
+            ax.tick_params(axis='y', rotation=0)
+        fig.tight_layout(w_pad=0.6)
     return fig
 
 # %% ../nbs/17_figures.ipynb #fd6f7c12
 LOSS_TERMS = ('loss', 'intra', 'align', 'relation', 'task')
+REWARD_COLUMNS = tuple(f'u_v_{l}' for l in P_LEVELS) + tuple(f'u_l_{l}' for l in L_LEVELS)   # ALSN's mean reward per level
 
 def stage_spans(history: list[dict]) -> list[tuple[str, int, int]]:
     "(stage name, first step - 1, last step) of every stage, in order, from the logged records."
@@ -286,76 +324,118 @@ def stage_spans(history: list[dict]) -> list[tuple[str, int, int]]:
         prev = end
     return spans
 
+def reward_records(history: list[dict]) -> pd.DataFrame:
+    "Every record of `history` that holds ALSN's reward (any `u_v_*` / `u_l_*`), at whatever step it was logged: step, stage, rewards."
+    rows = [{k: r.get(k) for k in ('step', 'stage')} | {c: r[c] for c in REWARD_COLUMNS if c in r}
+            for r in history if any(c in r for c in REWARD_COLUMNS)]
+    return pd.DataFrame(rows, columns=['step', 'stage', *REWARD_COLUMNS]).astype({c: float for c in REWARD_COLUMNS})
+
+def _level_lines(ax, h, prefix, levels, colours, marker=None):
+    "One line per level of the columns `prefix + level` of `h` (NaN rows dropped), coloured by the level's index."
+    for lvl, c in zip(levels, colours):
+        col = prefix + lvl
+        if col in h:
+            d = h[['step', col]].dropna()
+            ax.plot(d['step'], d[col], color=c, lw=1.0, marker=marker, ms=2.5)
+
 def plot_training_curves(history: list[dict], terms=None, title: str = ''):
-    "Loss terms (and ALSN level weights) against step, stages shaded."
+    "Loss terms, ALSN's mean level weights and ALSN's reward per level (every reward record) against step, stages shaded."
     h = pd.DataFrame(history)
     spans = stage_spans(history)
     terms = [t for t in (terms or LOSS_TERMS) if t in h] or \
-            [c for c in h if h[c].dtype.kind == 'f' and not c.startswith(('lr_', 'w_')) and c not in ('grad_norm', 'images_per_s')]
-    wcols = [c for c in h if re.fullmatch(r'w_[vl]_[PL]\d', c)]
-    n = len(terms) + bool(wcols)
+            [c for c in h if h[c].dtype.kind == 'f' and not c.startswith(('lr_', 'w_', 'u_')) and c not in ('grad_norm', 'images_per_s')]
+    panels = [(t, t) for t in terms]
+    if any(re.fullmatch(r'w_v_P\d', c) for c in h): panels.append(('w_v_', 'weights, visual'))
+    if any(re.fullmatch(r'w_l_L\d', c) for c in h): panels.append(('w_l_', 'weights, language'))
+    rewards = reward_records(history)
+    if len(rewards): panels += [('u_v_', 'reward $u$, visual'), ('u_l_', 'reward $u$, language')]
+    n = len(panels)
     ncols = min(3, n); nrows = math.ceil(n / ncols)
     shades = sns.color_palette('pastel', len(spans))
-    with sns.axes_style('whitegrid'), sns.plotting_context('paper'):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, 2.2 * nrows + 0.3), sharex=True, squeeze=False)
+    colours = ('#000000', '#0072B2', '#D55E00', '#7B3294')   # one per level index, apart from the pastel stage shades
+    with sns.axes_style('whitegrid'), _print_context():
+        fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH['training_curves_cmapkd'] * TEXT_WIDTH_IN, 1.25 * nrows + 0.55),
+                                 sharex=True, squeeze=False)
         axes = axes.ravel()
-        for ax, t in zip(axes, terms):
-            sns.lineplot(data=h, x='step', y=t, ax=ax, lw=1.2, color='k')
-        if wcols:
-            w = h.melt(id_vars='step', value_vars=wcols, var_name='level', value_name='weight').dropna()
-            w['modality'] = np.where(w['level'].str.startswith('w_v'), 'visual', 'language')
-            w['level'] = w['level'].str[4:]
-            ax = axes[len(terms)]
-            sns.lineplot(data=w, x='step', y='weight', hue='level', style='modality', ax=ax, lw=1, palette='viridis')
-            ax.set_ylabel('mean ALSN weight'); sns.move_legend(ax, 'upper left', bbox_to_anchor=(1, 1), fontsize=6, ncols=2)
+        for ax, (key, name) in zip(axes, panels):
+            if key in h and not key.endswith('_'):
+                d = h[['step', key]].dropna()
+                ax.plot(d['step'], d[key], lw=1.0, color='k')
+            elif key.startswith('w_'): _level_lines(ax, h, key, P_LEVELS if key == 'w_v_' else L_LEVELS, colours)
+            else:
+                _level_lines(ax, rewards, key, P_LEVELS if key == 'u_v_' else L_LEVELS, colours, marker='o')
+                ax.axhline(0, c='grey', lw=0.6)
+            ax.set_title(name, pad=2)
+            ax.set(xlabel='', ylabel='')
+            ax.tick_params(pad=1)
+            for (_, a, b), c in zip(spans, shades): ax.axvspan(a, b, color=c, alpha=0.35, lw=0)
         for ax in axes[n:]: ax.set_visible(False)
-        for ax in axes[:n]:
-            for (name, a, b), c in zip(spans, shades): ax.axvspan(a, b, color=c, alpha=0.35, lw=0)
-        for ax in axes[:ncols]:
-            for name, a, b in spans:
-                ax.annotate(name, ((a + b) / 2, 1.02), xycoords=('data', 'axes fraction'), ha='left', va='bottom', fontsize=5.5, rotation=30)
-        if title: fig.suptitle(title, y=1.02)
-        fig.tight_layout()
+        for ax in axes[max(0, n - ncols):n]: ax.set_xlabel('step')
+        handles = [Patch(color=c, alpha=0.5, label=name) for (name, _, _), c in zip(spans, shades)]
+        if any(k.startswith(('w_', 'u_')) for k, _ in panels):
+            handles += [plt.Line2D([], [], color=c, lw=1.2, label=f'{p} / {l}') for p, l, c in zip(P_LEVELS, L_LEVELS, colours)]
+        fig.legend(handles=handles, loc='lower center', ncol=min(5, len(handles)), frameon=False, handlelength=1.4,
+                   columnspacing=0.9)
+        if title: fig.suptitle(title, y=1.0)
+        height = 1.25 * nrows + 0.55
+        fig.tight_layout(rect=(0, (0.19 * math.ceil(len(handles) / 5) + 0.08) / height, 1, 1), h_pad=0.3, w_pad=0.3)
     return fig
 
 # %% ../nbs/17_figures.ipynb #95a773bb
-def figure_caption(df: pd.DataFrame, runs, what: str) -> str:
-    "A figure's caption (LaTeX text): what it shows, then the setup, seeds and device of the runs it was drawn from."
-    files = [r['file'] for r, _ in runs]
-    seeds = sorted({int(r['seed']) for r, _ in runs if r['seed'] is not None})
+def _and(items) -> str:
+    items = [str(i) for i in items]
+    return ' and '.join(items) if len(items) < 3 else ', '.join(items[:-1]) + ' and ' + items[-1]
+
+def sample_words(runs, key: str = 'w_v') -> str:
+    "How many samples a pooled figure shows, counted from the arrays: '512 test images of each of 3 runs (seeds 0, 1 and 2)'."
+    n = sorted({len(d[key]) for _, d in runs})
+    seeds = [int(r['seed']) for r, _ in runs if r['seed'] is not None]
+    count = _and(n) if len(n) > 1 else str(n[0])
+    if len(runs) == 1: return f"{count} test images (one run, seed {_and(seeds) or '--'}; {count} samples)"
+    total = sum(len(d[key]) for _, d in runs)
+    return f"{count} test images of each of {len(runs)} runs (seeds {_and(seeds)}; {total} samples pooled)"
+
+def figure_caption(runs, what: str) -> str:
+    "A figure's caption (LaTeX text): what it shows (with its samples and seeds), then the device the runs ran on."
     devices = sorted({r['device'] for r, _ in runs})
-    return ' '.join(p for p in [what, setup_text(df, files), f"CMAPKD seed(s) {', '.join(map(str, seeds))}; run on {'; '.join(map(tex_escape, devices))}."] if p)
+    return f"{what} Run on {'; '.join(map(tex_escape, devices))}."
+
+def _before(r) -> str:
+    "What the student was before training, from the run's config."
+    c = r['config'] or {}
+    return 'its pretrained weights' if c.get('setting') == 'finetune' else 'random initialisation'
 
 def figure_alsn_difficulty(df, paper_dir='paper', experiment='main', preset=None, bins: int = 5) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_difficulty(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'difficulty'), bins)
-    cap = figure_caption(df, runs, f"Fig. 3: mean ALSN weight of each level against sample difficulty (the teacher's margin for the matching caption, "
-                                   f"as a quantile; {bins} quantile bins of the test images, "
-                                   "error band: standard error); the dashed line is uniform weighting.")
+    cap = figure_caption(runs, f"Mean ALSN weight of each level of the CMAPKD student against sample difficulty (the teacher's margin for "
+                               f"the matching caption, as a quantile; {bins} quantile bins; error band: standard error over the samples of "
+                               f"a bin), on {sample_words(runs)}; dashed line: uniform weighting (1/4).")
     return save_figure(fig, paper_dir, 'fig3_alsn_difficulty', [r['file'] for r, _ in runs], caption=cap)
 
 def figure_alsn_radar(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_radar(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'sample_type'))
-    cap = figure_caption(df, runs, "Fig. 4: mean ALSN weight of each visual level (left) and language level (right) per sample type "
-                                   "(teacher difficulty easy/hard x caption length short/long, split at the medians) "
-                                   "of the test images (n = images of that type, pooled over seeds); dashed circle: uniform weighting (1/4).")
+    cap = figure_caption(runs, "Mean ALSN weight of each visual level (left) and language level (right) of the CMAPKD student per sample "
+                               "type: teacher difficulty (easy/hard) $\\times$ caption length (short/long), split at the medians, on "
+                               f"{sample_words(runs)} ($n$: samples of the type); dashed circle: uniform weighting (1/4).")
     return save_figure(fig, paper_dir, 'fig4_alsn_radar', [r['file'] for r, _ in runs], caption=cap)
 
 def figure_tsne(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
     runs = figure_runs(df, experiment, preset)[:1]
     r, d = runs[0]
-    cap = figure_caption(df, runs, f"Fig. 5: t-SNE of the image embeddings of {len(d['labels'])} test images, coloured by class: the teacher, "
-                                   "the student at initialisation, the student trained without a teacher (scratch, same seed and budget) and the "
-                                   "CMAPKD student. Each panel: leave-one-out 5-NN class accuracy in the embedding, and linear CKA with the teacher's.")
+    cap = figure_caption(runs, f"t-SNE of the deployed image embeddings (what \\texttt{{encode\\_image}} returns) of the same {len(d['labels'])} "
+                               f"test images, coloured by class, one run (seed {r['seed']}): the teacher, the student before training "
+                               f"({_before(r)}), the student trained without a teacher (same seed, data and steps) and the CMAPKD student. "
+                               "Panel titles: leave-one-out 5-NN class accuracy in the embedding and linear CKA with the teacher's.")
     return save_figure(plot_tsne(d, seed=int(r['seed'] or 0)), paper_dir, 'fig5_tsne', [r['file']], caption=cap)
 
 def figure_cross_modal(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_cross_modal(np.mean([d['cross_attn'] for _, d in runs], 0), np.mean([d['cross_attn_teacher'] for _, d in runs], 0))
-    cap = figure_caption(df, runs, "Fig. 6: cosine between an image's P-level descriptor (rows) and its caption's L-level descriptor "
-                                   "(columns), mean over the test images and seeds; teacher (frozen heads) left, CMAPKD student right; "
-                                   "diverging colour scale fixed to [-1, 1].")
+    cap = figure_caption(runs, "Cosine between an image's descriptor at visual level $P_i$ (rows) and its caption's at language level $L_j$ "
+                               f"(columns) in the joint space, mean over {sample_words(runs, 'difficulty')}: the teacher (frozen heads) and "
+                               "the CMAPKD student; colour scale fixed to $[-1, 1]$.")
     return save_figure(fig, paper_dir, 'fig6_cross_modal', [r['file'] for r, _ in runs], caption=cap)
 
 def figure_training_curves(df, paper_dir='paper', method='cmapkd', experiment='main', preset=None, seed=None) -> list[Path]:
@@ -365,6 +445,11 @@ def figure_training_curves(df, paper_dir='paper', method='cmapkd', experiment='m
     runs = runs[runs['history'].map(len) > 0]
     if not len(runs): raise LookupError(f"no {method} result of experiment '{experiment}' has a training history")
     r = runs.iloc[0]
-    fig = plot_training_curves(r['history'], title=f"{METHOD_LABELS.get(method, method)}, seed {r['seed']}")
-    cap = figure_caption(df, [(r, None)], f"Training curves of {METHOD_LABELS.get(method, method)}: logged loss terms per step, stages shaded.")
-    return save_figure(fig, paper_dir, f'training_curves_{method}', [r['file']], caption=cap)
+    name = METHOD_LABELS.get(method, method)
+    every = (r['config'] or {}).get('log_every')
+    n_rew = len(reward_records(r['history']))
+    cap = figure_caption([(r, None)], f"Training curves of {tex_escape(name)}, one run (seed {r['seed']}): the loss terms and ALSN's mean "
+                                      f"level weights{f' logged every {int(every)} steps (and at the end of each stage)' if every else ''}"
+                                      + (f", and ALSN's reward $u$ per level at each of the {n_rew} reward records" if n_rew else '')
+                                      + "; shaded: the stages.")
+    return save_figure(plot_training_curves(r['history']), paper_dir, f'training_curves_{method}', [r['file']], caption=cap)
