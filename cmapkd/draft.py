@@ -4,23 +4,28 @@
 
 # %% ../nbs/21_draft.ipynb #4d7ea5e4
 from __future__ import annotations
-import dataclasses, os, re, shutil, subprocess
+import dataclasses, importlib, os, re, shutil, subprocess
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS
+from .config import Stage, MethodSpec, P_LEVELS, L_LEVELS, METHODS, ADAPTED
 from .presets import preset as preset_config
 from .io import atomic_write, record_sources
-from .tables import (teacher_training, load_results, select_runs, table_frame, format_cell, tex_escape, MAIN_ROWS,
-                           ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS, METHOD_LABELS, DATASET_LABELS, TASK_OF,
-                           suite_datasets)
-from .figures import figure_runs
+from .tables import (teacher_training, student_start, setup_parts, load_results, select_runs, row_runs, table_frame, format_cell,
+                           tex_escape, MAIN_ROWS, ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS, METHOD_LABELS, DATASET_LABELS,
+                           TASK_OF, CONVENTIONS, suite_datasets)
+from .figures import (figure_runs, EMB_PANELS, embedding_stats, reward_records, REWARD_COLUMNS, sample_words,
+                            PRINT_WIDTH)
 
 # %% auto #0
-__all__ = ['BASELINES', 'HEADERS', 'NUMBERS', 'SCHEDULE', 'TEX_PACKAGES', 'TEX_FILES', 'macro_name', 'render_macros', 'pct',
-           'printed_diff', 'compare', 'data_description', 'device_words', 'listing', 'num', 'headline', 'draft_numbers',
-           'levels_tex', 'stage_cell', 'schedule_columns', 'schedule_table', 'write_numbers', 'write_schedule',
-           'template_dir', 'copy_template', 'latex_problems', 'missing_tex', 'compile_paper', 'write_draft']
+__all__ = ['BASELINES', 'NUMBER_WORDS', 'VQA_TYPES', 'HEADERS', 'DEVIATIONS', 'PENDING', 'NOTE_REASONS', 'CODE_MODULES',
+           'FIGURES', 'NUMBERS', 'SCHEDULE', 'NOTES', 'TEX_PACKAGES', 'TEX_FILES', 'macro_name', 'render_macros', 'pct',
+           'difference', 'relation', 'compare', 'data_description', 'device_words', 'listing', 'words', 'leaders',
+           'num', 'headline', 'signed', 'draft_numbers', 'levels_tex', 'stage_cell', 'schedule_columns',
+           'schedule_table', 'rate_ratios', 'stage_shares', 'Deviation', 'pending_reasons', 'notes_table', 'code_names',
+           'resolve_code_name', 'check_code_names', 'figure_captions', 'figure_widths', 'write_numbers',
+           'write_schedule', 'write_notes', 'template_dir', 'copy_template', 'latex_problems', 'missing_tex',
+           'compile_paper', 'write_draft']
 
 # %% ../nbs/21_draft.ipynb #b7c467a5
 def macro_name(key: str) -> str:
@@ -38,18 +43,23 @@ def pct(x) -> str:
     "A percentage as the tables print it; '--' when missing."
     return format_cell(x)
 
-def printed_diff(a: float, b: float) -> float:
-    "a - b as the difference of the two printed (one-decimal) numbers."
-    return round(round(a, 1) - round(b, 1), 1)
+def difference(a: float, b: float) -> float:
+    "a - b of the precise values, rounded once to the tables' one decimal: the number Table 4's $\\Delta$ prints."
+    return round(a - b, 1) + 0.0   # + 0.0: -0.04 rounds to -0.0, a tie
 
-def compare(ours: float, other: float, name: str, spread: float = np.nan, role: str = '') -> str:
-    "How CMAPKD's `ours` stands against row `name` (`other`, described by `role`), chosen from the printed numbers; `spread` = seed std."
+def relation(d: float, spread: float = np.nan) -> int:
+    "+1 (above), -1 (below) or 0 (a tie) for the rounded difference `d`: a tie when `d` is 0.0 or, with seed spread, no larger than it."
+    if d == 0 or (np.isfinite(spread) and abs(d) <= spread): return 0
+    return 1 if d > 0 else -1
+
+def compare(ours: float, other: float, name: str, spread: float = np.nan, role: str = '', shown: str | None = None) -> str:
+    "How CMAPKD's `ours` stands against row `name` (`other`, printed as `shown`, described by `role`); `spread` = the larger seed std."
     if not (np.isfinite(ours) and np.isfinite(other)): return f'cannot yet be compared with {name} (no result file)'
-    d, r = printed_diff(ours, other), (', ' + role if role else '')
-    if d == 0: return f'matches {name} ({pct(other)}{r})'
-    if np.isfinite(spread) and abs(d) <= spread:
-        return f"is within seed variation of {name} ({pct(other)}{r}; difference {format_cell(d, kind='delta')}, seed std up to {spread:.1f})"
-    return f"{'improves over' if d > 0 else 'falls behind'} {name} ({pct(other)}){r + ',' if role else ''} by {abs(d):.1f} points"
+    d, r, shown = difference(ours, other), (', ' + role if role else ''), shown or pct(other)
+    if d == 0: return f'matches {name} ({shown}{r})'
+    if relation(d, spread) == 0:
+        return f"is within seed variation of {name} ({shown}{r}; difference {format_cell(d, kind='delta')}, seed std up to {spread:.1f})"
+    return f"{'improves over' if d > 0 else 'falls behind'} {name} ({shown}){r + ',' if role else ''} by {abs(d):.1f} points"
 
 # %% ../nbs/21_draft.ipynb #37fdcad0
 def data_description(cfg: dict, metrics: dict) -> tuple[str, str]:
@@ -75,7 +85,12 @@ def listing(items) -> str:
     return ' and '.join(items) if len(items) < 3 else ', '.join(items[:-1]) + ' and ' + items[-1]
 
 # %% ../nbs/21_draft.ipynb #b2a8c9ff
-BASELINES = tuple(m for m in METHODS if m not in ('scratch', 'cmapkd'))
+BASELINES = tuple(m for m in METHODS if m not in ('scratch', 'cmapkd'))   # the distillation baselines (scratch is the control)
+NUMBER_WORDS = ('no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve')
+
+def words(n: int) -> str:
+    "A count as a word up to twelve ('eight'), in digits beyond."
+    return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
 
 def _short(commit: str) -> str: return commit[:7] + ('+dirty' if commit.endswith('+dirty') else '') if commit else 'unknown'
 
@@ -87,10 +102,19 @@ def _spread(frame, a: str, b: str, m: str) -> float:
 def _value(frame, row: str, m: str) -> float:
     return float(frame.loc[row, m]) if row in frame.index else np.nan
 
-def _best(frame, rows, m: str):
-    "The row of `rows` with the highest finite `m`, or None."
+def _rel(frame, a: str, b: str, m: str) -> int:
+    "`relation` of row `a` against row `b` in metric `m` (the one rule of the text)."
+    return relation(difference(_value(frame, a, m), _value(frame, b, m)), _spread(frame, a, b, m))
+
+def leaders(frame, rows, m: str) -> tuple[list, list]:
+    "(leaders, close) among `rows` in metric `m`: the rows at the highest value (a difference that rounds to 0.0 is a tie, "
+    "so several rows can lead), and the other rows within seed variation of the first leader."
     vals = {r: frame.loc[r, m] for r in rows if r in frame.index and np.isfinite(frame.loc[r, m])}
-    return max(vals, key=vals.get) if vals else None
+    if not vals: return [], []
+    top = max(vals, key=vals.get)
+    lead = sorted((r for r in vals if difference(vals[r], vals[top]) == 0), key=lambda r: -vals[r])
+    close = sorted((r for r in vals if r not in lead and _rel(frame, r, top, m) == 0), key=lambda r: -vals[r])
+    return lead, close
 
 def _first(sub: pd.DataFrame, method: str, col: str):
     "`col` of the lowest-seed run of `method` in `sub` (None without one)."
@@ -98,13 +122,19 @@ def _first(sub: pd.DataFrame, method: str, col: str):
     return runs.iloc[0][col] if len(runs) else None
 
 def _main_comparison(frame, m: str, key: str, what: str) -> dict:
-    best = _best(frame, BASELINES, m)
-    if best is None: return {f'Best{key}Baseline': '--', f'Best{key}BaselineValue': '--',
-                             f'Vs{key}Baseline': f'cannot yet be compared with a baseline in {what} (no baseline result file)'}
-    name = tex_escape(frame.loc[best, 'label'])
-    return {f'Best{key}Baseline': name, f'Best{key}BaselineValue': pct(_value(frame, best, m)),
-            f'Vs{key}Baseline': compare(_value(frame, 'cmapkd', m), _value(frame, best, m), name, _spread(frame, 'cmapkd', best, m),
-                                        role=f'the strongest baseline in {what}')}
+    "The strongest baseline(s) in metric `m` and CMAPKD's clause against it (ties named as ties, close rows named)."
+    lead, close = leaders(frame, BASELINES, m)
+    if not lead: return {f'Best{key}Baseline': '--', f'Best{key}BaselineValue': '--',
+                         f'Vs{key}Baseline': f'cannot yet be compared with a baseline in {what} (no baseline result file)'}
+    label = lambda r: tex_escape(frame.loc[r, 'label'])
+    name, top = listing(map(label, lead)), lead[0]
+    spread = np.nanmax([_spread(frame, 'cmapkd', r, m) for r in lead] + [-np.inf])
+    role = (f'tied as the strongest baselines in {what}' if len(lead) > 1 else f'the strongest baseline in {what}')
+    if close: role += f" ({listing(map(label, close))} within seed variation of {'them' if len(lead) > 1 else 'it'})"
+    shown = ('both ' if len(lead) == 2 else 'all ' if len(lead) > 2 else '') + pct(_value(frame, top, m))
+    return {f'Best{key}Baseline': name, f'Best{key}BaselineValue': pct(_value(frame, top, m)),
+            f'Vs{key}Baseline': compare(_value(frame, 'cmapkd', m), _value(frame, top, m), name,
+                                        spread if np.isfinite(spread) else np.nan, role=role, shown=shown)}
 
 # %% ../nbs/21_draft.ipynb #934c9084
 def _setting(df: pd.DataFrame, preset: str | None) -> dict:
@@ -121,9 +151,12 @@ def _setting(df: pd.DataFrame, preset: str | None) -> dict:
     steps = sum(int(s.get('steps') or 0) for s in stages)
     name = lambda who: tex_escape((cfg.get(who) or {}).get('name') or '--')
     params = lambda who: format_cell(_value(eff, who, 'params_m'), kind='sig') + 'M' if np.isfinite(_value(eff, who, 'params_m')) else '--'
+    ran = [m for m in BASELINES if (sub['method'] == m).any()]   # the baselines with a result file, else the registry's
+    parts = setup_parts(df, list(sub['file']))
     out = dict(Preset=tex_escape(sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else preset or '--'),
                Data=data, DataKind=kind, Teacher=name('teacher'), TeacherParams=params('teacher'),
                TeacherTraining=teacher_training(cfg) if cfg else '--', Student=name('student'), StudentParams=params('cmapkd'),
+               StudentStart=student_start(cfg) if cfg else '--',
                StudentSteps=str(steps) if steps and all(int(s.get('steps') or 0) > 0 for s in stages) else '--',
                BatchSize=str((cfg.get('data') or {}).get('batch_size', '--')), NumSeeds=str(len(seeds)),
                Seeds=('seed ' if len(seeds) == 1 else 'seeds ') + listing(seeds) if seeds else '--',
@@ -131,11 +164,16 @@ def _setting(df: pd.DataFrame, preset: str | None) -> dict:
                Commit=tex_escape(', '.join(sorted({_short(c) for c in sub['commit']}))) or '--',
                NumTestImages=str(int(metrics['n_images'])) if metrics.get('n_images') else '--',
                ZsClasses=str(int(metrics['zs_classes'])) if metrics.get('zs_classes') else '--',
-               ZsChance=f"{100 / metrics['zs_classes']:.3g}" if metrics.get('zs_classes') else '--')
+               ZsChance=f"{100 / metrics['zs_classes']:.3g}" if metrics.get('zs_classes') else '--',
+               NumBaselines=words(len(ran or BASELINES)), NumAdapted=words(len(ADAPTED)),   # the adapted baselines the text names (all of the registry)
+               Setup=' '.join(parts.values()) if parts else 'No result files yet.', Conventions=CONVENTIONS)
+    out['NumAdaptedCap'] = out['NumAdapted'].capitalize()
     out['SeedNote'] = ('No result files yet.' if not seeds else 'All numbers come from one training run per method (' + out['Seeds'] + '); with a single seed, '
                        'differences of a few points between methods are not evidence of an ordering.' if len(seeds) == 1 else
-                       f'Numbers are means over {len(seeds)} {out["Seeds"]} ($\\pm$ the sample standard deviation); a difference '
-                       'no larger than the larger of the two standard deviations is reported as within seed variation.')
+                       f'Numbers are means over {len(seeds)} {out["Seeds"]} ($\\pm$ the sample standard deviation). A difference '
+                       'between two rows is computed from the unrounded means and rounded once (as in Table~\\ref{tab:ablation}); '
+                       'one no larger than the larger of the two standard deviations is reported as within seed variation, '
+                       'and the text calls a row above, below or ahead of another only beyond that.')
     return out
 
 def num(x) -> str:
@@ -150,7 +188,7 @@ def _method(df: pd.DataFrame, preset: str | None) -> dict:
     return dict(Lambda=f"({', '.join(num(w[k]) for k in ('intra', 'align', 'relation', 'task'))})",
                 KdTemperature=num(m['kd_temperature']), AlphaDiag=num(m['alpha_diag']), AlphaOff=num(m['alpha_off']),
                 AlsnHidden=listing(m['alsn_hidden']), AlsnTau=num(tau), EntropyWeight=num(m['entropy_weight']),
-                AlignBeta=num(m['align_beta']), AlsnEvery=num(m['alsn_every']),
+                AlignBeta=num(m['align_beta']), AlsnEvery=str(int(m['alsn_every'])),   # a step count: an integer
                 AlsnMaxWeight=f'{100 * top:.0f}',
                 AlsnSelects='ALSN can select one level, not only tilt the weights' if top >= 0.8 else
                             'ALSN can only tilt the weights; it cannot give one level most of them')
@@ -160,53 +198,89 @@ def headline(sub: pd.DataFrame, preset: str | None) -> dict:
     "{metric: '<dataset>/<metric>'} of the text's headline numbers: each task on the suite's first dataset for it."
     return {m: f'{d[0]}/{m}' if (d := suite_datasets(sub, m, preset)) else m for m in TASK_OF}
 
+def signed(x: float, digits: int = 2) -> str:
+    "A number with a typeset minus sign ('$-$0.06')."
+    return f'{x:.{digits}f}'.replace('-', '$-$')
+
+VQA_TYPES = {'vqa_yes/no': 'Yes/No', 'vqa_number': 'Number', 'vqa_other': 'Other', 'vqa_overall': 'overall'}
+
+def _blind(f: pd.DataFrame) -> str:
+    "Where the question-only VQA head (no image) is ahead of CMAPKD or within seed variation of it, by the text's rule."
+    have = [k for k in VQA_TYPES if k in f and np.isfinite(_value(f, 'blind', k)) and np.isfinite(_value(f, 'cmapkd', k))]
+    if not have: return ''
+    d = {k: difference(_value(f, 'blind', k), _value(f, 'cmapkd', k)) for k in have}
+    rel = {k: relation(d[k], _spread(f, 'blind', 'cmapkd', k)) for k in have}
+    show = lambda k: f"{VQA_TYPES[k]}: {pct(_value(f, 'blind', k))} against {pct(_value(f, 'cmapkd', k))}, {format_cell(d[k], kind='delta')}"
+    ahead, tie = [k for k in have if rel[k] > 0], [k for k in have if rel[k] == 0]
+    if not ahead and not tie: return 'CMAPKD is ahead of the question-only head (which sees no image) on every answer type.'
+    parts = ([f"ahead of CMAPKD on {listing(VQA_TYPES[k] for k in ahead)} ({'; '.join(map(show, ahead))})"] if ahead else []) + \
+            ([f"within seed variation of {'it' if ahead else 'CMAPKD'} on {listing(VQA_TYPES[k] for k in tie)} "
+              f"({'; '.join(map(show, tie))})"] if tie else [])
+    return ('The question-only head, which sees no image, is ' + ' and '.join(parts) +
+            f": on {'this answer type' if len(ahead + tie) == 1 else 'these answer types'} the image features of the CMAPKD student "
+            'add nothing measurable to the question prior.')
+
 def _results(df: pd.DataFrame, preset: str | None) -> dict:
     h = headline(select_runs(df, 'main', preset), preset)
-    f = table_frame(df, 'main', MAIN_ROWS, list(h.values()), preset).rename(columns=lambda c: c.partition('/')[2] or c)
+    vqa_d = h['vqa_overall'].partition('/')[0] if '/' in h['vqa_overall'] else None
+    extra = [f'{vqa_d}/{k}' if vqa_d else k for k in VQA_TYPES if k != 'vqa_overall']
+    zs5 = h['zs_top1'].replace('zs_top1', 'zs_top5')
+    f = table_frame(df, 'main', MAIN_ROWS + ('blind',), list(h.values()) + extra + [zs5], preset).rename(columns=lambda c: c.partition('/')[2] or c)
     out = {}
-    for key, m in (('MeanR', 'mean_recall'), ('Zs', 'zs_top1'), ('Vqa', 'vqa_overall')):
+    for key, m in (('MeanR', 'mean_recall'), ('Zs', 'zs_top1'), ('ZsFive', 'zs_top5'), ('Vqa', 'vqa_overall')):
         std = f.loc['cmapkd', f'{m}_std'] if 'cmapkd' in f.index else np.nan
         out[key] = pct(_value(f, 'cmapkd', m))
         out[key + 'Std'] = rf'$\pm${std:.1f}' if np.isfinite(std) else ''
         out['Teacher' + key], out['Scratch' + key] = pct(_value(f, 'teacher', m)), pct(_value(f, 'scratch', m))
-    out['TeacherGap'] = pct(_value(f, 'teacher', 'mean_recall') - _value(f, 'cmapkd', 'mean_recall'))
+    out['TeacherGap'] = pct(difference(_value(f, 'teacher', 'mean_recall'), _value(f, 'cmapkd', 'mean_recall')))
     out['VsScratch'] = compare(_value(f, 'cmapkd', 'mean_recall'), _value(f, 'scratch', 'mean_recall'),
                                'the student trained without a teacher', _spread(f, 'cmapkd', 'scratch', 'mean_recall'))
     out |= _main_comparison(f, 'mean_recall', '', 'mean recall')
     out |= _main_comparison(f, 'zs_top1', 'Zs', 'zero-shot top-1')
     out |= _main_comparison(f, 'vqa_overall', 'Vqa', 'VQA accuracy')
+    out['VqaBlindSentence'] = _blind(f)
     return out
 
 def _ablation(df: pd.DataFrame, preset: str | None) -> dict:
     key = headline(select_runs(df, 'ablation', preset), preset)['mean_recall']
-    f = table_frame(df, 'ablation', ABLATION_ROWS, (key,), preset).rename(columns={key: 'mean_recall'})
+    f = table_frame(df, 'ablation', ABLATION_ROWS, (key,), preset).rename(columns=lambda c: c.partition('/')[2] or c)
     full = _value(f, 'full', 'mean_recall')
-    d = {r: round(round(v, 1) - round(full, 1), 1) for r, v in f['mean_recall'].items() if r != 'full' and np.isfinite(v)} if np.isfinite(full) else {}
+    d = {r: difference(v, full) for r, v in f['mean_recall'].items() if r != 'full' and np.isfinite(v)} if np.isfinite(full) else {}
+    rel = {r: relation(v, _spread(f, r, 'full', 'mean_recall')) for r, v in d.items()}
     label = lambda r: tex_escape(VARIANT_LABELS.get(r, r))
     count = lambda n, one, many: f'{n} {one if n == 1 else many}'
-    below, above = {r: v for r, v in d.items() if v < 0}, {r: v for r, v in d.items() if v > 0}
-    same = [r for r, v in d.items() if v == 0]
-    if not d: s = 'No ablation has a result file yet.'
-    else:
-        parts, ref = [], 'the full method'
-        if below:
-            r = min(below, key=below.get)
-            parts.append(f"{count(len(below), 'scores', 'score')} below {ref} (the largest drop, {abs(below[r]):.1f} points, for {label(r)})"); ref = 'it'
-        if above:
-            r = max(above, key=above.get)
-            parts.append(f"{count(len(above), 'scores', 'score')} above {ref} (the largest gain, {above[r]:.1f} points, for {label(r)})"); ref = 'it'
-        if same: parts.append(f"{count(len(same), 'matches', 'match')} {ref}")
-        s = f'Of the {len(d)} ablations, ' + listing(parts) + '.'
-        if len(above) + len(same) > len(below): s += ' Most components of the method do not help in this setting.'
+    below, above = {r: d[r] for r in d if rel[r] < 0}, {r: d[r] for r in d if rel[r] > 0}
+    same, within = [r for r in d if d[r] == 0], [r for r in d if rel[r] == 0 and d[r] != 0]
+    if not d: return dict(FullMeanR=pct(full), AblationSentence='No ablation has a result file yet.')
+    parts, ref = [], 'the full method'
+    if below:
+        r = min(below, key=below.get)
+        parts.append(f"{count(len(below), 'scores', 'score')} below {ref} (the largest drop, {abs(below[r]):.1f} points, for {label(r)})"); ref = 'it'
+    if above:
+        r = max(above, key=above.get)
+        parts.append(f"{count(len(above), 'scores', 'score')} above {ref} (the largest gain, {above[r]:.1f} points, for {label(r)})"); ref = 'it'
+    if within: parts.append(f"{count(len(within), 'is', 'are')} within seed variation of {ref} ({', '.join(map(label, within))})"); ref = 'it'
+    if same: parts.append(f"{count(len(same), 'matches', 'match')} {ref}")
+    s = f'Of the {len(d)} ablations, ' + listing(parts) + '.'
+    s += (' No ablation lowers the mean recall beyond seed variation.' if not below else
+          ' Every ablation lowers the mean recall beyond seed variation.' if len(below) == len(d) else
+          f" Removing or replacing a component lowers the mean recall beyond seed variation in {words(len(below))} of the "
+          f"{words(len(d))} ablations.")
     return dict(FullMeanR=pct(full), AblationSentence=s)
 
 def _efficiency(df: pd.DataFrame, preset: str | None) -> dict:
+    "Parameters, GFLOPs and latency (the median over the runs, with their range: one slow run moves a mean), and the ratios."
     f = table_frame(df, 'efficiency', EFFICIENCY_ROWS, ('params_m', 'gflops', 'latency_ms_b1'), preset)
     v = lambda r, m: _value(f, r, m)
     ratio = lambda m: v('teacher', m) / v('cmapkd', m)
+    def spread(r):
+        n = int(f.loc[r, 'latency_ms_b1_n']) if r in f.index else 0
+        if n < 2: return ''
+        lo, hi = (format_cell(f.loc[r, f'latency_ms_b1_{k}'], kind='sig') for k in ('lo', 'hi'))
+        return f' (median of {n} runs, {lo}--{hi}\\,ms)'
     return dict(Gflops=format_cell(v('cmapkd', 'gflops'), kind='sig'), TeacherGflops=format_cell(v('teacher', 'gflops'), kind='sig'),
-                Latency=format_cell(v('cmapkd', 'latency_ms_b1'), kind='sig'),
-                TeacherLatency=format_cell(v('teacher', 'latency_ms_b1'), kind='sig'),
+                Latency=format_cell(v('cmapkd', 'latency_ms_b1'), kind='sig'), LatencySpread=spread('cmapkd'),
+                TeacherLatency=format_cell(v('teacher', 'latency_ms_b1'), kind='sig'), TeacherLatencySpread=spread('teacher'),
                 Speedup=format_cell(ratio('latency_ms_b1'), kind='times'), Compression=format_cell(ratio('params_m'), kind='times'),
                 EffDevice=device_words(d for ds in f['devices'] for d in ds))
 
@@ -225,42 +299,102 @@ def _alsn(df: pd.DataFrame, preset: str | None) -> dict:
                 f'is {s_max:.3f}): on these data it acts as a fixed level weighting, not a per-sample selection.' if s_max < 0.02 else
                 f'ALSN\'s weights vary between samples (per-sample standard deviation up to {s_max:.3f}, on ${top_name[0]}_{top_name[1]}$).')
     return dict(AlsnVisual=show(w['w_v'], P_LEVELS), AlsnLanguage=show(w['w_l'], L_LEVELS), AlsnStd=f'{s_max:.3f}',
-                AlsnSamples=str(len(w['w_v'])), AlsnSentence=sentence)
+                AlsnSamples=sample_words(runs, 'w_v'), AlsnSentence=sentence)
+
+def _embeddings(df: pd.DataFrame, preset: str | None) -> dict:
+    "What Fig. 5 shows, in numbers: 5-NN class accuracy and linear CKA with the teacher of each panel (the figure's run)."
+    try: runs = figure_runs(df, 'main', preset)[:1]
+    except LookupError: runs = []
+    if not runs or any(k not in runs[0][1] for k, _ in EMB_PANELS):
+        return dict(TsneSentence='No CMAPKD run recorded embeddings for the t-SNE.')
+    r, d = runs[0]
+    s = embedding_stats(d)
+    knn = lambda k: f'{s[k][0]:.0f}\\%'
+    cka = lambda k: f'{s[k][1]:.2f}'
+    return dict(TsneSentence=(
+        f"On the {len(d['labels'])} test images of Fig.~\\ref{{fig:tsne}} (seed {r['seed']}), the CMAPKD student's image embeddings "
+        f"give a leave-one-out 5-NN class accuracy of {knn('emb_cmapkd')} and a linear CKA of {cka('emb_cmapkd')} with the teacher's, "
+        f"against {knn('emb_scratch')} and {cka('emb_scratch')} for the student trained without a teacher, "
+        f"{knn('emb_before')} and {cka('emb_before')} before training, and {knn('emb_teacher')} for the teacher itself; one seed, "
+        "so these are an illustration, not a comparison."))
+
+def _cross(df: pd.DataFrame, preset: str | None) -> dict:
+    "What Fig. 6 shows, in numbers: the level pairs where matched image and caption descriptors agree most and least."
+    try: runs = figure_runs(df, 'main', preset)
+    except LookupError: runs = []
+    if not runs: return dict(CrossSentence='No CMAPKD run recorded the cross-modal map.')
+    s, t = (np.mean([d[k] for _, d in runs], 0) for k in ('cross_attn', 'cross_attn_teacher'))
+    pair = lambda ij: f'$(P_{ij[0] + 2}, L_{ij[1] + 1})$' + (', the deployed embeddings' if tuple(ij) == (3, 3) else '')
+    hi, lo = np.unravel_index(s.argmax(), s.shape), np.unravel_index(s.argmin(), s.shape)
+    top = '' if (3, 3) in (tuple(hi), tuple(lo)) else \
+          f"; the top pair $(P_5, L_4)$, the deployed embeddings, is at {signed(s[3, 3])} (teacher {signed(t[3, 3])})"
+    return dict(CrossSentence=(
+        f"In the student's joint space (Fig.~\\ref{{fig:cross}}, mean over {sample_words(runs, 'w_v')}), matched image and caption "
+        f"descriptors agree most at {pair(hi)} (cosine {signed(s[hi])}; teacher {signed(t[hi])}) and least at {pair(lo)} "
+        f"({signed(s[lo])}; teacher {signed(t[lo])}){top}."))
+
+def _rewards(df: pd.DataFrame, preset: str | None) -> dict:
+    "ALSN's reward per level from every reward record the main CMAPKD runs logged, per stage (none assumed on log steps)."
+    runs = row_runs(select_runs(df, 'main', preset), 'cmapkd', None)
+    runs = runs[runs['history'].map(len) > 0]
+    if not len(runs): return dict(RewardSentence='No CMAPKD run logged a training history.')
+    rec = pd.concat([reward_records(h) for h in runs['history']], ignore_index=True)
+    trains = [s['name'] for s in (runs.iloc[0]['config'].get('stages') or []) if 'alsn' in (s.get('train') or [])]
+    counts = rec.groupby('stage', sort=False).size() if len(rec) else pd.Series(dtype=int)
+    seeds = listing(s for s in runs['seed'] if s is not None)
+    tt = lambda name: rf'\texttt{{{tex_escape(name)}}}'
+    per_stage = ', '.join(f"{tt(s)} {int(counts.get(s, 0))}" for s in dict.fromkeys(trains + list(counts.index)))
+    missing = [s for s in trains if not counts.get(s, 0)]
+    head = (f"ALSN's reward $u$ was logged {len(rec)} times in the main CMAPKD runs (seed{'s' if len(runs) > 1 else ''} {seeds}; "
+            f"per stage: {per_stage})")
+    head += (f"; none in {listing(map(tt, missing))}, which {'trains' if len(missing) == 1 else 'train'} ALSN"
+             if missing else '')
+    if not len(rec): return dict(RewardSentence=head + '.')
+    cols = [c for c in REWARD_COLUMNS if c in rec]
+    m, se = rec[cols].mean(), rec[cols].sem()
+    show = lambda c: f"${c[-2]}_{c[-1]}$ {signed(m[c])}" + (rf"$\pm${se[c]:.2f}" if np.isfinite(se[c]) else '')
+    far = [c for c in cols if np.isfinite(se[c]) and abs(m[c]) > 2 * se[c]]
+    tail = (f"; {listing(f'${c[-2]}_{c[-1]}$' for c in far)} {'is' if len(far) == 1 else 'are'} more than two standard errors from 0"
+            if far else '; no level is more than two standard errors from 0')
+    return dict(RewardSentence=head + f". Their mean per level ($\\pm$ the standard error over the records): "
+                                      f"{', '.join(map(show, cols))}{tail}.")
 
 def _length(df: pd.DataFrame, preset: str | None) -> dict:
-    "LengthSentence: whether scratch, the strongest baseline and CMAPKD keep their order at half the student length."
+    "LengthSentence: how scratch, the strongest baseline and CMAPKD are ordered at half and at full student length (the two lengths measured)."
     half = select_runs(df, 'length_half', preset)
     if not len(half):
         return dict(LengthSentence='')
     main = select_runs(df, 'main', preset)
     key = headline(main, preset)['mean_recall']
     full = main[main['method'].isin(set(half['method']))]
+    steps = lambda sub: {sum(int(s.get('steps') or 0) for s in (c.get('stages') or [])) for c in sub['config'] if c}
 
     def ranked(sub):
         "Methods by mean, and each pair's relation: -1, +1, or 0 within seed variation (the rule of `compare`)."
         g = sub.groupby('method')[key]
-        m, s = g.mean().sort_values(), g.std().fillna(0)
-        rel = lambda a, b: 0 if abs(printed_diff(m[b], m[a])) <= max(s[a], s[b]) else int(np.sign(m[b] - m[a]))
+        m, s = g.mean().sort_values(), g.std()
+        rel = lambda a, b: relation(difference(m[b], m[a]), max(s[a], s[b]) if np.isfinite([s[a], s[b]]).all() else np.nan)
         chain = tex_escape(METHOD_LABELS.get(m.index[0], m.index[0])) + ''.join(
             (' $\\approx$ ' if rel(a, b) == 0 else ' $<$ ') + tex_escape(METHOD_LABELS.get(b, b)) for a, b in zip(m.index, m.index[1:]))
         return chain, {(a, b): rel(a, b) for a in m.index for b in m.index if a < b}
 
     (c_half, r_half), (c_full, r_full) = ranked(half), ranked(full)
     tie = ', $\\approx$: within seed variation' if 0 in r_full.values() or 0 in r_half.values() else ''
+    sh, sf = steps(half), steps(full)
+    lengths = f' ({listing(sorted(sh))} instead of {listing(sorted(sf))} steps)' if sh and sf else ''
     if r_half == r_full:
-        return dict(LengthSentence=f'Trained for half as many steps, these students keep their order in mean recall '
-                                   f'({c_full}{tie}), so the ordering no longer changes with the training length.')
+        return dict(LengthSentence=f'Trained for half as many steps{lengths}, these students are ordered in mean recall as at full '
+                                   f'length ({c_full}{tie}); two lengths are measured, so this does not show that the ordering has converged.')
     if any(r_half[p] * r_full[p] < 0 for p in r_full):
-        return dict(LengthSentence=f'Trained for half as many steps, these students are ordered differently in mean recall '
-                                   f'({c_half}; at full length {c_full}{tie}): the ordering is not yet stable at '
-                                   f'this training length.')
-    return dict(LengthSentence=f'Trained for half as many steps, no two of these students swap places in mean recall '
+        return dict(LengthSentence=f'Trained for half as many steps{lengths}, these students are ordered differently in mean recall '
+                                   f'({c_half}; at full length {c_full}{tie}): the ordering still changes with the training length.')
+    return dict(LengthSentence=f'Trained for half as many steps{lengths}, no two of these students swap places in mean recall '
                                f'(half length: {c_half}; full length: {c_full}{tie}).')
 
 def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
     "Every macro value of numbers.tex from the result frame `df` (`cmapkd.tables.load_results`)."
     return (_method(df, preset) | _setting(df, preset) | _results(df, preset) | _ablation(df, preset) | _efficiency(df, preset)
-            | _alsn(df, preset) | _length(df, preset))
+            | _alsn(df, preset) | _embeddings(df, preset) | _cross(df, preset) | _rewards(df, preset) | _length(df, preset))
 
 # %% ../nbs/21_draft.ipynb #ea1545c7
 HEADERS = dict(name='Stage', steps='Steps', epochs='Epochs', levels='Active levels', train='Trains', weighting='Weights',
@@ -312,8 +446,149 @@ def schedule_table(stages, caption: str, label: str = 'tab:schedule') -> str:
                       rf"\begin{{tabular}}{{l{'l' * (len(cols) - 1)}}}",
                       r'\toprule', head, r'\midrule', *rows, r'\bottomrule', r'\end{tabular}', r'\end{table}']) + '\n'
 
+# %% ../nbs/21_draft.ipynb #r27a0006
+def _get(cfg: dict, path: str, default=None):
+    "The value at the dotted `path` of a recorded config dict, `default` where a field is missing."
+    for k in path.split('.'):
+        if not isinstance(cfg, dict) or k not in cfg: return default
+        cfg = cfg[k]
+    return cfg
+
+def rate_ratios(optim: dict) -> tuple[float, float, float]:
+    "(base rate, adapters' ratio, ALSN's ratio) of a recorded `optim`; result files before the ratios recorded absolute rates."
+    lr = float(optim.get('lr_student', np.nan))
+    ratio = lambda new, old: float(optim[new]) if new in optim else float(optim[old]) / lr if old in optim else np.nan
+    return lr, ratio('adapters_lr_ratio', 'lr_adapters'), ratio('alsn_lr_ratio', 'lr_alsn')
+
+def stage_shares(stages) -> str:
+    "'coarse 20\\%, medium 20\\%, ...': each recorded stage's share of the run (steps, or epochs)."
+    n = [float(s.get('steps') or s.get('epochs') or 0) for s in stages]
+    return ', '.join(rf"\texttt{{{tex_escape(s['name'])}}} {100 * x / sum(n):.0f}\%" for s, x in zip(stages, n)) if sum(n) else '--'
+
+@dataclasses.dataclass(frozen=True)
+class Deviation:
+    "One difference from the outline: our value is read from the recorded config (`path`), or computed from it (`value`)."
+    key: str                          # the row's key in NOTE_REASONS
+    what: str                         # the component (LaTeX)
+    outline: str                      # the outline's choice (LaTeX)
+    path: str | None = None           # dotted path into a result file's `config`
+    default: object = None            # our value where the config has no such field (the implementation's fixed choice)
+    value: object = None              # or: a function of the config giving our value
+    show: object = str                # our value as LaTeX
+    follows: object = None            # value -> True when it is the outline's choice (restored)
+
+    def ours(self, cfg: dict):
+        return self.value(cfg) if self.value is not None else _get(cfg, self.path, self.default)
+
+_words = lambda d: (lambda v: d.get(v, tex_escape(v)))
+DEVIATIONS = (
+    Deviation('bridge', 'Cross-modal bridge', 'V2L / L2V bridge between the two pyramids', 'method.bridge', 'heads',
+              show=_words(dict(heads='one-way student heads into the joint space')), follows=lambda v: v not in (None, 'heads')),
+    Deviation('align_beta', r'$\beta_a$ of $\mathcal L_{\text{align}}$', '0.5', 'method.align_beta', 1.0, show=num,
+              follows=lambda v: v == 0.5),
+    Deviation('relation_gamma', r'Weight of the level relations in $\mathcal L_{\text{relation}}$', '0.3 ($\\gamma$)',
+              'method.relation_gamma', 1.0, show=num, follows=lambda v: v == 0.3),
+    Deviation('relation_levels', 'Level relations', 'visual levels', 'method.relation_levels', 'both',
+              show=_words(dict(both='visual and language levels')), follows=lambda v: v == 'visual'),
+    Deviation('alsn_activation', 'ALSN activation', 'ReLU', 'method.alsn_activation', 'gelu',
+              show=_words(dict(gelu='GELU', relu='ReLU')), follows=lambda v: v == 'relu'),
+    Deviation('alsn_dropout', 'ALSN dropout', 'dropout', 'method.alsn_dropout', 0.0,
+              show=lambda v: 'none' if not v else f'{v:g}', follows=lambda v: bool(v)),
+    Deviation('level_norm', 'Normalisation of level features', 'L2', 'method.level_norm', 'layernorm',
+              show=_words(dict(layernorm='LayerNorm over channels, no affine', l2='L2')), follows=lambda v: v == 'l2'),
+    Deviation('logit_scale', 'Logit scale of the contrastive terms', 'fixed temperature 0.07', 'method.logit_temperature', None,
+              show=lambda v: "learned (the student's own, at most 100)" if v is None else f'fixed temperature {v:g}',
+              follows=lambda v: v == 0.07),
+    Deviation('language_pooling', 'Phrase and sentence levels', 'multi-head attention', 'method.language_pooling', 'window_attention',
+              show=_words(dict(window_attention=r'window of 3 tokens ($L_2$), attention pooling ($L_3$)', mha='multi-head attention')),
+              follows=lambda v: v == 'mha'),
+    Deviation('stages', 'Stages (share of the run)', 'coarse / medium / fine / ALSN: 5 / 5 / 10 / 5 of 25 epochs',
+              value=lambda c: c.get('stages') or [], show=stage_shares, follows=lambda v: False),
+    Deviation('adapters_lr', "Adapters' learning rate", "lower than the student's",
+              value=lambda c: rate_ratios(c.get('optim') or {})[1], show=lambda v: f"{v:g}$\\times$ the student's",
+              follows=lambda v: np.isfinite(v) and v < 1),
+    Deviation('alsn_lr', "ALSN's learning rate", "2$\\times$ the student's (1e-4 against 5e-5)",
+              value=lambda c: rate_ratios(c.get('optim') or {})[2], show=lambda v: f"{v:g}$\\times$ the student's",
+              follows=lambda v: v == 2),
+    Deviation('captioning', 'Captioning (optional in the outline)', 'evaluated', value=lambda c: 'not evaluated', show=str,
+              follows=lambda v: False),
+)
+PENDING = r'\emph{reason pending}'
+NOTE_REASONS = {   # row key -> why we keep our choice: 'kept; measured in <notebook>: ...' (the lead fills these in)
+    'captioning': 'out of scope: a dual encoder has no text decoder; evaluating captions needs one trained on its features',
+}
+
+def pending_reasons(cfg: dict, reasons=None) -> list[str]:
+    "The keys of the differences that remain for `cfg` and have no reason yet."
+    reasons = NOTE_REASONS if reasons is None else reasons
+    return [d.key for d in DEVIATIONS if not d.follows(d.ours(cfg)) and not reasons.get(d.key)]
+
+def notes_table(cfg: dict, src: str, reasons=None, label: str = 'tab:notes') -> str:
+    "The implementation notes (booktabs): one row per remaining difference for the recorded config `cfg`, restored ones in a footnote."
+    reasons = NOTE_REASONS if reasons is None else reasons
+    rows, restored = [], []
+    for d in DEVIATIONS:
+        v = d.ours(cfg)
+        if d.follows(v): restored.append(d.what); continue
+        rows.append(rf"{d.what} & {d.outline} & {d.show(v)} & {reasons.get(d.key) or PENDING} \\")
+    foot = (r"\par\smallskip{\footnotesize Restored to the outline's choice: " + '; '.join(restored) + '.}') if restored else ''
+    return '\n'.join([f"% cmapkd-notes rows: {','.join(d.key for d in DEVIATIONS if not d.follows(d.ours(cfg)))}",
+                      r'\begin{table}[t]', r'\centering',
+                      rf'\caption{{Implementation notes: where the runs reported here differ from the method outline, with our value '
+                      rf'as {src} and the reason.}}', rf'\label{{{label}}}', r'\footnotesize', r'\setlength{\tabcolsep}{3pt}',
+                      r'\begin{tabular}{@{}' + ''.join(rf'>{{\raggedright\arraybackslash}}p{{{w}\linewidth}}' for w in (0.2, 0.2, 0.25, 0.3)) + '@{}}',
+                      r'\toprule',
+                      r'Component & Outline & Ours & Reason \\', r'\midrule', *rows, r'\bottomrule', r'\end{tabular}', foot,
+                      r'\end{table}']) + '\n'
+
+# %% ../nbs/21_draft.ipynb #r27a0009
+CODE_MODULES = ('config', 'presets', 'backbones', 'pyramids', 'alsn', 'losses', 'method', 'baselines', 'trainer', 'teacher', 'train')
+
+def code_names(tex: str) -> list[str]:
+    "The code names a LaTeX text shows with `\\cmapkdcode{...}` (Fig. 1, Algorithms 1-2), each once, in order."
+    tex = re.sub(r'(?<!\\)%.*', '', tex)   # not in comments
+    return list(dict.fromkeys(re.findall(r'\\cmapkdcode\{([^{}]+)\}', tex)))
+
+def resolve_code_name(name: str):
+    "The object that `name` ('Trainer.train_step', 'progressive', 'Stage.train') is in cmapkd's modules; LookupError if none."
+    head, *rest = name.split('.')
+    for mod in CODE_MODULES:
+        obj = getattr(importlib.import_module(f'cmapkd.{mod}'), head, None)
+        if obj is None: continue
+        for part in rest:
+            fields = {f.name: f for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else {}
+            if hasattr(obj, part): obj = getattr(obj, part)
+            elif part in fields: obj = fields[part]
+            else: raise LookupError(f"{name}: cmapkd.{mod}.{head} has no attribute '{part}'")
+        return obj
+    raise LookupError(f"{name}: no module of cmapkd ({', '.join(CODE_MODULES)}) defines '{head}'")
+
+def check_code_names(tex: str) -> list[str]:
+    "Every `\\cmapkdcode` name of `tex`, each resolved in cmapkd; raises listing those that name nothing."
+    names, bad = code_names(tex), []
+    for n in names:
+        try: resolve_code_name(n)
+        except LookupError as e: bad.append(str(e))
+    if bad: raise LookupError('main.tex names code that does not exist: ' + '; '.join(bad))
+    return names
+
+FIGURES = dict(fig3_alsn_difficulty='AlsnDifficulty', fig4_alsn_radar='AlsnRadar', fig5_tsne='Tsne', fig6_cross_modal='CrossModal',
+               training_curves_cmapkd='TrainingCurves')   # figure file -> its caption macro, \cmapkdCaption<Name>
+
+def figure_captions(paper_dir) -> dict:
+    "{'Caption<Name>': caption} of every figure of the draft, from the caption its writer saved beside it."
+    out = {}
+    for name, key in FIGURES.items():
+        f = Path(paper_dir) / 'figures' / f'{name}.txt'
+        out[f'Caption{key}'] = f.read_text().strip() if f.exists() else rf'Not generated yet (\texttt{{{tex_escape(name)}}}: run make\_paper).'
+    return out
+
+def figure_widths(tex: str) -> dict:
+    "{figure: share of the text width} as `tex` includes each figure (`\\cmapkdfigure{name}{0.8\\linewidth}`)."
+    return {n: float(w or 1) for n, w in re.findall(r'\\cmapkdfigure\{([^{}]+)\}\{([\d.]*)\\linewidth\}', tex)}
+
 # %% ../nbs/21_draft.ipynb #68184f22
-NUMBERS, SCHEDULE = 'numbers.tex', 'table1_schedule.tex'
+NUMBERS, SCHEDULE, NOTES = 'numbers.tex', 'table1_schedule.tex', 'implementation_notes.tex'
 
 def _results_frame(paper_dir) -> pd.DataFrame:
     res = Path(paper_dir) / 'results'
@@ -324,7 +599,8 @@ def write_numbers(paper_dir='paper', preset: str | None = None) -> Path:
     "Write `paper_dir/numbers.tex` from the result files under `paper_dir/results`."
     df = _results_frame(paper_dir)
     sub = df if preset is None else df[df['preset'] == preset]
-    tex = render_macros(draft_numbers(df, preset), [f'Written by cmapkd.draft.write_numbers from {len(sub)} result files; do not edit.',
+    values = draft_numbers(df, preset) | figure_captions(paper_dir)   # the captions the figure writers saved beside the figures
+    tex = render_macros(values, [f'Written by cmapkd.draft.write_numbers from {len(sub)} result files; do not edit.',
                                                      'Every number of main.tex is one of these macros.'])
     path = atomic_write(Path(paper_dir) / NUMBERS, tex)
     record_sources(paper_dir, path, list(sub['file']))
@@ -343,7 +619,10 @@ def write_schedule(paper_dir='paper', preset: str | None = None) -> Path:
     cfg = cfg or dataclasses.asdict(preset_config(name))
     o, d = cfg.get('optim') or {}, cfg.get('data') or {}
     steps = sum(int(s.get('steps') or 0) if isinstance(s, dict) else s.steps for s in stages)
-    lrs = ', '.join(f"{k.removeprefix('lr_')} {o[k]:g}" for k in ('lr_student', 'lr_adapters', 'lr_alsn') if k in o)
+    lr, r_ad, r_alsn = rate_ratios(o)
+    lrs = f"student {lr:g}, adapters {r_ad:g}$\\times$ and ALSN {r_alsn:g}$\\times$ that rate" if np.isfinite(lr) else '--'
+    if cfg.get('setting') == 'finetune' or len({(c.get('optim') or {}).get('lr_student') for c in sub['config'] if c}) > 1:
+        lrs += "; the student's rate is the tuned base rate of CMAPKD"
     caption = (f"Training schedule of CMAPKD, preset \\texttt{{{tex_escape(name or '--')}}} ({src}): {steps} optimiser steps in total"
                f"{', batch ' + str(d['batch_size']) if 'batch_size' in d else ''}, AdamW (learning rates {lrs}). Stages run in order; "
                "\\emph{Trains} lists the parameter groups that are updated (student: the student's two towers; adapters: the "
@@ -352,10 +631,23 @@ def write_schedule(paper_dir='paper', preset: str | None = None) -> Path:
     record_sources(paper_dir, path, files)
     return path
 
+def write_notes(paper_dir='paper', preset: str | None = None) -> Path:
+    "Write the implementation notes (`paper_dir/implementation_notes.tex`) from the main CMAPKD run's recorded config, else the preset's."
+    df = _results_frame(paper_dir)
+    sub = select_runs(df, 'main', preset)
+    runs = row_runs(sub, 'cmapkd', None)
+    name = preset or (sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else None)
+    if len(runs) and runs.iloc[0]['config']: cfg, src, files = runs.iloc[0]['config'], 'recorded in the CMAPKD result file', [runs.iloc[0]['file']]
+    elif name: cfg, src, files = dataclasses.asdict(preset_config(name)), f"the preset \\texttt{{{tex_escape(name)}}} sets it (no result file yet)", []
+    else: raise LookupError(f"no CMAPKD result under {paper_dir}/results and no preset given: pass preset= to write the notes")
+    path = atomic_write(Path(paper_dir) / NOTES, notes_table(cfg, src))
+    record_sources(paper_dir, path, files)
+    return path
+
 # %% ../nbs/21_draft.ipynb #c5e78375
 TEX_PACKAGES = 'texlive-latex-recommended texlive-fonts-recommended texlive-publishers texlive-pictures lmodern latexmk'   # Debian/Ubuntu
 TEX_FILES = {'llncs.cls': 'texlive-publishers', 'lmodern.sty': 'lmodern', 'booktabs.sty': 'texlive-latex-recommended',
-             'microtype.sty': 'texlive-latex-recommended', 'tikz.sty': 'texlive-pictures'}   # what main.tex loads beyond LaTeX's base, and where Debian has it
+             'microtype.sty': 'texlive-latex-recommended', 'float.sty': 'texlive-latex-recommended', 'tikz.sty': 'texlive-pictures'}   # what main.tex loads beyond LaTeX's base, and where Debian has it
 
 def template_dir() -> Path:
     "The repository's paper/ folder, which holds the template main.tex and refs.bib."
@@ -409,7 +701,8 @@ def compile_paper(paper_dir='paper', quiet: bool = True) -> Path | None:
     return paper_dir / 'main.pdf'
 
 def write_draft(paper_dir='paper', preset: str | None = None, compile: bool = True) -> dict:
-    "numbers.tex, Table 1, the template (outside the repo's paper/) and main.pdf; returns the paths (pdf None when not compiled)."
-    out = dict(template=copy_template(paper_dir), numbers=write_numbers(paper_dir, preset), schedule=write_schedule(paper_dir, preset))
+    "numbers.tex, Table 1, the implementation notes, the template (outside the repo's paper/) and main.pdf; returns the paths (pdf None when not compiled)."
+    out = dict(template=copy_template(paper_dir), numbers=write_numbers(paper_dir, preset), schedule=write_schedule(paper_dir, preset),
+               notes=write_notes(paper_dir, preset))
     out['pdf'] = compile_paper(paper_dir) if compile else None
     return out
