@@ -15,7 +15,7 @@ from .method import Method
 # %% auto #0
 __all__ = ['batch_logits', 'Scratch', 'KD', 'FitNet', 'CLIPKD', 'soft_ce', 'TinyCLIP', 'PromptKD', 'kendall_tau',
            'non_target_logits', 'C2KD', 'token_self_similarity', 'LLaVAKD', 'knee_k', 'logit_difference_kl', 'bild',
-           'DBiLD', 'method_class', 'build_method', 'stages_for']
+           'DBiLD', 'SwitchKD', 'method_class', 'build_method', 'stages_for']
 
 # %% ../nbs/11_baselines.ipynb #2ba76524
 def batch_logits(img: torch.Tensor, txt: torch.Tensor, scale) -> torch.Tensor:
@@ -27,7 +27,7 @@ class Scratch(Method):
     needs_teacher = False
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
         task = self.task(s, logit_scale)
-        return {'loss': task, 'task': task}
+        return self.total(task, task.new_zeros(()), self.task_weight(stage))
 
 # %% ../nbs/11_baselines.ipynb #060c4f82
 class KD(Method):
@@ -39,7 +39,7 @@ class KD(Method):
 
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
         task, kd = self.task(s, logit_scale), self.kd(tf, s, logit_scale)
-        return {'loss': task + self.options.get('kd_weight', 1.0) * kd, 'task': task, 'kd': kd}
+        return {**self.total(task, self.options.get('kd_weight', 1.0) * kd, self.task_weight(stage)), 'kd': kd}
 
 # %% ../nbs/11_baselines.ipynb #07ecbea5
 class FitNet(KD):
@@ -63,10 +63,13 @@ class FitNet(KD):
         t = ((self.t_reg(s.text[1]) - tf['t_hint']).square() * m).sum() / (m.sum() * tf['t_hint'].shape[-1])
         return F.mse_loss(v, tf['v_hint']) + t
 
+    def task_weight(self, stage: Stage) -> float:
+        return 0.0 if stage.name == 'hint' else 1.0
+
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
         if stage.name == 'hint':
             h = self.hint(tf, s)
-            return {'loss': h, 'hint': h}
+            return {**self.total(self.task(s, logit_scale), h, self.task_weight(stage)), 'hint': h}
         return super().forward(tf, s, stage, logit_scale)
 
 # %% ../nbs/11_baselines.ipynb #69878740
@@ -89,10 +92,9 @@ class CLIPKD(Method):
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
         crd = 0.5 * (kd_kl(zs, zt, 1.0) + kd_kl(zs.T, zt.T, 1.0))
-        task = self.task(s, logit_scale)
         o = self.options
-        loss = task + o.get('fd_weight', 2000.0) * fd + o.get('icl_weight', 1.0) * icl + o.get('crd_weight', 1.0) * crd
-        return {'loss': loss, 'task': task, 'fd': fd, 'icl': icl, 'crd': crd}
+        distill = o.get('fd_weight', 2000.0) * fd + o.get('icl_weight', 1.0) * icl + o.get('crd_weight', 1.0) * crd
+        return {**self.total(self.task(s, logit_scale), distill, self.task_weight(stage)), 'fd': fd, 'icl': icl, 'crd': crd}
 
 # %% ../nbs/11_baselines.ipynb #da595fd3
 def soft_ce(student_logits, teacher_logits):
@@ -104,8 +106,10 @@ class TinyCLIP(Method):
         scale = self.options.get('logit_scale', 50.0)
         zs, zt = batch_logits(s.image_emb, s.text_emb, scale), batch_logits(tf['v_emb'], tf['t_emb'], scale)
         am = 0.5 * (soft_ce(zs, zt) + soft_ce(zs.T, zt.T))
-        task, w = self.task(s, logit_scale), self.options.get('task_weight', 0.0)
-        return {'loss': am + w * task if w else am, 'task': task.detach(), 'am': am}
+        return {**self.total(self.task(s, logit_scale), am, self.task_weight(stage)), 'am': am}
+
+    def task_weight(self, stage: Stage) -> float:
+        return self.options.get('task_weight', 0.0)
 
 # %% ../nbs/11_baselines.ipynb #ede2a0ae
 class PromptKD(Method):
@@ -118,7 +122,7 @@ class PromptKD(Method):
         zs = batch_logits(self.proj(s.image_emb.float()), tf['t_emb'], logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
         kd, task = kd_kl(zs, zt, self.options.get('temperature', 1.0)), self.task(s, logit_scale)
-        return {'loss': task + self.options.get('kd_weight', 1.0) * kd, 'task': task, 'kd': kd}
+        return {**self.total(task, self.options.get('kd_weight', 1.0) * kd, self.task_weight(stage)), 'kd': kd}
 
 # %% ../nbs/11_baselines.ipynb #fc56531d
 def kendall_tau(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -145,7 +149,7 @@ class C2KD(Method):
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
         (k1, m1), (k2, m2) = self.direction(zs, zt), self.direction(zs.T, zt.T)
         ntkl, task = (k1 + k2) / 2, self.task(s, logit_scale)
-        return {'loss': task + ntkl, 'task': task, 'ntkl': ntkl, 'kept': ((m1 + m2) / 2).detach()}
+        return {**self.total(task, ntkl, self.task_weight(stage)), 'ntkl': ntkl, 'kept': ((m1 + m2) / 2).detach()}
 
 # %% ../nbs/11_baselines.ipynb #4c1b88f0
 def token_self_similarity(maps: torch.Tensor) -> torch.Tensor:
@@ -167,14 +171,16 @@ class LLaVAKD(KD):
         pooled = F.adaptive_avg_pool2d(t.vision[-1].float(), self.grid)
         return {**super().teacher_features(t), 'v_rel': token_self_similarity(pooled)}
 
+    def task_weight(self, stage: Stage) -> float:
+        return 0.0 if stage.name == 'dpt' else 1.0
+
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        out = {}
+        task, out = self.task(s, logit_scale), {}
         if stage.name != 'sft':
             out['mdist'] = self.kd(tf, s, logit_scale)
             out['rdist'] = F.mse_loss(token_self_similarity(s.vision[-1]), tf['v_rel'])
-        if stage.name != 'dpt': out['task'] = self.task(s, logit_scale)
-        out['loss'] = sum(out.values())
-        return out
+        distill = out['mdist'] + out['rdist'] if out else task.new_zeros(())
+        return {**self.total(task, distill, self.task_weight(stage)), **out}
 
 # %% ../nbs/11_baselines.ipynb #24254bed
 def knee_k(z: torch.Tensor, k_min: int = 2) -> torch.Tensor:
@@ -205,15 +211,37 @@ def bild(zs, zt, T: float, reverse: bool = True):
     return logit_difference_kl(zs, zt, t_idx, kt, T, reverse) + logit_difference_kl(zs, zt, s_idx, ks, T, reverse)
 
 class DBiLD(Method):
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
-        zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
+    def dbild(self, zs, zt):
+        "DBiLD of logits `zs` against the teacher's `zt`, both directions averaged, with the options' temperature and KL."
         kl = self.options.get('kl', 'reverse')
         if kl not in ('reverse', 'forward'):
             raise ValueError(f"method.options.kl: expected 'reverse' (DBiLD) or 'forward' (BiLD), got {kl!r}")
         T, rev = self.options.get('temperature', 3.0), kl == 'reverse'
-        d, task = 0.5 * (bild(zs, zt, T, rev) + bild(zs.T, zt.T, T, rev)), self.task(s, logit_scale)
-        return {'loss': task + self.options.get('dbild_weight', 1.0) * d, 'task': task, 'dbild': d}
+        return 0.5 * (bild(zs, zt, T, rev) + bild(zs.T, zt.T, T, rev))
+
+    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
+        zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
+        d = self.dbild(zs, batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale))
+        return {**self.total(self.task(s, logit_scale), self.options.get('dbild_weight', 1.0) * d, self.task_weight(stage)),
+                'dbild': d}
+
+# %% ../nbs/11_baselines.ipynb #b7c1e202
+class SwitchKD(DBiLD):
+    def __init__(self, cfg, teacher, student, rank=0, world_size=1):
+        super().__init__(cfg, teacher, student, rank, world_size)
+        self.switch = nn.Linear(student.embed_dim, teacher.embed_dim)   # student-side: into the teacher's joint space
+
+    def switched_logits(self, tf, s: Taps):
+        "z^Switch: the student's images, through the projector, scored by the teacher's captions at the teacher's scale."
+        return batch_logits(self.switch(s.image_emb.float()), tf['t_emb'], self.t_scale)
+
+    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
+        zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
+        own = self.dbild(batch_logits(s.image_emb, s.text_emb, logit_scale.exp()), zt)
+        switch = self.dbild(self.switched_logits(tf, s), zt)
+        o = self.options
+        distill = o.get('dbild_weight', 1.0) * own + o.get('switch_weight', 1.0) * switch
+        return {**self.total(self.task(s, logit_scale), distill, self.task_weight(stage)), 'dbild': own, 'switch': switch}
 
 # %% ../nbs/11_baselines.ipynb #3a09a0e4
 def method_class(name: str) -> type:

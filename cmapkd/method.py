@@ -35,8 +35,18 @@ class Method(nn.Module):
         "The student's own CLIP contrastive loss on its deployed embeddings."
         return task_loss(s.image_emb, s.text_emb, logit_scale, self.rank, self.world_size)
 
+    def task_weight(self, stage: Stage) -> float:
+        "The method's own weight on the student's task loss in `stage`."
+        return 1.0
+
+    def total(self, task: torch.Tensor, distill: torch.Tensor, task_weight: float) -> dict:
+        "'loss' = task_weight * task + spec.distill_weight * distill (a part at weight 0 left out), and both parts."
+        parts = [w * x for w, x in ((task_weight, task), (self.spec.distill_weight, distill)) if w]
+        loss = sum(parts[1:], parts[0]) if parts else 0. * task
+        return {'loss': loss, 'task': task, 'distill': distill}
+
     def forward(self, tf: dict, s: Taps, stage: Stage, logit_scale) -> dict:
-        "The loss terms of one step, the weighted total under 'loss'."
+        "The loss terms of one step: `total`'s 'loss', 'task' and 'distill', and the method's own terms."
         raise NotImplementedError(f"{type(self).__name__} does not define its loss")
 
     def param_groups(self) -> dict:
@@ -74,7 +84,7 @@ class CMAPKD(Method):
 
     def terms(self, student: Pyramid, teacher: Pyramid, w_v, w_l, logit_scale, active_idx=ALL_LEVELS,
               world_size: int | None = None) -> dict:
-        "The four terms, their parts and the total over the active levels; in-batch terms over all ranks' batches."
+        "The four terms, their parts, distill = l1 intra + l2 align + l3 relation and the total; in-batch terms over all ranks' batches."
         world_size = self.world_size if world_size is None else world_size
         spec, lambdas = self.spec, self.spec.weights
         # align and relation compare samples with each other: they see the global batch
@@ -85,10 +95,12 @@ class CMAPKD(Method):
         out.update(align_loss(student_all, teacher_all, w_v_all, w_l_all, task, self.t_scale, spec.kd_temperature,
                               spec.alpha_diag, spec.alpha_off, spec.align_beta, active_idx))
         out.update(relation_loss(student_all, teacher_all, w_v_all, w_l_all, active_idx))
-        out['task'] = task
-        out['loss'] = (lambdas.intra * out['intra'] + lambdas.align * out['align'] + lambdas.relation * out['relation']
-                       + lambdas.task * task)
-        return out
+        distill = lambdas.intra * out['intra'] + lambdas.align * out['align'] + lambdas.relation * out['relation']
+        return {**out, **self.total(task, distill, lambdas.task)}
+
+    def task_weight(self, stage: Stage) -> float:
+        "lambda_4, in every stage."
+        return self.spec.weights.task
 
     def forward(self, teacher, student: Taps, stage: Stage, logit_scale: torch.Tensor) -> dict[str, torch.Tensor]:
         "The terms of one step; `teacher` is the teacher's `Taps` or its (cached) `teacher_features`."
@@ -116,9 +128,9 @@ class CMAPKD(Method):
         with torch.enable_grad(), fp32_context(student.image_emb):
             teacher_pyr = self.teacher_side.from_features(features, active_v=active_v)
             weights = [w.detach().requires_grad_() for w in self.level_weights(stage, student, active_v, active_l)]
-            # the task term (= L_single) has no weight in it: a zero logit scale leaves it out of the gradient
+            # L_single (= the task) has no weight in it: a zero logit scale leaves it out of the gradient
             out = self.terms(student_pyr, teacher_pyr, *weights, torch.zeros(()), active_levels(stage.levels))
-            grads = torch.autograd.grad(out['loss'], weights, allow_unused=True)
+            grads = torch.autograd.grad(out['distill'], weights, allow_unused=True)
         # with N ranks the all-gather's backward sums N identical copies: local B x grad = global B x dL/dw
         return tuple(len(w) * (torch.zeros_like(w) if d is None else d) for w, d in zip(weights, grads))
 

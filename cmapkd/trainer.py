@@ -11,7 +11,7 @@ import numpy as np
 import torch, torch.nn as nn
 import torch.distributed as dist
 from tqdm.auto import tqdm
-from .config import RunConfig, Stage, validate, apply_variant, config_to_dict, MODULE_GROUPS, P_LEVELS, L_LEVELS
+from .config import RunConfig, Stage, lr_factor, validate, apply_variant, config_to_dict, MODULE_GROUPS, P_LEVELS, L_LEVELS
 from .io import atomic_write
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, make_loader
@@ -20,8 +20,9 @@ from .baselines import build_method, method_class, stages_for
 from .losses import mean_over_ranks
 
 # %% auto #0
-__all__ = ['RESUMABLE', 'Runtime', 'seed_everything', 'rng_state', 'set_rng_state', 'lr_factor', 'group_lrs', 'BatchStream',
-           'Distiller', 'NonFiniteLoss', 'config_changes', 'truncate_log', 'Trainer']
+__all__ = ['RESUMABLE', 'Runtime', 'seed_everything', 'rng_state', 'set_rng_state', 'group_lrs', 'BatchStream', 'Distiller',
+           'min_norm_weight', 'dto_update', 'flat_grad', 'dto_objectives', 'NonFiniteLoss', 'config_changes',
+           'truncate_log', 'Trainer']
 
 # %% ../nbs/12_trainer.ipynb #fdd3784a
 class Runtime:
@@ -73,16 +74,10 @@ def set_rng_state(state: dict):
         torch.cuda.set_rng_state_all(state['cuda'])
 
 # %% ../nbs/12_trainer.ipynb #e28b5981
-def lr_factor(step: int, total: int, warmup: float) -> float:
-    "Linear warm-up over the first `warmup` fraction of the run, then cosine decay to 0 at its end."
-    w = math.ceil(warmup * total)
-    if step < w:
-        return (step + 1) / w
-    return 0.5 * (1 + math.cos(math.pi * (step - w) / max(1, total - w)))
-
 def group_lrs(cfg: RunConfig, stage: Stage) -> dict[str, float]:
     "Base learning rate of each parameter group in `stage`: the stage's multiplier on student, adapters; 0 if frozen."
-    base = dict(student=cfg.optim.lr_student, adapters=cfg.optim.lr_adapters, alsn=cfg.optim.lr_alsn)
+    o = cfg.optim
+    base = dict(student=o.lr_student, adapters=o.lr_student * o.adapters_lr_ratio, alsn=o.lr_student * o.alsn_lr_ratio)
     scale = dict(student=stage.lr_scale, adapters=stage.lr_scale, alsn=1.0)
     return {g: (stage.lr.get(g, base[g]) * scale[g] if g in stage.train else 0.0) for g in MODULE_GROUPS}
 
@@ -163,6 +158,38 @@ def _log_record(terms: dict, lrs: dict) -> dict:
     rec.update({f'lr_{g}': v for g, v in lrs.items()})
     return rec
 
+# %% ../nbs/12_trainer.ipynb #e5f6a702
+def min_norm_weight(g11: torch.Tensor, g12: torch.Tensor, g22: torch.Tensor) -> torch.Tensor:
+    "MGDA's closed form: the pi in [0, 1] minimising |pi a + (1 - pi) b|, from g11 = |a|^2, g12 = <a, b>, g22 = |b|^2."
+    denom = g11 + g22 - 2 * g12
+    return torch.where(denom > 0, ((g22 - g12) / denom.clamp_min(1e-30)).clamp(0, 1), torch.full_like(denom, 0.5))
+
+def dto_update(g_task: torch.Tensor, g_distill: torch.Tensor, eps: float = 1e-12) -> tuple[torch.Tensor, dict]:
+    "DTO's step from the two flat gradients: the min-norm point of the normalised pair, rescaled within the bounds."
+    n_t, n_d = g_task.norm(), g_distill.norm()
+    u_t, u_d = g_task / n_t.clamp_min(eps), g_distill / n_d.clamp_min(eps)
+    cos = u_t @ u_d
+    pi = min_norm_weight(u_t @ u_t, cos, u_d @ u_d)
+    d = pi * u_t + (1 - pi) * u_d
+    sigma = (d.norm() * (n_t + n_d)).clamp(torch.minimum(n_t, n_d) / math.sqrt(2), n_t + n_d)
+    update = d * (sigma / d.norm().clamp_min(eps))
+    single = (n_t <= eps) | (n_d <= eps)   # one objective without a gradient: the other one's, as the sum
+    update = torch.where(single, g_task + g_distill, update)
+    return update, {'dto_cos': cos, 'dto_pi': pi, 'dto_norm_task': n_t, 'dto_norm_distill': n_d,
+                    'dto_norm': update.norm()}
+
+def flat_grad(objective: torch.Tensor, params: list, retain_graph: bool = False) -> tuple[torch.Tensor, list[bool]]:
+    "The gradient of `objective` on `params` as one float32 vector (zeros where unused), and which params it reached."
+    if not objective.requires_grad:
+        return torch.cat([torch.zeros(p.numel(), device=p.device) for p in params]), [False] * len(params)
+    grads = torch.autograd.grad(objective, params, retain_graph=retain_graph, allow_unused=True)
+    flat = torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).float() for g, p in zip(grads, params)])
+    return flat, [g is not None for g in grads]
+
+def dto_objectives(out: dict, task_weight: float, distill_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    "DTO's two objectives from a method's output: w_t task (task alone where w_t is 0) and w_d distill."
+    return (task_weight * out['task'] if task_weight else out['task']), distill_weight * out['distill']
+
 # %% ../nbs/12_trainer.ipynb #c1c87112
 class NonFiniteLoss(RuntimeError):
     "A loss term was NaN or infinite: the run stops before the optimiser step."
@@ -221,7 +248,13 @@ class Trainer:
         if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and needs_teacher:
             raise ValueError(f"teacher.pretrained: the config asks for a teacher trained from scratch "
                              f"(teacher_train_steps={cfg.teacher_train_steps}); resolve it first with "
-                             f"cmapkd.teacher.resolve_teacher (cmapkd.train.train does)")
+                             f"cmapkd.teacher.resolve_pretrained (cmapkd.train.train does)")
+        unresolved = (cfg.setting == 'finetune' and cfg.student_pretrain_steps > 0 and not cfg.student.pretrained) or \
+                     (cfg.setting == 'scratch' and cfg.student.pretrained)
+        if unresolved:
+            raise ValueError(f"student.pretrained: {cfg.student.pretrained!r} does not match setting '{cfg.setting}' "
+                             f"(student_pretrain_steps={cfg.student_pretrain_steps}); resolve the student first with "
+                             f"cmapkd.teacher.resolve_pretrained (cmapkd.train.train does)")
         self.rt = rt = rt or Runtime(cfg)
         self.cfg = cfg
         self.out = Path(cfg.out_dir)
@@ -289,7 +322,12 @@ class Trainer:
                 p.requires_grad_(group in stage.train)
         self.base_lr = group_lrs(self.cfg, stage)
         self.module = self.model
-        if self.rt.world_size > 1:   # DDP registers the parameters that train in this stage
+        self.dto_params = [p for g in self.opt.param_groups if g['group'] in ('student', 'adapters') for p in g['params']
+                           if p.requires_grad]
+        if self.rt.world_size > 1 and self.cfg.optim.tradeoff == 'dto':
+            for t in self.model.state_dict().values():   # as DDP does: every rank starts the stage from rank 0's state
+                dist.broadcast(t, 0)
+        elif self.rt.world_size > 1:   # DDP registers the parameters that train in this stage
             device_ids = [self.rt.device.index] if self.rt.device.type == 'cuda' else None
             self.module = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True,
                                                               device_ids=device_ids)
@@ -320,7 +358,8 @@ class Trainer:
         accum, device = self.cfg.optim.accum_steps, self.rt.device
         check = device.type == 'cpu' or self.global_step % self.cfg.log_every == 0
         learns = 'student' in stage.train or 'adapters' in stage.train   # the policy phase trains ALSN alone
-        terms = {}
+        dto = learns and self.cfg.optim.tradeoff == 'dto'
+        terms, pair = {}, [0., 0., None]   # DTO: the task and the distillation gradients over the micro-batches
         for _ in range(accum):
             b = next(self.stream)
             images = b['image'].to(device, non_blocking=True)
@@ -330,10 +369,14 @@ class Trainer:
                 out = self.module(images, tokens, features, stage)
             if check:
                 self._check(out, stage)
-            if learns:
+            if dto:
+                self._dto_accumulate(out, stage, 1 / accum, pair)
+            elif learns:
                 (out['loss'] / accum).backward()
             for k, v in out.items():
                 terms[k] = terms.get(k, 0) + v.detach() / accum
+        if dto:
+            terms.update(self._dto_step(*pair))
         if self._reward_step(stage):   # on the last micro-batch, in float32 (a central difference)
             held = next(self.heldout)
             record = self.method.alsn_step(self.student, images, tokens, features, stage, held['image'].to(device),
@@ -351,6 +394,26 @@ class Trainer:
         with torch.no_grad():
             self.student.logit_scale.clamp_(0, math.log(100))
         return terms
+
+    def _dto_accumulate(self, out: dict, stage: Stage, scale: float, pair: list):
+        "Add this micro-batch's task and distillation gradients (times `scale`) to `pair` [g_t, g_d, reached]."
+        objectives = dto_objectives(out, self.method.task_weight(stage), self.cfg.method.distill_weight)
+        for k, objective in enumerate(objectives):
+            flat, reached = flat_grad(objective, self.dto_params, retain_graph=k == 0)
+            pair[k] = pair[k] + scale * flat
+            pair[2] = reached if pair[2] is None else [a or b for a, b in zip(pair[2], reached)]
+
+    def _dto_step(self, g_t: torch.Tensor, g_d: torch.Tensor, reached: list) -> dict:
+        "Average the two gradients over the ranks, combine them (`dto_update`) and write the update into `.grad`."
+        if self.rt.world_size > 1:
+            avg = mean_over_ranks({'t': g_t, 'd': g_d}, self.rt.world_size)
+            g_t, g_d = avg['t'], avg['d']
+        update, stats = dto_update(g_t, g_d)
+        i = 0
+        for p, used in zip(self.dto_params, reached):   # a parameter neither objective reaches keeps no gradient, as with the sum
+            p.grad = update[i:i + p.numel()].view_as(p).to(p.dtype) if used else None
+            i += p.numel()
+        return stats
 
     def fit(self, max_steps: int | None = None, callback=None) -> dict:
         "Run the remaining schedule (or `max_steps` more optimiser steps, to simulate an interruption); `callback(trainer, terms)` after each step."
