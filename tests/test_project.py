@@ -149,6 +149,7 @@ def test_notebooks_carry_jupyterlabs_metadata_and_nbdev_clean_keeps_language_inf
     lab = _tool('lab_metadata')
     stale = [p.name for p in lab.notebooks() if json.loads(p.read_text())['metadata'] != lab.LAB_METADATA]
     assert not stale, f'{stale}: run `python tools/lab_metadata.py` (nbdev_clean resets kernelspec.display_name)'
+    assert 'version' not in lab.LAB_METADATA['language_info']   # no Python version pinned: any reader's Python is alike
     f = tmp_path / 'm.ipynb'
     nb = _nb([nbformat.v4.new_code_cell('x = 1')])
     nb.metadata = dict(lab.LAB_METADATA, widgets={}, papermill={'parameters': {}})

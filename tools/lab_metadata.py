@@ -14,8 +14,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# What JupyterLab 4.6 writes for ipykernel's python3 kernel on the project's Python (3.11.7). A reader on another
-# Python still gets the mark (language_info.version differs): the version is the one value that cannot be shared.
+# What JupyterLab 4.6 writes for ipykernel's python3 kernel, less `language_info.version`: JupyterLab writes the
+# running Python's version there (3.11.7, 3.12.3, ...), so no committed value matches every reader's Python, and a
+# pinned patch version ties the notebooks to the machine that last saved them. Without it every reader's Python is
+# treated alike; a notebook saved from JupyterLab gets its version back, which `python tools/lab_metadata.py` removes.
 LAB_METADATA = {
     'kernelspec': {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'},
     'language_info': {
@@ -25,7 +27,6 @@ LAB_METADATA = {
         'name': 'python',
         'nbconvert_exporter': 'python',
         'pygments_lexer': 'ipython3',
-        'version': '3.11.7',
     },
 }
 
