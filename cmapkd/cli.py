@@ -4,13 +4,16 @@
 
 # %% ../nbs/19_cli.ipynb #d9b9c47b
 from __future__ import annotations
-import argparse, json, sys, time
+import argparse, json, os, shlex, signal, sys, tempfile, time
+from pathlib import Path
+import cmapkd   # its __version__
 from .config import config_to_dict
 from .presets import PRESETS, add_config_args, load_run_config, run_command
-from .train import add_train_args, run as run_train
 
 # %% auto #0
-__all__ = ['smoke', 'main']
+__all__ = ['COMMANDS', 'RETRAIN_HELP', 'MISSING_HELP', 'STOP_SIGNALS', 'smoke', 'Parser', 'build_parser', 'main',
+           'check_reproduce_args', 'processes', 'descendants', 'stop_descendants', 'resume_command', 'kept_results',
+           'stop_on_signals']
 
 # %% ../nbs/19_cli.ipynb #f7ef635a
 def smoke(cfg) -> dict:
@@ -27,40 +30,198 @@ def smoke(cfg) -> dict:
             'seconds': round(time.time() - t0, 2)}
 
 # %% ../nbs/19_cli.ipynb #e9ae49a3
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog='cmapkd', description='Adaptive pyramid-based cross-modal knowledge distillation')
-    sub = ap.add_subparsers(dest='cmd', required=True)
-    add_config_args(sub.add_parser('validate', help='check a run config and print it'))
-    add_config_args(sub.add_parser('smoke', help='build teacher and student and run one forward'))
-    add_train_args(sub.add_parser('train', help='distil a student as the run config says'))
-    rp = sub.add_parser('reproduce', help='run every experiment notebook and write the tables and figures')
+class Parser(argparse.ArgumentParser):
+    "argparse's parser whose usage errors are one line, with where to find the usage; exit status 2."
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+COMMANDS = dict(validate='check a run config and print it', smoke='build teacher and student and run one forward',
+                train='distil a student as the run config says',
+                reproduce='run every experiment notebook: the result files, tables, figures and the draft (main.pdf)')
+RETRAIN_HELP = ("train the pretrained teacher and student anew instead of taking the checkpoints committed in checkpoints/ "
+                "(also CMAPKD_RETRAIN=1); a tower already in $CMAPKD_CACHE is used as it is")
+MISSING_HELP = {'--no-progress': 'no progress bar (e.g. for a log file)'}   # flags that 14_train leaves without a help text
+
+def build_parser(argv=()) -> Parser:
+    "The `cmapkd` command's parser; `train`'s own arguments (they import torch) only when `argv` names `train`."
+    ap = Parser(prog='cmapkd', description='Adaptive pyramid-based cross-modal knowledge distillation')
+    ap.add_argument('--version', action='version', version=f'cmapkd {cmapkd.__version__}')
+    sub = ap.add_subparsers(dest='cmd', required=True, metavar='{' + ','.join(COMMANDS) + '}')
+    add_config_args(sub.add_parser('validate', help=COMMANDS['validate'], description=COMMANDS['validate']))
+    add_config_args(sub.add_parser('smoke', help=COMMANDS['smoke'], description=COMMANDS['smoke']))
+    tp = sub.add_parser('train', help=COMMANDS['train'], description=COMMANDS['train'])
+    if next((x for x in argv if not x.startswith('-')), None) == 'train':
+        from cmapkd.train import add_train_args
+        add_train_args(tp)
+        tp.add_argument('--threads', type=int, metavar='N', help="torch threads of this process (default: torch's, one per "
+                        "physical core, or OMP_NUM_THREADS); with J jobs on the same cores, cores / J")
+        tp.add_argument('--retrain', action='store_true', help=RETRAIN_HELP)
+        for act in tp._actions:
+            act.help = act.help or MISSING_HELP.get(act.option_strings[0] if act.option_strings else act.dest)
+    rp = sub.add_parser('reproduce', help=COMMANDS['reproduce'], description=COMMANDS['reproduce'])
     rp.add_argument('--preset', default='tiny', help=' | '.join(PRESETS) + ' (default tiny)')
-    rp.add_argument('--out', help="output directory (default paper/ for the committed preset tiny, paper/<preset>/ for the others)")
-    rp.add_argument('--seeds', type=int, nargs='+', default=[0])
-    rp.add_argument('--n-gpus', type=int, default=1)
-    rp.add_argument('--jobs', type=int, default=None, help='runs at a time (default: one per CPU core without a GPU, else 1)')
+    rp.add_argument('--out', help="output folder (default paper/ for the committed preset tiny, paper/<preset>/ for the "
+                    "others); never another preset's folder")
+    rp.add_argument('--seeds', type=int, nargs='+', default=[0], metavar='SEED',
+                    help='seeds of every run: distinct integers >= 0 (default 0; the paper: 0 1 2)')
+    rp.add_argument('--n-gpus', type=int, default=1, metavar='N',
+                    help='GPUs per training run (default 1; more run each training under torchrun, one run at a time)')
+    rp.add_argument('--jobs', type=int, default=None, metavar='N',
+                    help='runs at a time, >= 1 (default: one per CPU core without a GPU, else 1); each gets cores / N threads')
     rp.add_argument('--force', action='store_true', help="remove the preset's result files and training runs in --out first, and run everything again")
+    rp.add_argument('--retrain', action='store_true', help=RETRAIN_HELP)
     rp.add_argument('--debug', action='store_true', help='show the traceback of an error (also CMAPKD_DEBUG=1)')
-    a = ap.parse_args(argv)
+    return ap
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    a = build_parser(argv).parse_args(argv)
     return run_command(lambda: _run(a), a.debug)
 
+def check_reproduce_args(a) -> None:
+    "Every argument of `cmapkd reproduce`, before any work: a ValueError that names the flag (one line on stderr, exit 2)."
+    if a.preset not in PRESETS: raise ValueError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
+    bad = [s for s in a.seeds if not 0 <= s < 2**32]
+    if bad: raise ValueError(f"--seeds: expected integers from 0 to {2**32 - 1}, got {bad[0]}")
+    twice = sorted({s for s in a.seeds if a.seeds.count(s) > 1})
+    if twice: raise ValueError(f"--seeds: expected distinct seeds, got {twice[0]} more than once")
+    if a.n_gpus < 1: raise ValueError(f"--n-gpus: expected an integer >= 1, got {a.n_gpus}")
+    if a.jobs is not None and a.jobs < 1:
+        raise ValueError(f"--jobs: expected an integer >= 1 (or no --jobs: one run per CPU core), got {a.jobs}")
+    if a.jobs is not None and a.jobs > 1 and a.n_gpus > 1:
+        raise ValueError(f"--jobs: a run on {a.n_gpus} GPUs takes them all; expected --jobs 1 or no --jobs, got {a.jobs}")
+    from cmapkd.report import preset_dir, check_preset_dir   # pandas, matplotlib: only for this command
+    a.out = str(a.out or preset_dir(a.preset))
+    out = Path(a.out).absolute()
+    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {a.out} is a file, expected a folder")
+    repo = Path(cmapkd.__file__).resolve().parent.parent   # a preset's folder, from here or from the clone's root
+    owner = next((p for p in PRESETS if p != a.preset and out.resolve() in {preset_dir(p).resolve(), (repo / preset_dir(p)).resolve()}), None)
+    if owner:
+        raise ValueError(f"--out: {a.out} is the folder of preset '{owner}'; expected a folder of preset '{a.preset}' "
+                         f"({preset_dir(a.preset)}/ by default)")
+    check_preset_dir(a.out, a.preset)   # one preset's results never overwrite another's
+    if a.n_gpus > 1:
+        import torch
+        if torch.cuda.device_count() < a.n_gpus:
+            raise ValueError(f"--n-gpus: {a.n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
+    try:   # last: made and written to, as the reproduction will (permission bits do not tell for root, nor for /proc)
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out): pass
+    except OSError as e:
+        raise ValueError(f"--out: {a.out} cannot be written ({e.strerror or e})") from None
+
 def _run(a) -> int:
-    if a.cmd == 'train': return run_train(a)
+    if getattr(a, 'retrain', False):
+        os.environ['CMAPKD_RETRAIN'] = '1'   # read where a tower is resolved: here, in the notebook kernels, in their workers
+    if a.cmd == 'train':
+        from cmapkd.train import run as run_train
+        if a.threads is not None:
+            if a.threads < 1: raise ValueError(f"--threads: expected an integer >= 1, got {a.threads}")
+            import torch
+            torch.set_num_threads(a.threads)
+        return run_train(a)
     if a.cmd == 'reproduce':
-        from cmapkd.experiments import reproduce
-        from cmapkd.report import preset_dir, check_preset_dir   # pandas, matplotlib: only for this command
-        if a.preset not in PRESETS: raise ValueError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
-        a.out = str(a.out or preset_dir(a.preset))
-        check_preset_dir(a.out, a.preset)   # before any work: one preset's results never overwrite another's
+        check_reproduce_args(a)
         t0 = time.time()
-        times = reproduce(a.preset, a.out, a.seeds, a.n_gpus, a.force, jobs=a.jobs)
-        print(json.dumps(times)); print(f'reproduction of preset {a.preset!r} written to {a.out}/ in {time.time() - t0:.0f} s (times in {a.out}/reproduction_{a.preset}.json)')
+        stop_on_signals(a, t0)   # from here on, SIGINT, SIGTERM and SIGHUP end every process this command starts
+        from cmapkd.experiments import reproduce, NotebookError, duration
+        try:
+            reproduce(a.preset, a.out, a.seeds, a.n_gpus, a.force, jobs=a.jobs)
+        except NotebookError as e:
+            if a.debug or os.environ.get('CMAPKD_DEBUG', '') not in ('', '0'): raise
+            print(f'cmapkd: error: {e}', file=sys.stderr)
+            return 1
+        print(f'reproduction of preset {a.preset!r} written to {a.out}/ in {duration(time.time() - t0)} '
+              f'(times in {a.out}/reproduction_{a.preset}.json)')
         return 0
     if a.cmd == 'smoke' and a.config is None and a.preset is None: a.preset = 'smoke'
     cfg = load_run_config(a.config, a.preset, a.set)
     if a.cmd == 'validate': print(json.dumps(config_to_dict(cfg), indent=1))
     elif a.cmd == 'smoke': print(json.dumps(smoke(cfg)))
     return 0
+
+# %% ../nbs/19_cli.ipynb #c3e8a5d4
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+def processes() -> dict:
+    "Every live process: pid -> (parent pid, process group, session), read from /proc (Linux)."
+    out = {}
+    for d in os.listdir('/proc') if os.path.isdir('/proc') else []:
+        if not d.isdigit(): continue
+        try:
+            f = Path(f'/proc/{d}/stat').read_text().rsplit(')', 1)[1].split()   # the name before ')' may hold spaces
+        except (OSError, IndexError):
+            continue
+        if f[0] not in 'ZX':   # a zombie has ended
+            out[int(d)] = (int(f[1]), int(f[2]), int(f[3]))
+    return out
+
+def descendants(pid: int, procs: dict | None = None) -> set:
+    "The processes `pid` started, and the ones they started, and so on."
+    procs = processes() if procs is None else procs
+    found, todo = set(), [pid]
+    while todo:
+        parent = todo.pop()
+        kids = [p for p, (pp, _, _) in procs.items() if pp == parent and p not in found]
+        found.update(kids); todo += kids
+    return found
+
+def stop_descendants(pid: int | None = None, grace: float = 5.0) -> int:
+    "End every process `pid` (default: this one) started, with the process group of each (a kernel's workers are in its group): SIGTERM, then SIGKILL for what is left after `grace` seconds. Returns how many there were."
+    pid = os.getpid() if pid is None else pid
+    procs = processes()
+    mine = descendants(pid, procs)
+    groups = {procs[p][1] for p in mine} - {procs.get(pid, (0, os.getpgid(0), 0))[1]}   # never the caller's own group
+    def left():
+        return {p for p, (_, g, _) in processes().items() if p in mine or g in groups} - {pid}
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for g in groups:
+            try: os.killpg(g, sig)
+            except OSError: pass
+        for p in left():
+            try: os.kill(p, sig)
+            except OSError: pass
+        end = time.monotonic() + grace
+        while left() and time.monotonic() < end:
+            time.sleep(0.05)
+        if not left():
+            break
+    for p in mine:   # reap the ones this process started: no zombie is left for init
+        try: os.waitpid(p, os.WNOHANG)
+        except ChildProcessError: pass
+    return len(mine)
+
+def resume_command(a) -> str:
+    "The command that resumes the reproduction `a` asked for: its arguments without --force."
+    from cmapkd.report import preset_dir
+    words = ['cmapkd', 'reproduce', '--preset', a.preset]
+    if Path(a.out).resolve() != preset_dir(a.preset).resolve(): words += ['--out', a.out]
+    if a.seeds != [0]: words += ['--seeds', *map(str, a.seeds)]
+    if a.n_gpus != 1: words += ['--n-gpus', str(a.n_gpus)]
+    if a.jobs is not None: words += ['--jobs', str(a.jobs)]
+    if a.retrain: words += ['--retrain']
+    return shlex.join(words)
+
+def kept_results(out, preset: str) -> int:
+    "How many result files of `preset` the folder `out` holds."
+    n = 0
+    for f in Path(out).glob('results/*/*.json'):
+        try: n += json.loads(f.read_text()).get('preset') == preset
+        except (OSError, ValueError): pass
+    return n
+
+def stop_on_signals(a, t0: float):
+    "From now on SIGINT, SIGTERM and SIGHUP end this command and every process it started, with one line on stderr."
+    def stop(signum, frame):
+        for s in STOP_SIGNALS: signal.signal(s, signal.SIG_IGN)   # a second Ctrl-C does not cut the cleaning short
+        stop_descendants()
+        bar = 'tqdm' in sys.modules and len(getattr(sys.modules['tqdm'].tqdm, '_instances', ())) > 0
+        print(('\n' if bar else '') + f"cmapkd: stopped by {signal.Signals(signum).name} after {time.time() - t0:.0f} s; "
+              f"kept {kept_results(a.out, a.preset)} result files of preset '{a.preset}' in {a.out}/results (a run cut "
+              f"short is trained again); resume with: {resume_command(a)}", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
+    for s in STOP_SIGNALS:
+        signal.signal(s, stop)
 
 # %% ../nbs/19_cli.ipynb #01ede24e
 #| eval: false

@@ -16,7 +16,7 @@ from .backbones import build_backbone
 from .tokenizers import get_tokenizer
 from .io import atomic_write, cache_root, fingerprint, git_commit, locked
 from .train import train
-from .teacher import resolve_teacher, teacher_history
+from .teacher import resolve_pretrained, pretrain_history
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
@@ -25,11 +25,17 @@ from .significance import write_items
 from .figures import write_figure_data, difficulty_signals
 
 # %% auto #0
-__all__ = ['SHARED_RUNS', 'NOTEBOOKS', 'run_name', 'check_params', 'experiment_config', 'data_root_overrides', 'cross_modal_map',
-           'figure_arrays', 'run_device', 'portable', 'run_one', 'run_many', 'length_overrides', 'notebooks_dir',
-           'discard_preset', 'default_jobs', 'reproduce']
+__all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'QUIET', 'run_name', 'check_params',
+           'experiment_config', 'tuning_file', 'row_name', 'tuned_overrides', 'data_root_overrides', 'cross_modal_map',
+           'figure_arrays', 'run_device', 'portable', 'run_one', 'say', 'duration', 'default_threads', 'headline',
+           'run_many', 'length_overrides', 'NotebookError', 'notebooks_dir', 'discard_preset', 'default_jobs', 'clock',
+           'last_times', 'pretrain_towers', 'pdf_state', 'Follow', 'reproduce']
 
 # %% ../nbs/20_experiments.ipynb #673fe5de
+# rows evaluated as they are, and the method whose config they read: the teacher (with the teacher CMAPKD distils), and
+# the student before any fine-tuning (a config without a teacher: nothing waits for one)
+REFERENCE_ROWS = {'teacher': 'cmapkd', 'pretrained': 'scratch'}
+
 def run_name(method: str, variant: str | None, seed: int) -> str:
     return f"{method}{'_' + variant if variant else ''}_seed{seed}"
 
@@ -40,11 +46,13 @@ def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: 
     if preset_name not in PRESETS: raise ValueError(f"preset: expected {'|'.join(PRESETS)}, got {preset_name!r}")
     for name, v in (('methods', methods), ('variants', variants), ('seeds', seeds)):
         if isinstance(v, str): raise TypeError(f"{name}: expected a list, got the string {v!r} (papermill -p turns lists into strings; use -y '{name}: [...]')")
-    bad = [m for m in methods if m != 'teacher' and m not in METHODS]
-    if bad: raise ValueError(f"methods: unknown {bad}; valid: ['teacher'] + {list(METHODS)}")
+    bad = [m for m in methods if m not in REFERENCE_ROWS and m not in METHODS]
+    if bad: raise ValueError(f"methods: unknown {bad}; valid: {list(REFERENCE_ROWS)} + {list(METHODS)}")
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"variants: unknown {bad}; valid: {sorted(VARIANTS)}")
-    if not all(isinstance(s, int) for s in seeds): raise TypeError(f"seeds: expected integers, got {seeds}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds): raise TypeError(f"seeds: expected integers, got {seeds}")
+    if any(not 0 <= s < 2**32 for s in seeds): raise ValueError(f"seeds: expected integers from 0 to 2**32 - 1 (numpy's range), got {list(seeds)}")
+    if len(set(seeds)) < len(seeds): raise ValueError(f"seeds: expected distinct seeds, got {list(seeds)}")
     if not isinstance(n_gpus, int) or n_gpus < 1: raise ValueError(f"n_gpus: expected an integer >= 1, got {n_gpus!r}")
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: expected an integer >= 1, got {jobs!r}")
@@ -53,17 +61,48 @@ def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: 
     if n_gpus > 1 and torch.cuda.device_count() < n_gpus:
         raise ValueError(f"n_gpus: {n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
     if data_root is not None and not Path(data_root).exists(): raise FileNotFoundError(f"data_root: {data_root} does not exist")
+    if out_dir is not None:
+        out = Path(out_dir).absolute()
+        if out.exists() and not out.is_dir(): raise ValueError(f"out_dir: {out_dir} is a file, expected a folder")
+        near = next(p for p in (out, *out.parents) if p.exists())   # the folder it will be made in
+        if not os.access(near, os.W_OK | os.X_OK): raise ValueError(f"out_dir: {out_dir} cannot be written ({near} is not writable)")
 
 SHARED_RUNS = ('main', 'ablation', 'efficiency')   # the paper's experiments share their training runs
 
 def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | None = None, seed: int = 0,
-                      out_dir='paper', overrides=(), group: str = '') -> RunConfig:
-    "The validated config of one run; training files go to `<out_dir>/runs/<preset>[/<group>]/<run name>`."
+                      out_dir='paper', overrides=(), group: str = '', tuned: bool = True) -> RunConfig:
+    "The validated config of one run (at its tuned rates when `tuned`); training files go to `<out_dir>/runs/<preset>[/<group>]/<run name>`."
     cfg = preset(preset_name)
     run_dir = Path(out_dir) / 'runs' / preset_name / group / run_name(method, variant, seed)
     ov = [f'method.name={method}', f'seed={seed}', f'out_dir={run_dir}']
     if variant: ov.append(f'method.variant={variant}')
+    setting = apply_overrides(cfg, list(overrides)).setting
+    # the tuned base rate and distillation weight first: the caller's overrides win (a tuning grid point gives both)
+    given = {o.split('=', 1)[0] for o in overrides}
+    if tuned and not {'optim.lr_student', 'method.distill_weight'} <= given:
+        ov += tuned_overrides(out_dir, setting, method, variant)
     return validate(apply_overrides(cfg, ov + list(overrides)))
+
+# %% ../nbs/20_experiments.ipynb #29a3ce85
+def tuning_file(out_dir, setting: str) -> Path:
+    "The tuning choices of one setting: written by `cmapkd tune` (`20a_tune`), read by every final run."
+    return Path(out_dir) / 'results' / 'tuning' / setting / 'choice.json'
+
+def row_name(method: str, variant: str | None = None) -> str:
+    "A row of the tables: a method, or a method with a variant ('cmapkd_one_stage', 'clipkd_dto')."
+    return method + (f'_{variant}' if variant else '')
+
+def tuned_overrides(out_dir, setting: str, method: str, variant: str | None = None) -> list[str]:
+    "The base rate and distillation weight the tuning chose for this row (an ablation without its own choice takes its method's); none when nothing was tuned."
+    f = tuning_file(out_dir, setting)
+    if method in REFERENCE_ROWS or not f.exists(): return []
+    choice = json.loads(f.read_text())['choice']
+    row = row_name(method, variant)
+    c = choice.get(row) or choice.get(method)
+    if c is None:
+        raise ValueError(f"{f}: no tuning choice for row '{row}' (nor its method '{method}'); tuned rows: {sorted(choice)}; "
+                         f"run `cmapkd tune` for it, or remove the file to run every row at the preset's rates")
+    return [f"optim.lr_student={c['lr']}", f"method.distill_weight={c['distill_weight']}"]
 
 # %% ../nbs/20_experiments.ipynb #fbbe969f
 def data_root_overrides(preset_name: str, data_root=None) -> list[str]:
@@ -85,7 +124,7 @@ def cross_modal_map(p) -> torch.Tensor:
 
 def _scratch_student(cfg: RunConfig, out_dir, overrides, progress: bool) -> str:
     "The weight file of the scratch student of `cfg`'s preset and seed (the Fig. 5 control), trained if needed."
-    sc = resolve_teacher(experiment_config(cfg.preset, 'scratch', None, cfg.seed, out_dir, overrides), progress=progress)
+    sc = resolve_pretrained(experiment_config(cfg.preset, 'scratch', None, cfg.seed, out_dir, overrides), progress=progress)
     key = fingerprint({k: v for k, v in config_to_dict(sc).items() if k != 'eval'})
     return _train(sc, 1, progress, key, False)['files']['student']
 
@@ -164,19 +203,20 @@ def portable(d, res_path: Path, cache=None):
 def run_one(experiment: str, preset_name: str, method: str, variant: str | None = None, seed: int = 0,
             out_dir='paper', overrides=(), n_gpus: int = 1, force: bool = False, progress: bool = True,
             figure_data: bool = False) -> Path:
-    "Train (unless `method == 'teacher'`), evaluate and write the result file (+ per-item .items.npz); skipped when it exists for the same config."
+    "Train (unless `method` is a reference row), evaluate and write the result file (+ per-item .items.npz); skipped when it exists for the same config."
     group = '' if experiment in SHARED_RUNS else experiment   # e.g. shorter runs must not overwrite the paper's
-    cfg = experiment_config(preset_name, 'cmapkd' if method == 'teacher' else method, variant, seed, out_dir, overrides,
-                            group)
+    cfg = experiment_config(preset_name, REFERENCE_ROWS.get(method, method), variant, seed, out_dir, overrides,
+                            group, tuned=method not in REFERENCE_ROWS)   # a reference row trains nothing
     res_path = Path(out_dir) / 'results' / experiment / f'{run_name(method, variant, seed)}.json'
     key = fingerprint(config_to_dict(cfg), method)
     if res_path.exists() and not force and json.loads(res_path.read_text()).get('config_key') == key: return res_path
     t0 = time.time()
-    cfg = resolve_teacher(cfg, progress=progress)
-    if method == 'teacher':
-        model, spec, summary = build_backbone(cfg.teacher, frozen=True), cfg.teacher, {}
-        if cfg.teacher_train_steps > 0:   # the from-scratch teacher's recipe, curve and cost go into paper/ with its row
-            summary['teacher_training'] = teacher_history(cfg.teacher.pretrained)
+    cfg = resolve_pretrained(cfg, progress=progress)
+    if method in REFERENCE_ROWS:   # a pretrained tower as it is
+        spec = cfg.teacher if method == 'teacher' else cfg.student
+        model, summary = build_backbone(spec, frozen=True), {}
+        if (cfg.teacher_train_steps if method == 'teacher' else cfg.student_pretrain_steps) > 0:
+            summary['pretraining'] = pretrain_history(spec.pretrained)   # its recipe, curve and cost go into paper/ with its row
     else:
         train_key = fingerprint({k: v for k, v in config_to_dict(cfg).items() if k != 'eval'})   # evaluation settings do not change training
         summary = _train(cfg, n_gpus, progress, train_key, force)
@@ -189,7 +229,7 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
                adapted=method in ADAPTED, metrics=metrics, device=device_name(dev), commit=git_commit(),
                wall_s=round(time.time() - t0, 2), config=config_to_dict(cfg), config_key=key,
                stages=summary.get('stages', {}), history=summary.get('history', []), per_item=items.name, figure_data=None,
-               teacher_training=summary.get('teacher_training'))
+               pretraining=summary.get('pretraining'))
     if figure_data and method == 'cmapkd':
         arrays = figure_arrays(cfg, summary['files'], _scratch_student(cfg, out_dir, overrides, progress))
         out['figure_data'] = write_figure_data(res_path.with_suffix('.npz'), **arrays).name   # relative to the result file
@@ -197,37 +237,109 @@ def run_one(experiment: str, preset_name: str, method: str, variant: str | None 
     return res_path
 
 # %% ../nbs/20_experiments.ipynb #e53eb56c
+PROGRESS_ENV = 'CMAPKD_PROGRESS'   # the file of progress lines that `reproduce` shows in the terminal
+
+def say(text: str):
+    "One progress line: appended to the file `$CMAPKD_PROGRESS` names (`reproduce` shows it in the terminal), else printed."
+    path = os.environ.get(PROGRESS_ENV)
+    if not path:
+        return print(text, flush=True)
+    with open(path, 'a') as f:   # one short append per line: the lines of parallel workers do not mix
+        f.write(' '.join(text.split()) + '\n')
+
+def duration(s: float) -> str:
+    "Seconds as a person reads them: '42 s', '3.5 min', '1.9 h'."
+    return f'{s:.0f} s' if s < 90 else f'{s / 60:.1f} min' if s < 5400 else f'{s / 3600:.1f} h'
+
+def default_threads(jobs: int = 1) -> int:
+    "torch threads for each of `jobs` processes that run at once: torch's count (a thread per physical core, or `OMP_NUM_THREADS`) shared out, at least one."
+    return max(1, torch.get_num_threads() // max(1, jobs))
+
 def _worker_init(threads: int):
-    "A worker of `run_many`: its share of the threads; it exits when the process that started it is gone."
+    "A worker of `run_many`: its share of the threads; it ends when the process that started it is gone."
     torch.set_num_threads(threads)
     parent = os.getppid()
-    def watch():   # a killed notebook kernel must not leave runs training on
+    if sys.platform.startswith('linux'):   # the kernel sends SIGKILL when the parent ends, killed or not
+        import ctypes, signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))   # 1: PR_SET_PDEATHSIG
+    def watch():   # elsewhere, and if the parent ended before the line above
         while os.getppid() == parent:
             time.sleep(1)
         os._exit(1)
     threading.Thread(target=watch, daemon=True).start()
 
+def _run_reported(label: str, force: bool, *args) -> tuple:
+    "`run_one(*args)` after a line saying it starts; returns its result path, its wall time and whether its result file was kept."
+    experiment, _, method, variant, seed, out_dir = args[:6]
+    res = Path(out_dir) / 'results' / experiment / f'{run_name(method, variant, seed)}.json'
+    before = res.stat().st_mtime_ns if res.exists() else None
+    if before is None or force:   # an existing result file is usually kept: no line for it
+        say(f'{label}: started')
+    t0 = time.time()
+    path = run_one(*args)
+    return path, time.time() - t0, before is not None and path.stat().st_mtime_ns == before
+
+def headline(path) -> str:
+    "What a progress line shows of a result file: the mean recall of the suite's first retrieval dataset."
+    m = json.loads(Path(path).read_text())['metrics']
+    k = next((k for k in m if k.endswith('/mean_recall')), None)
+    return f'{k} {m[k]:.1f}' if k else 'evaluated'
+
+def _stop_pool(pool):
+    "End `pool`'s workers now, their running runs too (`shutdown` would wait for them)."
+    procs = list(pool._processes.values())   # the executor has no public way to stop a running task
+    for p in procs:
+        p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.join(5)
+        if p.is_alive():
+            p.kill()
+
 def run_many(experiment: str, preset_name: str, runs, out_dir='paper', overrides=(), n_gpus: int = 1,
              force: bool = False, jobs: int = 1, figure_data=()) -> list[Path]:
-    "`run_one` for every (method, variant, seed) of `runs`, `jobs` at a time; the result paths in the order of `runs`."
+    "`run_one` for every (method, variant, seed) of `runs`, `jobs` at a time, each with a line as it starts and ends; the result paths in the order of `runs`."
+    runs = list(runs)
     args = [(experiment, preset_name, m, v, s, out_dir, list(overrides), n_gpus, force, jobs == 1, m in figure_data)
             for m, v, s in runs]
-    if jobs <= 1 or len(args) <= 1:
-        return [run_one(*a) for a in args]
-    resolve_teacher(experiment_config(preset_name, out_dir=out_dir, overrides=overrides))   # once, with every thread
-    # workers import these from the package: a definition in a notebook cannot be pickled by reference
-    pkg = importlib.import_module('cmapkd.experiments')
-    threads = max(1, torch.get_num_threads() // jobs)
-    ctx = multiprocessing.get_context('spawn')   # fork would copy this process's thread pools and CUDA state
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=pkg._worker_init, initargs=(threads,)) as pool:
-        futures = [pool.submit(pkg.run_one, *a) for a in args]
+    labels = [f"{experiment} {i + 1}/{len(runs)} {m}{' ' + v if v else ''} seed {s}" for i, (m, v, s) in enumerate(runs)]
+    jobs = max(1, min(jobs, len(args)))
+    say(f'{experiment}: {len(args)} run(s), {jobs} at a time')
+    t0, took, kept = time.time(), [], 0
+
+    def finished(i, path, secs, was_kept):
+        nonlocal kept
+        if was_kept:
+            kept += 1
+            return
+        took.append(secs)
+        left = len(args) - len(took) - kept   # the runs in flight count as left
+        eta = f'; about {duration(np.mean(took) * left / min(jobs, left))} left in {experiment}' if left else ''
+        say(f'{labels[i]}: {headline(path)} in {duration(secs)}{eta}')
+
+    if jobs == 1:
+        paths = []
+        for i, a in enumerate(args):
+            path, secs, was_kept = _run_reported(labels[i], force, *a)
+            finished(i, path, secs, was_kept)
+            paths.append(path)
+    else:
+        resolve_pretrained(experiment_config(preset_name, out_dir=out_dir, overrides=overrides, tuned=False))   # once, with every thread
+        # workers import these from the package: a definition in a notebook cannot be pickled by reference
+        pkg = importlib.import_module('cmapkd.experiments')
+        ctx = multiprocessing.get_context('spawn')   # fork would copy this process's thread pools and CUDA state
+        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=pkg._worker_init, initargs=(default_threads(jobs),))
         try:
+            futures = {pool.submit(pkg._run_reported, labels[i], force, *a): i for i, a in enumerate(args)}
             for f in as_completed(futures):
-                print('done:', f.result(), flush=True)
+                finished(futures[f], *f.result())
         except BaseException:
-            pool.shutdown(cancel_futures=True)   # the finished runs' result files stay; a rerun resumes from them
+            _stop_pool(pool)   # the finished runs' result files stay; a rerun resumes from them
             raise
-    return [f.result() for f in futures]
+        pool.shutdown()
+        paths = [f.result()[0] for f in futures]
+    say(f"{experiment}: done in {duration(time.time() - t0)}" + (f' ({kept} result file(s) kept from earlier runs)' if kept else ''))
+    return paths
 
 def length_overrides(preset_name: str, factor: float) -> list[str]:
     "Overrides that run every stage of `preset_name` at `factor` times its length."
@@ -235,6 +347,14 @@ def length_overrides(preset_name: str, factor: float) -> list[str]:
 
 # %% ../nbs/20_experiments.ipynb #cf6cbfc6
 NOTEBOOKS = ('run_main', 'run_ablation', 'run_efficiency', 'make_paper')
+WHAT = dict(run_main='the teacher and every method (Tables 2, 3), then three of them at half length',
+            run_ablation='CMAPKD without each of its parts (Table 4)',
+            run_efficiency='size and speed of the teacher and the CMAPKD student (Table 5)',
+            make_paper='tables, figures, the numbers of the draft and main.pdf')
+QUIET = ('run_efficiency', 'make_paper')   # they print no progress lines: papermill's cell bar stands in
+
+class NotebookError(RuntimeError):
+    "An experiment notebook failed; the message is one line and names the executed copy that holds the traceback."
 
 def notebooks_dir() -> Path:
     d = Path(__file__).resolve().parent.parent / 'nbs'
@@ -255,31 +375,154 @@ def default_jobs(n_gpus: int = 1) -> int:
     "Runs at a time: one per CPU core without a GPU (small runs use one core well), else one."
     return 1 if torch.cuda.is_available() or n_gpus > 1 else os.cpu_count() or 1
 
+def clock(s: float) -> str:
+    "The time stamp of a progress line: minutes:seconds (hours:minutes:seconds past an hour)."
+    s = int(s)
+    return f'{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}' if s >= 3600 else f'{s // 60:2d}:{s % 60:02d}'
+
+def last_times(out_dir, preset_name: str, seeds) -> tuple[dict, str]:
+    "The wall time of each notebook in the last recorded reproduction of `preset_name` (in `out_dir`, else the repository's paper/), scaled to `seeds`; ({}, '') when there is none."
+    name, root = f'reproduction_{preset_name}.json', notebooks_dir().parent / 'paper'
+    f = next((p for p in (Path(out_dir) / name, root / name, root / preset_name / name) if p.exists()), None)
+    if f is None:
+        return {}, ''
+    rec = json.loads(f.read_text())
+    scale = len(seeds) / max(1, len(rec.get('seeds') or [0]))
+    times = {k: v * (scale if k != 'make_paper' else 1) for k, v in rec['wall_s'].items() if k in NOTEBOOKS}
+    return times, f"{f} ({duration(rec['wall_s']['total'])} for seeds {rec.get('seeds')}, {rec.get('jobs')} job(s), {rec.get('device')})"
+
+def _measured(preset_name: str, tower: str, steps: int, batch: int) -> str:
+    "How long pretraining `tower` took where a committed result file of the preset recorded it (same steps and batch), else ''."
+    row = 'teacher' if tower == 'teacher' else 'pretrained'
+    for f in sorted((notebooks_dir().parent / 'paper').glob(f'**/results/main/{row}_seed*.json')):
+        r = json.loads(f.read_text())
+        p = r.get('pretraining') or {}
+        if r.get('preset') == preset_name and (p.get('steps'), p.get('batch_size')) == (steps, batch) and p.get('s_per_step'):
+            return (f"about {duration(steps * p['s_per_step'])} ({p['s_per_step']} s/step measured with {p.get('torch_threads')} "
+                    f"thread(s) on {r.get('device')})")
+    return ''
+
+def pretrain_towers(preset_name: str, out_dir, show=print, progress: bool = True) -> float:
+    "Resolve the preset's pretrained towers here (cache, committed checkpoint, or trained), after a line saying which and, for one to be trained, about how long; returns the seconds it took."
+    from cmapkd.teacher import TOWERS, pretrain_plan, pretrain_path, committed_path
+    cfg, t0 = experiment_config(preset_name, out_dir=out_dir), time.time()
+    wanted = dict(teacher=cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained,
+                  student=cfg.setting != 'scratch' and cfg.student_pretrain_steps > 0 and not cfg.student.pretrained)
+    retrain = os.environ.get('CMAPKD_RETRAIN', '') not in ('', '0')   # as `cmapkd.teacher.pretrain` reads it
+    todo, committed = [], []
+    for t in (t for t in TOWERS if wanted[t] and not pretrain_path(cfg, t).exists()):
+        (committed if not retrain and committed_path(cfg, t).exists() else todo).append(t)
+    if committed:
+        show(f"the {' and the '.join(committed)}: the committed checkpoint{'s' if len(committed) > 1 else ''} "
+             f"({', '.join(committed_path(cfg, t).name for t in committed)}), sha256 checked, copied into {cache_root()}")
+    if todo:
+        plans = [(t, pretrain_plan(cfg, t)) for t in todo]
+        what = ', then '.join(f"the {t} ({p.steps} steps of batch {p.data.batch_size} on the '{p.data.train_split}' split"
+                              + ('; ' + m if (m := _measured(preset_name, t, p.steps, p.data.batch_size)) else '') + ')'
+                              for t, p in plans)
+        show(f"pretraining {what}, once: cached in {cache_root()} for every later run; "
+             f"the bar{'s' if len(todo) > 1 else ''} below show{'' if len(todo) > 1 else 's'} the step rate and the time left")
+    resolve_pretrained(cfg, progress=progress)
+    if todo:
+        show(f"pretrained the {' and the '.join(todo)} in {duration(time.time() - t0)}")
+    return time.time() - t0
+
+def pdf_state(out_dir, executed=None) -> str:
+    "One line on the draft's PDF after `make_paper`: what its `compile_paper` said in the executed notebook `executed` (compiled: path, pages; or not: why, what to install)."
+    from cmapkd.draft import missing_tex, TEX_PACKAGES
+    said = []
+    if executed is not None and Path(executed).exists():
+        for c in json.loads(Path(executed).read_text())['cells']:
+            for o in c.get('outputs', []):
+                text = ''.join(o.get('text', '')) if o.get('output_type') == 'stream' else ''
+                said += [l for l in text.splitlines() if l.startswith(('compiled ', 'main.pdf not compiled'))]
+    if said and said[-1].startswith('compiled '):
+        return 'main.pdf: ' + said[-1]
+    if miss := missing_tex():
+        return (f"main.pdf not compiled: {' and '.join(miss)} not found; install TeX (Debian/Ubuntu: apt-get install "
+                f"--no-install-recommends {TEX_PACKAGES}), then run the same command again (it keeps every result file)")
+    return f"main.pdf not compiled; {executed} says why" if said else f"main.pdf: no word of it in {executed}"
+
+class Follow:
+    "Shows each line appended to a file (by the notebook kernels and their workers), from a thread of its own or when asked (`poll`)."
+    def __init__(self, path, show):
+        self.f, self.show, self.rest, self.lock, self.stop = open(path), show, '', threading.Lock(), threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def poll(self):
+        "Show the lines written since the last call."
+        with self.lock:
+            *lines, self.rest = (self.rest + self.f.read()).split('\n')
+            for line in lines:
+                if line.strip():
+                    self.show(line)
+
+    def _loop(self):
+        while not self.stop.wait(0.3):
+            self.poll()
+
+    def close(self):
+        self.stop.set(); self.thread.join(); self.poll(); self.f.close()
+
 def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: int = 1, force: bool = False,
               progress: bool = True, jobs: int | None = None) -> dict:
-    "Run every experiment notebook for `preset_name` into `out_dir` (afresh with `force`); returns the wall time of each."
-    jobs = jobs or default_jobs(n_gpus)
+    "Run every experiment notebook for `preset_name` into `out_dir` (afresh with `force`), saying what it does as it goes; returns the wall time of each."
+    jobs = default_jobs(n_gpus) if jobs is None else jobs
     import papermill as pm
     from traitlets.config import Config
-    check_params(preset_name, (), (), list(seeds), n_gpus, out_dir)
-    out = Path(out_dir).resolve()
-    if force: print(f"force: removed {discard_preset(out, preset_name)} result files of preset {preset_name!r} and its training runs")
+    check_params(preset_name, (), (), list(seeds), n_gpus, out_dir, jobs=jobs)
+    out, t_start, lock = Path(out_dir).resolve(), time.time(), threading.Lock()
+    def show(text):
+        with lock:
+            print(f'[{clock(time.time() - t_start)}] {text}', flush=True)
+    before, source = last_times(out, preset_name, seeds)
+    show(f"reproduction of preset {preset_name!r}, seeds {list(seeds)}, into {out}: {jobs} run(s) at a time with "
+         f"{default_threads(jobs)} thread(s) each" + (f"; the last one took {duration(sum(before.values()))} for these seeds "
+                                                      f"(scaled from {source})" if before else ''))
+    if force:
+        show(f"force: removed {discard_preset(out, preset_name)} result files of preset {preset_name!r} and its training runs")
     (out / 'runs').mkdir(parents=True, exist_ok=True)
-    nbs, times = notebooks_dir(), {}
-    for name in NOTEBOOKS:
-        t0 = time.time()
-        params = dict(preset=preset_name, out_dir=str(out))
-        if name != 'make_paper':
-            params.update(seeds=list(seeds), n_gpus=n_gpus)
-        if name in ('run_main', 'run_ablation'):   # efficiency runs alone: its latencies must not share the cores
-            params['jobs'] = jobs
-        with tempfile.TemporaryDirectory() as sock:   # IPC sockets: TCP ports picked before the kernel binds them can be taken
-            pm.execute_notebook(str(nbs / f'{name}.ipynb'), str(out / 'runs' / f'{name}_{preset_name}.ipynb'), parameters=params,
-                                cwd=str(nbs), progress_bar=progress, log_output=False, kernel_name='python3',
-                                config=Config(KernelManager=dict(transport='ipc', ip=f'{sock}/kernel')))
-        times[name] = round(time.time() - t0, 1)
-    times['total'] = round(sum(times.values()), 1)
+    times = {}
+    pretrain_s = pretrain_towers(preset_name, out, show, progress)
+    log = out / 'runs' / f'progress_{preset_name}.log'
+    log.write_text('')
+    # the kernels and their workers inherit these: the file of progress lines, and no warning from multiprocessing's
+    # resource tracker when a stopped reproduction has killed the workers (it still removes their semaphores)
+    env = {PROGRESS_ENV: str(log), 'PYTHONWARNINGS': ','.join(filter(None, [os.environ.get('PYTHONWARNINGS'), 'ignore:resource_tracker:UserWarning']))}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    follow, nbs = Follow(log, show), notebooks_dir()
+    try:
+        for name in NOTEBOOKS:
+            t0, executed = time.time(), out / 'runs' / f'{name}_{preset_name}.ipynb'
+            show(f"{name}: {WHAT[name]}" + (f"; about {duration(before[name])} last time" if name in before else ''))
+            params = dict(preset=preset_name, out_dir=str(out))
+            if name != 'make_paper':
+                params.update(seeds=list(seeds), n_gpus=n_gpus)
+            if name in ('run_main', 'run_ablation'):   # efficiency runs alone: its latencies must not share the cores
+                params['jobs'] = jobs
+            with tempfile.TemporaryDirectory() as sock:   # IPC sockets: TCP ports picked before the kernel binds them can be taken
+                try:
+                    pm.execute_notebook(str(nbs / f'{name}.ipynb'), str(executed), parameters=params, cwd=str(nbs),
+                                        progress_bar=progress and name in QUIET, log_output=False, kernel_name='python3',
+                                        config=Config(KernelManager=dict(transport='ipc', ip=f'{sock}/kernel')))
+                except pm.PapermillExecutionError as e:
+                    import re
+                    said = ' '.join(re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', f'{e.ename}: {e.evalue}').split())
+                    raise NotebookError(f"{name} failed: {said} (its executed copy {executed} shows the traceback)") from None
+            times[name] = round(time.time() - t0, 1)
+            follow.poll()   # the notebook's last lines before its own
+            show(f'{name}: done in {duration(times[name])}')
+    finally:
+        follow.close()
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+    times['total'] = round(sum(times.values()) + pretrain_s, 1)
+    pdf = pdf_state(out, out / 'runs' / f'make_paper_{preset_name}.ipynb')
+    show(pdf)
     record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, jobs=jobs, force=force, commit=git_commit(nbs),
-                  device=device_name(run_device(preset(preset_name))), wall_s=times)
+                  device=device_name(run_device(preset(preset_name))), wall_s=times, pretrain_s=round(pretrain_s, 1), pdf=pdf)
     atomic_write(out / f'reproduction_{preset_name}.json', json.dumps(record, indent=1))
     return times

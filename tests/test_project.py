@@ -180,14 +180,29 @@ def test_rendered_page_is_current(notebook):
     expected = render_docs.fenced_blocks(MarkdownExporter().from_notebook_node(nb)[0])
     assert render_docs.fenced_blocks(text) == expected, hint   # every code cell, and the code shown in the prose
     position = 0
-    for cell in nb.cells:   # the prose, in order
+    for cell in nb.cells:   # the prose, in order (the index's links as its page shows them)
         if cell.cell_type == 'markdown':
-            found = text.find(cell.source, position)
+            found = text.find(render_docs.relative_links(cell.source, notebook.stem), position)
             assert found >= 0, f'{hint} (prose differs: {cell.source[:80]!r})'
             position = found + len(cell.source)
     figures = re.findall(r'!\[[^\]]*\]\(([^)\s]+)\)', text)
     missing = [f for f in figures if not f.startswith('http') and not (page.parent / f).exists()]
     assert not missing, f'{hint} (figures missing: {missing})'
+
+
+def test_every_relative_link_of_the_docs_and_the_readme_resolves():
+    "Every link of the README and of docs/*.md that is not a URL points at a file of the repository (code is not read)."
+    render_docs = _tool('render_docs')
+    assert render_docs.relative_links('[a](docs/00_io.md) [b](paper/main.pdf) [c](https://x.org) `[d](docs/e)`', 'index') == \
+        '[a](00_io.md) [b](../paper/main.pdf) [c](https://x.org) `[d](docs/e)`'
+    broken = []
+    for page in [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md'))]:
+        text = re.sub(r'^```.*?^```$', '', page.read_text(), flags=re.M | re.S)   # code blocks
+        text = '\n'.join(line for line in re.sub(r'`[^`\n]*`', '', text).split('\n') if not line.startswith('    '))   # outputs
+        for link in re.findall(r'\]\(([^)\s]+)\)', text):
+            if not re.match(r'[a-z][a-z0-9+.-]*:|#', link) and not (page.parent / link.split('#')[0]).exists():
+                broken.append(f'{page.relative_to(ROOT)}: {link}')
+    assert not broken, broken
 
 
 def test_build_backbone_mutes_only_open_clips_no_weights_warning(caplog):

@@ -53,6 +53,19 @@ def fenced_blocks(markdown: str) -> list[str]:
     return re.findall(r'^```[^\n`]*\n(.*?)\n```$', markdown, flags=re.M | re.S)
 
 
+def relative_links(markdown: str, name: str) -> str:
+    "A notebook's markdown as its page in docs/ shows it: the index is README.md, whose links start at the repository's root, so on its page `docs/x.md` becomes `x.md` and any other relative link `../link` (code is left alone)."
+    if name != 'index':
+        return markdown
+    def fix(m):
+        link = m.group(2)
+        if re.match(r'[a-z][a-z0-9+.-]*:|[#/]', link):   # a URL, an anchor, an absolute path
+            return m.group(0)
+        return m.group(1) + (link.removeprefix('docs/') if link.startswith('docs/') else '../' + link) + ')'
+    parts = re.split(r'(^```.*?^```$|`[^`\n]*`)', markdown, flags=re.M | re.S)   # odd parts: code
+    return ''.join(part if i % 2 else re.sub(r'(\]\()([^)\s]+)\)', fix, part) for i, part in enumerate(parts))
+
+
 def render(path: Path, flags: set[str], timeout: int = 1800, docs: Path = DOCS) -> Path:
     "Execute `path` (in nbs/, like nbdev_test) and write its page and figures under `docs`."
     name = path.stem
@@ -60,6 +73,9 @@ def render(path: Path, flags: set[str], timeout: int = 1800, docs: Path = DOCS) 
     client = SkippingClient(nb, flags, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(NBS)}})
     # the kernel draws inline figures even where MPLBACKEND=Agg (CI) is set
     client.execute(env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})
+    for cell in nb.cells:
+        if cell.cell_type == 'markdown':
+            cell.source = relative_links(cell.source, name)
     body, resources = MarkdownExporter().from_notebook_node(
         nb, resources={'unique_key': name, 'output_files_dir': f'{name}_files'})
     shutil.rmtree(docs / f'{name}_files', ignore_errors=True)   # figures of an earlier render
