@@ -132,7 +132,10 @@ def pretrain(cfg: RunConfig, tower: str, rt: Runtime | None = None, progress: bo
     path = pretrain_path(cfg, tower)
     if rt.main:
         with locked(path):   # runs started in parallel: one trains the tower, the others wait for its file
-            committed = committed and os.environ.get('CMAPKD_RETRAIN', '') in ('', '0')   # --retrain: train anew
+            if os.environ.get('CMAPKD_RETRAIN', '') not in ('', '0'):   # --retrain: a copy of a checkpoint is trained anew
+                committed = False
+                if path.exists() and 'committed' in pretrain_history(path):
+                    path.unlink()
             if not path.exists() and not (committed and from_committed(cfg, tower, path)):
                 _fit(cfg, tower, _one_process(rt), path, progress)
     rt.barrier()
