@@ -439,7 +439,8 @@ class Trainer:
                     self.global_step += 1
                     done += 1
                     seen += cfg.data.batch_size * cfg.optim.accum_steps
-                    if self.global_step % cfg.log_every == 0 or self.step == length:
+                    # every log_every steps, at a stage's end, and whenever ALSN's reward was computed
+                    if self.global_step % cfg.log_every == 0 or self.step == length or 'alsn_objective' in terms:
                         record = self._log(terms, stage, seen / (time.time() - t0), log, tb)
                         shown = ('loss', 'intra', 'align', 'relation', 'task')
                         bar.set_postfix({k: f'{record[k]:.3f}' for k in shown if k in record})
