@@ -30,6 +30,7 @@ def main():
     ap.add_argument('--json', required=True)
     ap.add_argument('--rate-only', action='store_true', help='tune the base rate only (the weight stays 1)')
     ap.add_argument('--rows', nargs='+', help='methods to tune (default: ROWS of the setting)')
+    ap.add_argument('--no-variants', action='store_true', help='skip the CMAPKD schedule variants and the DTO rows')
     a = ap.parse_args()
     from cmapkd.experiments import run_many, row_name, length_overrides
     from cmapkd.io import atomic_write, git_commit
@@ -46,9 +47,10 @@ def main():
     score = lambda p: json.loads(p.read_text())['metrics']
     val = validation_overrides(a.preset) + [f'setting={a.setting}'] + length
     refs = [('pretrained', None, 0), ('teacher', None, 0)] if a.setting == 'finetune' else []
-    extra = run_many(f'regime/{a.setting}/val', a.preset, refs + [(m, v, 0) for m, v in VARIANTS], out, val, jobs=a.jobs)
+    scored = refs + ([] if a.no_variants else [(m, v, 0) for m, v in VARIANTS])
+    extra = run_many(f'regime/{a.setting}/val', a.preset, scored, out, val, jobs=a.jobs)
     table = {row: dict(val=c['score'], lr=c['lr'], distill_weight=c['distill_weight']) for row, c in choice.items()}
-    for (m, v, _), p in zip(refs + [(m, v, 0) for m, v in VARIANTS], extra):
+    for (m, v, _), p in zip(scored, extra):
         table[row_name(m, v)] = dict(val=score(p)[TUNE_METRIC])
     record = dict(setting=a.setting, steps=sum(max(1, round(s.steps * factor)) for s in full), grid=grid,
                   metric=TUNE_METRIC, rows=table, commit=git_commit())

@@ -25,11 +25,12 @@ from .significance import write_items
 from .figures import write_figure_data, difficulty_signals
 
 # %% auto #0
-__all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'QUIET', 'run_name', 'check_params',
-           'experiment_config', 'tuning_file', 'row_name', 'tuned_overrides', 'data_root_overrides', 'cross_modal_map',
-           'figure_arrays', 'run_device', 'portable', 'run_one', 'say', 'duration', 'default_threads', 'headline',
-           'run_many', 'length_overrides', 'NotebookError', 'notebooks_dir', 'discard_preset', 'default_jobs', 'clock',
-           'last_times', 'pretrain_towers', 'pdf_state', 'Follow', 'reproduce']
+__all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'FIRST_LOOK', 'QUIET', 'run_name',
+           'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuned_overrides', 'data_root_overrides',
+           'cross_modal_map', 'figure_arrays', 'run_device', 'portable', 'run_one', 'say', 'duration',
+           'default_threads', 'headline', 'run_many', 'length_overrides', 'NotebookError', 'notebooks_dir',
+           'discard_preset', 'default_jobs', 'clock', 'last_times', 'pretrain_towers', 'pdf_state', 'Follow',
+           'reproduce']
 
 # %% ../nbs/20_experiments.ipynb #673fe5de
 # rows evaluated as they are, and the method whose config they read: the teacher (with the teacher CMAPKD distils), and
@@ -351,6 +352,8 @@ WHAT = dict(run_main='the teacher and every method (Tables 2, 3), then three of 
             run_ablation='CMAPKD without each of its parts (Table 4)',
             run_efficiency='size and speed of the teacher and the CMAPKD student (Table 5)',
             make_paper='tables, figures, the numbers of the draft and main.pdf')
+# the first look: one seed of the reference rows, the no-teacher student, CLIP-KD and CMAPKD, then the paper's pages
+FIRST_LOOK = dict(methods=['teacher', 'pretrained', 'scratch', 'clipkd', 'cmapkd'], length_check=False)
 QUIET = ('run_efficiency', 'make_paper')   # they print no progress lines: papermill's cell bar stands in
 
 class NotebookError(RuntimeError):
@@ -380,13 +383,13 @@ def clock(s: float) -> str:
     s = int(s)
     return f'{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}' if s >= 3600 else f'{s // 60:2d}:{s % 60:02d}'
 
-def last_times(out_dir, preset_name: str, seeds) -> tuple[dict, str]:
-    "The wall time of each notebook in the last recorded reproduction of `preset_name` (in `out_dir`, else the repository's paper/), scaled to `seeds`; ({}, '') when there is none."
+def last_times(out_dir, preset_name: str, seeds, first_look: bool = False) -> tuple[dict, str]:
+    "The wall time of each notebook in the last recorded reproduction (or first look) of `preset_name` (in `out_dir`, else the repository's paper/), scaled to `seeds`; ({}, '') when there is none."
     name, root = f'reproduction_{preset_name}.json', notebooks_dir().parent / 'paper'
-    f = next((p for p in (Path(out_dir) / name, root / name, root / preset_name / name) if p.exists()), None)
+    recs = ((p, json.loads(p.read_text())) for p in (Path(out_dir) / name, root / name, root / preset_name / name) if p.exists())
+    f, rec = next(((p, r) for p, r in recs if r.get('first_look', False) == first_look), (None, None))
     if f is None:
         return {}, ''
-    rec = json.loads(f.read_text())
     scale = len(seeds) / max(1, len(rec.get('seeds') or [0]))
     times = {k: v * (scale if k != 'make_paper' else 1) for k, v in rec['wall_s'].items() if k in NOTEBOOKS}
     return times, f"{f} ({duration(rec['wall_s']['total'])} for seeds {rec.get('seeds')}, {rec.get('jobs')} job(s), {rec.get('device')})"
@@ -466,8 +469,8 @@ class Follow:
         self.stop.set(); self.thread.join(); self.poll(); self.f.close()
 
 def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: int = 1, force: bool = False,
-              progress: bool = True, jobs: int | None = None) -> dict:
-    "Run every experiment notebook for `preset_name` into `out_dir` (afresh with `force`), saying what it does as it goes; returns the wall time of each."
+              progress: bool = True, jobs: int | None = None, first_look: bool = False) -> dict:
+    "Run every experiment notebook for `preset_name` into `out_dir` (afresh with `force`; only `FIRST_LOOK`'s rows and the paper with `first_look`), saying what it does as it goes; returns the wall time of each."
     jobs = default_jobs(n_gpus) if jobs is None else jobs
     import papermill as pm
     from traitlets.config import Config
@@ -476,8 +479,9 @@ def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: in
     def show(text):
         with lock:
             print(f'[{clock(time.time() - t_start)}] {text}', flush=True)
-    before, source = last_times(out, preset_name, seeds)
-    show(f"reproduction of preset {preset_name!r}, seeds {list(seeds)}, into {out}: {jobs} run(s) at a time with "
+    before, source = last_times(out, preset_name, seeds, first_look)
+    show(f"{'first look at' if first_look else 'reproduction of'} preset {preset_name!r}, seeds {list(seeds)}, into {out}: "
+         f"{jobs} run(s) at a time with "
          f"{default_threads(jobs)} thread(s) each" + (f"; the last one took {duration(sum(before.values()))} for these seeds "
                                                       f"(scaled from {source})" if before else ''))
     if force:
@@ -494,12 +498,15 @@ def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: in
     os.environ.update(env)
     follow, nbs = Follow(log, show), notebooks_dir()
     try:
-        for name in NOTEBOOKS:
+        for name in ('run_main', 'make_paper') if first_look else NOTEBOOKS:
             t0, executed = time.time(), out / 'runs' / f'{name}_{preset_name}.ipynb'
-            show(f"{name}: {WHAT[name]}" + (f"; about {duration(before[name])} last time" if name in before else ''))
+            what = f"{', '.join(FIRST_LOOK['methods'])} (Tables 2, 3)" if first_look and name == 'run_main' else WHAT[name]
+            show(f"{name}: {what}" + (f"; about {duration(before[name])} last time" if name in before else ''))
             params = dict(preset=preset_name, out_dir=str(out))
             if name != 'make_paper':
                 params.update(seeds=list(seeds), n_gpus=n_gpus)
+            if first_look and name == 'run_main':
+                params.update(FIRST_LOOK)
             if name in ('run_main', 'run_ablation'):   # efficiency runs alone: its latencies must not share the cores
                 params['jobs'] = jobs
             with tempfile.TemporaryDirectory() as sock:   # IPC sockets: TCP ports picked before the kernel binds them can be taken
@@ -522,7 +529,8 @@ def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: in
     times['total'] = round(sum(times.values()) + pretrain_s, 1)
     pdf = pdf_state(out, out / 'runs' / f'make_paper_{preset_name}.ipynb')
     show(pdf)
-    record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, jobs=jobs, force=force, commit=git_commit(nbs),
+    record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, jobs=jobs, force=force, first_look=first_look,
+                  commit=git_commit(nbs),
                   device=device_name(run_device(preset(preset_name))), wall_s=times, pretrain_s=round(pretrain_s, 1), pdf=pdf)
     atomic_write(out / f'reproduction_{preset_name}.json', json.dumps(record, indent=1))
     return times

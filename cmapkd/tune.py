@@ -6,14 +6,15 @@
 from __future__ import annotations
 import json, time
 from dataclasses import asdict
-from .config import SETTINGS
+from .config import SETTINGS, METHODS, VARIANTS
 from .presets import preset
 from .io import atomic_write, git_commit
 from .baselines import method_class
-from .experiments import run_many, row_name, tuning_file, check_params
+from .experiments import run_many, row_name, tuning_file, check_params, length_overrides
 
 # %% auto #0
-__all__ = ['TUNE_GRID', 'TUNE_METRIC', 'validation_overrides', 'point_experiment', 'tune']
+__all__ = ['TUNE_GRID', 'TUNE_METRIC', 'TUNED_ROWS', 'validation_overrides', 'point_experiment', 'parse_row', 'steps_overrides',
+           'tune']
 
 # %% ../nbs/20a_tune.ipynb #0e0b6004
 TUNE_GRID = {'finetune': dict(lr=(1e-4, 3e-4, 1e-3), distill_weight=(0.5, 1.0, 2.0)),   # fine-tuning the tiny student
@@ -30,6 +31,21 @@ def validation_overrides(preset_name: str) -> list[str]:
 def point_experiment(setting: str, lr: float, weight: float) -> str:
     "The experiment (results folder) of one grid point."
     return f'tuning/{setting}/lr{lr:g}_w{weight:g}'
+
+TUNED_ROWS = tuple((m, None) for m in METHODS) + (('cmapkd', 'dto'), ('clipkd', 'dto'))   # every row that trains (design 3.11)
+
+def parse_row(row: str) -> tuple:
+    "`(method, variant)` of a row's name ('clipkd', 'cmapkd_dto', 'cmapkd_one_stage'); a ValueError names the valid rows."
+    if row in METHODS: return row, None
+    m, _, v = row.partition('_')
+    if m in METHODS and v in VARIANTS: return m, v
+    raise ValueError(f"--rows: unknown row {row!r}; expected a method {list(METHODS)} or method_variant "
+                     f"(e.g. {', '.join(row_name(*r) for r in TUNED_ROWS if r[1])})")
+
+def steps_overrides(preset_name: str, steps: int) -> list[str]:
+    "Overrides that give the student `steps` steps in all, every stage scaled alike (0: the preset's length)."
+    if steps < 0: raise ValueError(f"--steps: expected an integer >= 0 (0: the preset's length), got {steps}")
+    return length_overrides(preset_name, steps / sum(s.steps for s in preset(preset_name).stages)) if steps else []
 
 # %% ../nbs/20a_tune.ipynb #9cc60abc
 def _distils(method: str) -> bool: return method_class(method).needs_teacher

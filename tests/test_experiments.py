@@ -52,8 +52,8 @@ def test_tables_equal_the_result_files(paper):
 
 def test_result_files_record_their_run(paper):
     files = sorted((paper / 'results').glob('*/*.json'))
-    # main (teacher + 10 methods), ablation (full + 7 variants), efficiency (2), the half-length check (3 methods)
-    assert len(files) == 11 + 8 + 2 + 3
+    # main (teacher, pretrained student, 11 methods), ablation (full + 7 variants), efficiency (2), half length (3 methods)
+    assert len(files) == 13 + 8 + 2 + 3
     assert sorted(f.parent.name for f in files).count('length_half') == 3
     strings = lambda x: ([s for v in x.values() for s in strings(v)] if isinstance(x, dict) else
                          [s for v in x for s in strings(v)] if isinstance(x, list) else [x] if isinstance(x, str) else [])
@@ -82,3 +82,21 @@ def test_smoke_draft_compiles(paper):
     log = (paper / 'main.log').read_text(errors='replace')
     assert latex_problems(log, (paper / 'main.blg').read_text(errors='replace')) == []
     assert 'Output written on main.pdf' in log and (paper / 'main.pdf').read_bytes().startswith(b'%PDF')
+
+
+def test_first_look_runs_its_rows_then_the_paper(tmp_path):
+    "`cmapkd reproduce --first-look`: the FIRST_LOOK rows with one seed, no other experiment, then tables, figures, draft."
+    from cmapkd.experiments import FIRST_LOOK
+    out = tmp_path / 'quick'
+    env = dict(os.environ, CMAPKD_CACHE=str(tmp_path / 'cache'), MPLBACKEND='Agg')
+    r = subprocess.run(['cmapkd', 'reproduce', '--preset', 'smoke', '--first-look', '--out', str(out)], capture_output=True,
+                       text=True, env=env, cwd=tmp_path, timeout=3000)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    files = sorted((out / 'results').glob('*/*.json'))
+    assert sorted((f.parent.name, json.loads(f.read_text())['method']) for f in files) == \
+        sorted(('main', m) for m in FIRST_LOOK['methods'])
+    assert (out / 'tables' / 'table2_retrieval.tex').stat().st_size > 0
+    assert (out / 'figures' / 'training_curves_cmapkd.png').stat().st_size > 0
+    rec = json.loads((out / 'reproduction_smoke.json').read_text())
+    assert rec['first_look'] is True and set(rec['wall_s']) == {'run_main', 'make_paper', 'total'}
+    assert r.stdout.splitlines()[-1].startswith(f"first look at preset 'smoke' written to {out}/ in ")
