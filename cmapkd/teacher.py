@@ -152,7 +152,7 @@ def _fit(cfg: RunConfig, tower: str, rt: Runtime, path: Path, progress: bool):
     R, plan, d = PRETRAIN_RECIPE, pretrain_plan(cfg, tower), cfg.data
     run = pretrain_run_config(cfg, tower, path.with_suffix(''))
     resume = (Path(run.out_dir) / 'checkpoint.pt').exists()   # a killed training continues from its checkpoint
-    trainer = Trainer(run, resume=resume, progress=progress, rt=rt)
+    trainer = Trainer(run, resume=resume, progress=progress, rt=rt, label=f'{tower} pretraining')   # not 'scratch'
     model, tok, scale0 = trainer.student, trainer.tokenizer, trainer.student.logit_scale.exp().item()
     # the curve is scored on the students' evaluation split, whatever stream the tower learns from
     curve_data = (build_dataset(replace(d, n_test=min(d.n_test, R['curve_images'])), d.eval_split)

@@ -242,7 +242,7 @@ def _param_groups(groups: dict[str, list[nn.Parameter]], wd: float) -> list[dict
 class Trainer:
     "Runs the stages of `cfg` (validated, variant applied, teacher resolved) for one method and seed."
     def __init__(self, cfg: RunConfig, resume: bool = False, progress: bool = True, rt: Runtime | None = None,
-                 cache=None, force: bool = False):
+                 cache=None, force: bool = False, label: str | None = None):
         cfg = validate(apply_variant(validate(cfg)))   # the variant's schedule is validated too
         needs_teacher = method_class(cfg.method.name).needs_teacher
         if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and needs_teacher:
@@ -259,6 +259,7 @@ class Trainer:
         self.cfg = cfg
         self.out = Path(cfg.out_dir)
         self.progress = progress and rt.main
+        self.label = label or cfg.method.name   # the progress bar's name: the method, or what is trained (a tower)
         if rt.main:
             self.out.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
@@ -419,7 +420,7 @@ class Trainer:
         "Run the remaining schedule (or `max_steps` more optimiser steps, to simulate an interruption); `callback(trainer, terms)` after each step."
         rt, cfg = self.rt, self.cfg
         total = sum(self.lengths)
-        bar = tqdm(total=total, initial=self.global_step, desc=f'{cfg.method.name}', disable=not self.progress)
+        bar = tqdm(total=total, initial=self.global_step, desc=self.label, disable=not self.progress)
         log = open(self.out / 'log.jsonl', 'a') if rt.main else None
         tb = None
         if cfg.tensorboard and rt.main:
