@@ -4,16 +4,17 @@
 
 # %% ../nbs/19_cli.ipynb #d9b9c47b
 from __future__ import annotations
-import argparse, json, os, shlex, signal, sys, tempfile, time
+import argparse, json, os, shlex, signal, sys, time
 from pathlib import Path
 import cmapkd   # its __version__
 from .config import config_to_dict, SETTINGS
+from .io import check_writable
 from .presets import PRESETS, add_config_args, load_run_config, run_command
 
 # %% auto #0
 __all__ = ['COMMANDS', 'RETRAIN_HELP', 'MISSING_HELP', 'STOP_SIGNALS', 'smoke', 'Parser', 'build_parser', 'main',
-           'check_reproduce_args', 'check_tune_args', 'check_out', 'repo_root', 'check_writable', 'run_tune',
-           'processes', 'descendants', 'stop_descendants', 'resume_command', 'kept_results', 'stop_on_signals']
+           'check_reproduce_args', 'check_tune_args', 'check_out', 'repo_root', 'run_tune', 'processes', 'descendants',
+           'stop_descendants', 'resume_command', 'kept_results', 'stop_on_signals']
 
 # %% ../nbs/19_cli.ipynb #f7ef635a
 def smoke(cfg) -> dict:
@@ -118,7 +119,7 @@ def check_reproduce_args(a) -> None:
         import torch
         if torch.cuda.device_count() < a.n_gpus:
             raise ValueError(f"--n-gpus: {a.n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
-    check_writable(a.out)
+    check_writable(a.out, '--out')   # last: made and written to, as the reproduction will
 
 def check_tune_args(a) -> list:
     "Every argument of `cmapkd tune`, before any work (a ValueError that names the flag); returns the rows as (method, variant)."
@@ -130,7 +131,7 @@ def check_tune_args(a) -> list:
     from cmapkd.tune import TUNED_ROWS, parse_row   # torch: the rows are checked against the methods
     rows = [parse_row(r) for r in a.rows] if a.rows else list(TUNED_ROWS)
     check_out(a)
-    check_writable(a.out)
+    check_writable(a.out, '--out')
     return rows
 
 def check_out(a) -> None:
@@ -150,13 +151,6 @@ def repo_root() -> Path:
     "The clone's root: a preset's folder is named from here or from it."
     return Path(cmapkd.__file__).resolve().parent.parent
 
-def check_writable(out) -> None:
-    "`--out` made and written to, as the command will (permission bits do not tell for root, nor for /proc): last."
-    try:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out): pass
-    except OSError as e:
-        raise ValueError(f"--out: {out} cannot be written ({e.strerror or e})") from None
 
 def _run(a) -> int:
     if getattr(a, 'retrain', False):

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_write', 'cache_root', 'locked', 'fingerprint', 'git_commit', 'record_sources']
+__all__ = ['atomic_write', 'cache_root', 'check_writable', 'locked', 'fingerprint', 'git_commit', 'record_sources']
 
 # %% ../nbs/00_io.ipynb #100530fe
 def _pid_alive(pid: int) -> bool:
@@ -67,6 +67,18 @@ def atomic_write(path, data) -> Path:
 def cache_root() -> Path:
     "Where teachers, teacher caches and registered model configs live: `$CMAPKD_CACHE` or ~/.cache/cmapkd."
     return Path(os.environ.get('CMAPKD_CACHE', Path.home() / '.cache' / 'cmapkd'))
+
+# %% ../nbs/00_io.ipynb #53b8ef5b
+def check_writable(folder, name: str = 'out_dir') -> Path:
+    "Make `folder` (with its parents) and write a file into it; a ValueError naming parameter `name` when that fails."
+    import tempfile
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder): pass
+    except OSError as e:
+        raise ValueError(f"{name}: {folder} cannot be written ({e.strerror or e})") from None
+    return folder
 
 # %% ../nbs/00_io.ipynb #cc42d7c6
 @contextmanager
