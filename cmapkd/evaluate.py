@@ -14,10 +14,10 @@ from .config import EVAL_TASKS, eval_data_spec
 
 # %% auto #0
 __all__ = ['retrieval_ranks', 'recalls', 'retrieval_metrics', 'retrieval_chance', 'embed_texts', 'zero_shot_classifier',
-           'zero_shot_ranks', 'zero_shot_accuracy', 'strip_punctuation', 'digits_articles', 'normalize_answer',
-           'vqa_score', 'vqa_scores', 'vqa_accuracy', 'fuse_features', 'VQAHead', 'answer_vocab', 'soft_targets',
-           'train_vqa_head', 'count_flops', 'measure_latency', 'device_name', 'efficiency', 'embed_split',
-           'evaluate_dataset', 'evaluate']
+           'zero_shot_ranks', 'zero_shot_topk', 'zero_shot_accuracy', 'strip_punctuation', 'digits_articles',
+           'normalize_answer', 'vqa_score', 'vqa_scores', 'vqa_accuracy', 'fuse_features', 'VQAHead', 'answer_vocab',
+           'soft_targets', 'train_vqa_head', 'count_flops', 'measure_latency', 'device_name', 'efficiency',
+           'embed_split', 'evaluate_dataset', 'evaluate']
 
 # %% ../nbs/15_evaluate.ipynb #1e35b765
 def _check_emb(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -99,25 +99,32 @@ def zero_shot_classifier(model, classnames, templates, tokenizer, device='cpu', 
     return F.normalize(w, dim=-1).T.contiguous()
 
 def zero_shot_ranks(image_emb: torch.Tensor, labels, classifier: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    "Per image, the number of wrong classes whose logit (100 * normalised image_emb @ classifier) is >= the true class's."
+    """Per image, the number of wrong classes whose logit (100 * normalised image_emb @ classifier) is >= the true
+    class's."""
     img = _check_emb(image_emb, 'image_emb')
     if classifier.ndim != 2 or classifier.shape[0] != img.shape[1]:
         raise ValueError(f"classifier: expected [embed_dim={img.shape[1]}, n_classes], got {tuple(classifier.shape)}")
     n_cls = classifier.shape[1]
     y = torch.as_tensor(labels, dtype=torch.long, device=img.device).reshape(-1)
     if len(y) != len(img): raise ValueError(f"labels: expected one label per image ({len(img)}), got {len(y)}")
-    if y.min() < 0 or y.max() >= n_cls: raise ValueError(f"labels: expected class indices in 0..{n_cls - 1}, got {y.min().item()}..{y.max().item()}")
+    if y.min() < 0 or y.max() >= n_cls:
+        raise ValueError(f"labels: expected class indices in 0..{n_cls - 1}, got {y.min().item()}..{y.max().item()}")
     cls_idx = torch.arange(n_cls, device=img.device)
     w = 100 * classifier.to(img.device, torch.float32)            # logits = 100 x image @ classifier
     return _ranks(img, w.T, lambda a, b: cls_idx[None] == y[a:b, None], chunk)
+
+def zero_shot_topk(ranks: torch.Tensor, topk=(1, 5)) -> dict[str, float]:
+    "Top-k accuracy (percent) from the ranks of `zero_shot_ranks`, as `zs_top{k}`."
+    return {f'zs_top{k}': 100 * (ranks < k).float().mean().item() for k in topk}
 
 def zero_shot_accuracy(image_emb: torch.Tensor, labels, classifier: torch.Tensor, topk=(1, 5),
                        chunk: int = 4096) -> dict[str, float]:
     "Top-k accuracy (percent) of logits = 100 * normalised image_emb @ classifier, as `zs_top{k}`."
     too_big = [k for k in topk if k > classifier.shape[-1]]
-    if too_big: raise ValueError(f"topk: top-{max(too_big)} accuracy needs at least {max(too_big)} classes, the classifier has {classifier.shape[-1]}")
-    r = zero_shot_ranks(image_emb, labels, classifier, chunk)
-    return {f'zs_top{k}': 100 * (r < k).float().mean().item() for k in topk}
+    if too_big:
+        raise ValueError(f"topk: top-{max(too_big)} accuracy needs at least {max(too_big)} classes, "
+                         f"the classifier has {classifier.shape[-1]}")
+    return zero_shot_topk(zero_shot_ranks(image_emb, labels, classifier, chunk), topk)
 
 # %% ../nbs/15_evaluate.ipynb #c972bdb2
 _PUNCT = (';', '/', '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-', '>', '<', '@', '`', ',', '?', '!')
@@ -211,6 +218,14 @@ def vqa_accuracy(predictions: list[str], questions: list[dict], gt_processing: s
     return {f'{prefix}_overall': 100 * sum(scores) / len(scores)} | {f'{prefix}_{t}': 100 * sum(v) / len(v) for t, v in sorted(per_type.items())}
 
 # %% ../nbs/15_evaluate.ipynb #a16552c9
+@contextmanager
+def _eval_mode(model):
+    "`model` in eval mode inside the block, back in its previous mode after it (also when the block raises)."
+    was = model.training
+    model.eval()
+    try: yield
+    finally: model.train(was)
+
 def fuse_features(v: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     "[v; q; v*q; |v-q|] of L2-normalised image and question embeddings, [B, 4E]."
     v, q = F.normalize(v.float(), dim=-1), F.normalize(q.float(), dim=-1)
@@ -229,9 +244,9 @@ class VQAHead(nn.Module):
     @torch.no_grad()
     def predict(self, v: torch.Tensor, q: torch.Tensor, batch_size: int = 4096) -> list[str]:
         "The arg-max answer string per (image, question) pair."
-        was = self.training; self.eval()
-        idx = torch.cat([self(v[a:a + batch_size], q[a:a + batch_size]).argmax(1) for a in range(0, len(v), batch_size)])
-        self.train(was)
+        with _eval_mode(self):
+            idx = torch.cat([self(v[a:a + batch_size], q[a:a + batch_size]).argmax(1)
+                             for a in range(0, len(v), batch_size)])
         return [self.answers[i] for i in idx.tolist()]
 
 def answer_vocab(questions: list[dict], k: int) -> list[str]:
@@ -261,15 +276,18 @@ def _cpu_threads(n: int | None):
 def train_vqa_head(image_emb: torch.Tensor, question_emb: torch.Tensor, questions: list[dict], n_answers: int = 100,
                    epochs: int = 20, batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 1e-4,
                    hidden: int = 512, seed: int = 0, min_steps: int = 500) -> VQAHead:
-    "Train a `VQAHead` on frozen features (one image row per question) with soft VQA-score targets over the top answers."
+    """Train a `VQAHead` on frozen features (one image row per question) with soft VQA-score targets over the top
+    answers."""
     if not (len(image_emb) == len(question_emb) == len(questions)):
-        raise ValueError(f"image_emb, question_emb, questions: expected one row per question, got {len(image_emb)}, {len(question_emb)}, {len(questions)}")
+        raise ValueError(f"image_emb, question_emb, questions: expected one row per question, "
+                         f"got {len(image_emb)}, {len(question_emb)}, {len(questions)}")
     if not questions: raise ValueError("questions: the train split has no VQA questions to train the head on")
     dev = image_emb.device
     vocab = answer_vocab(questions, n_answers)
     y = soft_targets(questions, vocab).to(dev)
     v, q = image_emb.detach().float(), question_emb.detach().float()
-    with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []), _cpu_threads(1 if dev.type == 'cpu' else None):
+    cuda = dev.type == 'cuda'
+    with torch.random.fork_rng(devices=[dev] if cuda else []), _cpu_threads(1 if dev.type == 'cpu' else None):
         torch.manual_seed(seed)
         head = VQAHead(v.shape[1], vocab, hidden).to(dev)
         opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
@@ -280,7 +298,9 @@ def train_vqa_head(image_emb: torch.Tensor, question_emb: torch.Tensor, question
             for a in range(0, len(v), batch_size):
                 i = perm[a:a + batch_size]
                 loss = F.binary_cross_entropy_with_logits(head(v[i], q[i]), y[i], reduction='sum') / len(i)
-                opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
                 tot += loss.item() * len(i)
             head.history.append(tot / len(v))
     return head.eval()
@@ -304,13 +324,18 @@ def count_flops(fn, *args, **kwargs) -> int:
     return fc.get_total_flops()
 
 def measure_latency(fn, warmup: int = 5, iters: int = 20, sync=None, timer=time.perf_counter) -> dict:
-    "Median wall time (ms) of `fn()` over `iters` calls after `warmup` untimed ones; `sync` runs before each clock read."
-    if iters < 1 or warmup < 0: raise ValueError(f"warmup, iters: expected warmup >= 0 and iters >= 1, got {warmup}, {iters}")
+    "Median wall time (ms) of `fn()` over `iters` calls after `warmup` untimed ones; `sync()` before each clock read."
+    if iters < 1 or warmup < 0:
+        raise ValueError(f"warmup, iters: expected warmup >= 0 and iters >= 1, got {warmup}, {iters}")
     sync = sync or (lambda: None)
     for _ in range(warmup): fn()
     times = []
     for _ in range(iters):
-        sync(); t0 = timer(); fn(); sync(); times.append(1000 * (timer() - t0))
+        sync()
+        start = timer()
+        fn()
+        sync()
+        times.append(1000 * (timer() - start))
     return {'median_ms': statistics.median(times), 'times_ms': times}
 
 def device_name(device='cpu') -> str:
@@ -324,7 +349,8 @@ def _image_size(model) -> tuple[int, int]:
     for m in (model, getattr(model, 'model', None)):
         s = getattr(m, 'image_size', None) or getattr(getattr(m, 'visual', None), 'image_size', None)
         if s is not None: return (s, s) if isinstance(s, int) else tuple(s)
-    raise ValueError("image_size: the model does not say its input size (no .image_size or .visual.image_size); pass image_size=")
+    raise ValueError("image_size: the model does not say its input size (no .image_size or .visual.image_size); "
+                     "pass image_size=")
 
 def _context_length(model):
     for m in (model, getattr(model, 'model', None)):
@@ -339,30 +365,25 @@ def efficiency(model, image_size=None, batch: int = 32, device=None, warmup: int
                context_length: int | None = None) -> dict:
     "Parameters (M), counted GFLOPs per image (and per caption), latency ms/image at batch 1 and `batch`, throughput."
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    was = model.training; model.eval()
-    h, w = _image_size(model) if image_size is None else ((image_size, image_size) if isinstance(image_size, int) else image_size)
-    vis = _visual(model)
+    if image_size is None: height, width = _image_size(model)
+    else: height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    visual = _visual(model)
     out = {'params_m': sum(p.numel() for p in model.parameters()) / 1e6}
-    if vis is not None: out['params_image_m'] = sum(p.numel() for p in vis.parameters()) / 1e6
-    x1, xn = torch.randn(1, 3, h, w, device=device), torch.randn(batch, 3, h, w, device=device)
-    out['gflops'] = count_flops(model.encode_image, x1) / 1e9
-    L = context_length or _context_length(model)
-    if L: out['gflops_text'] = count_flops(model.encode_text, torch.ones(1, L, dtype=torch.long, device=device)) / 1e9
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else None
-    t1 = measure_latency(lambda: model.encode_image(x1), warmup, iters, sync)['median_ms']
-    tn = measure_latency(lambda: model.encode_image(xn), warmup, iters, sync)['median_ms']
-    out |= {'latency_ms_b1': t1, 'latency_ms_bN': tn / batch, 'efficiency_batch': float(batch),
-            'throughput': batch / (tn / 1000), 'device': device_name(device)}
-    model.train(was)
-    return out
+    if visual is not None: out['params_image_m'] = sum(p.numel() for p in visual.parameters()) / 1e6
+    with _eval_mode(model):
+        one, many = torch.randn(1, 3, height, width, device=device), torch.randn(batch, 3, height, width, device=device)
+        out['gflops'] = count_flops(model.encode_image, one) / 1e9
+        length = context_length or _context_length(model)
+        if length:
+            tokens = torch.ones(1, length, dtype=torch.long, device=device)
+            out['gflops_text'] = count_flops(model.encode_text, tokens) / 1e9
+        sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else None
+        t_one = measure_latency(lambda: model.encode_image(one), warmup, iters, sync)['median_ms']
+        t_many = measure_latency(lambda: model.encode_image(many), warmup, iters, sync)['median_ms']
+    return out | {'latency_ms_b1': t_one, 'latency_ms_bN': t_many / batch, 'efficiency_batch': float(batch),
+                  'throughput': batch / (t_many / 1000), 'device': device_name(device)}
 
 # %% ../nbs/15_evaluate.ipynb #dc68061c
-@contextmanager
-def _eval_mode(model):
-    was = model.training; model.eval()
-    try: yield
-    finally: model.train(was)
-
 @torch.no_grad()
 def embed_split(model, dataset, batch_size: int = 256, device='cpu', num_workers: int = 0) -> dict:
     "Image embeddings [N, E] of a split plus its captions, text_to_image, labels and questions (with question_image)."
@@ -376,83 +397,110 @@ def embed_split(model, dataset, batch_size: int = 256, device='cpu', num_workers
         emb.append(model.encode_image(torch.stack([s['image'] for s in batch]).to(device)).float())
         for s in batch:
             i = len(labels)
-            for c in s.get('captions') or []: caps.append(c); t2i.append(i)
-            for q in s.get('questions') or []: qs.append(q); q_img.append(i)
+            for caption in s.get('captions') or []:
+                caps.append(caption)
+                t2i.append(i)
+            for question in s.get('questions') or []:
+                qs.append(question)
+                q_img.append(i)
             labels.append(-1 if s.get('label') is None else int(s['label']))   # -1: no class label
     if not emb: raise ValueError("dataset: the evaluation split is empty (or none of its images could be read)")
-    if skipped: warnings.warn(dataset.report() if hasattr(dataset, 'report') else f"embed_split: skipped {skipped} unreadable image(s)")
-    return dict(skipped=skipped, image_emb=torch.cat(emb), captions=caps, text_to_image=torch.tensor(t2i, dtype=torch.long),
-                labels=torch.tensor(labels), questions=qs, question_image=torch.tensor(q_img, dtype=torch.long))
+    if skipped:
+        warnings.warn(dataset.report() if hasattr(dataset, 'report') else
+                      f"embed_split: skipped {skipped} unreadable image(s)")
+    return dict(skipped=skipped, image_emb=torch.cat(emb), captions=caps,
+                text_to_image=torch.tensor(t2i, dtype=torch.long), labels=torch.tensor(labels), questions=qs,
+                question_image=torch.tensor(q_img, dtype=torch.long))
 
 # %% ../nbs/15_evaluate.ipynb #51a5a874
 def _np(x) -> np.ndarray: return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
 
+def _retrieval(model, tokenizer, split: dict, batch_size: int, device) -> tuple[dict, dict]:
+    "Recall@K both ways (and its chance level) of the split's images and captions, and the per-item ranks."
+    if not split['captions']:
+        warnings.warn("evaluate: retrieval skipped, the evaluation split has no captions")
+        return {}, {}
+    texts = embed_texts(model, tokenizer, split['captions'], batch_size, device)
+    r_i2t, r_t2i = retrieval_ranks(split['image_emb'], texts, split['text_to_image'].to(device))
+    metrics = recalls(r_i2t, r_t2i) | retrieval_chance(split['text_to_image'], len(split['image_emb']))
+    metrics['n_captions'] = float(len(texts))
+    return metrics, dict(i2t_rank=_np(r_i2t), t2i_rank=_np(r_t2i), text_to_image=_np(split['text_to_image']))
+
+def _zero_shot(model, tokenizer, ds, split: dict, batch_size: int, device) -> tuple[dict, dict]:
+    "Top-1 (and top-5, with five classes or more) zero-shot accuracy and its chance level, and the per-item ranks."
+    names, templates = getattr(ds, 'classnames', None), getattr(ds, 'templates', None)
+    if not names or not templates:
+        warnings.warn("evaluate: zero-shot skipped, the dataset has no .classnames/.templates")
+        return {}, {}
+    classifier = zero_shot_classifier(model, names, templates, tokenizer, device, batch_size)
+    ranks = zero_shot_ranks(split['image_emb'], split['labels'].to(device), classifier)
+    topk = (1, 5) if len(names) >= 5 else (1,)
+    metrics = zero_shot_topk(ranks, topk) | {f'chance_zs_top{k}': 100 * k / len(names) for k in topk}
+    metrics['zs_classes'] = float(len(names))
+    return metrics, dict(zs_rank=_np(ranks), zs_label=_np(split['labels']))
+
+def _vqa(model, tokenizer, cfg, split: dict, train_data, device, vqa_blind: bool, where: str) -> tuple[dict, dict]:
+    """VQA accuracy of a head trained on the train split's frozen features (and of the same head on the question
+    alone, `vqa_blind`), and the per-item scores."""
+    ev, questions = cfg.eval, split['questions']
+    if not questions:
+        warnings.warn("evaluate: VQA skipped, the evaluation split has no questions")
+        return {}, {}
+    if not all(q['answers'] for q in questions):
+        raise ValueError(f"{where}: questions without answers; the VQAv2 test / test-dev splits publish none, "
+                         "score on val")
+    train = embed_split(model, train_data(), ev.batch_size, device, cfg.data.num_workers)
+    q_train = embed_texts(model, tokenizer, [q['question'] for q in train['questions']], ev.batch_size, device)
+    v_train = train['image_emb'][train['question_image'].to(device)]
+    q_test = embed_texts(model, tokenizer, [q['question'] for q in questions], ev.batch_size, device)
+    v_test = split['image_emb'][split['question_image'].to(device)]
+    head = train_vqa_head(v_train, q_train, train['questions'], n_answers=ev.vqa_answers, epochs=ev.vqa_epochs,
+                          seed=cfg.seed)
+    predictions = head.predict(v_test, q_test)
+    types = [q.get('answer_type', 'other') for q in questions]
+    metrics = vqa_accuracy(predictions, questions) | {'n_questions': float(len(predictions))}
+    metrics |= {f'n_questions_{t}': float(n) for t, n in Counter(types).items()}
+    items = dict(vqa_score=np.asarray(vqa_scores(predictions, questions), dtype=np.float32),
+                 vqa_question_image=_np(split['question_image']), vqa_answer_type=np.array(types))
+    if vqa_blind:   # the same head on the question alone: a zero image vector stays zero after normalisation
+        blind = train_vqa_head(torch.zeros_like(v_train), q_train, train['questions'], n_answers=ev.vqa_answers,
+                               epochs=ev.vqa_epochs, seed=cfg.seed)
+        metrics |= vqa_accuracy(blind.predict(torch.zeros_like(v_test), q_test), questions, prefix='vqa_blind')
+    return metrics, items
+
 def evaluate_dataset(model, cfg, tokenizer, ds, train_data, tasks, device='cpu', vqa_blind: bool = False,
                      where: str = 'dataset') -> tuple[dict, dict]:
-    "Retrieval / zero-shot / VQA metrics (unprefixed) and per-item arrays of one dataset; `train_data()` gives VQA's train split."
-    ev, out, items, clock = cfg.eval, {}, {}, time.perf_counter
-    t0 = clock()
-    sp = embed_split(model, ds, ev.batch_size, device, cfg.data.num_workers)
-    out['n_images'], out['skipped_images'] = float(len(sp['image_emb'])), float(sp['skipped'])
-    out['time_embed_s'] = clock() - t0
-    if 'retrieval' in tasks:
-        t0 = clock()
-        if not sp['captions']: warnings.warn("evaluate: retrieval skipped, the evaluation split has no captions")
-        else:
-            txt = embed_texts(model, tokenizer, sp['captions'], ev.batch_size, device)
-            r_i2t, r_t2i = retrieval_ranks(sp['image_emb'], txt, sp['text_to_image'].to(device))
-            out |= recalls(r_i2t, r_t2i) | retrieval_chance(sp['text_to_image'], len(sp['image_emb']))
-            out['n_captions'] = float(len(txt))
-            items |= dict(i2t_rank=_np(r_i2t), t2i_rank=_np(r_t2i), text_to_image=_np(sp['text_to_image']))
-        out['time_retrieval_s'] = clock() - t0
-    if 'zeroshot' in tasks:
-        t0 = clock()
-        names, templates = getattr(ds, 'classnames', None), getattr(ds, 'templates', None)
-        if not names or not templates: warnings.warn("evaluate: zero-shot skipped, the dataset has no .classnames/.templates")
-        else:
-            W = zero_shot_classifier(model, names, templates, tokenizer, device, ev.batch_size)
-            r = zero_shot_ranks(sp['image_emb'], sp['labels'].to(device), W)
-            ks = (1, 5) if len(names) >= 5 else (1,)
-            out |= {f'zs_top{k}': 100 * (r < k).float().mean().item() for k in ks}
-            out |= {f'chance_zs_top{k}': 100 * k / len(names) for k in ks}
-            out['zs_classes'] = float(len(names))
-            items |= dict(zs_rank=_np(r), zs_label=_np(sp['labels']))
-        out['time_zeroshot_s'] = clock() - t0
-    if 'vqa' in tasks:
-        t0 = clock()
-        if not sp['questions']: warnings.warn("evaluate: VQA skipped, the evaluation split has no questions")
-        elif not all(q['answers'] for q in sp['questions']):
-            raise ValueError(f"{where}: questions without answers; the VQAv2 test / test-dev splits publish none, score on val")
-        else:
-            tr = embed_split(model, train_data(),
-                             ev.batch_size, device, cfg.data.num_workers)
-            q_tr = embed_texts(model, tokenizer, [q['question'] for q in tr['questions']], ev.batch_size, device)
-            v_tr, q_te = tr['image_emb'][tr['question_image'].to(device)], embed_texts(model, tokenizer, [q['question'] for q in sp['questions']], ev.batch_size, device)
-            v_te = sp['image_emb'][sp['question_image'].to(device)]
-            head = train_vqa_head(v_tr, q_tr, tr['questions'], n_answers=ev.vqa_answers, epochs=ev.vqa_epochs, seed=cfg.seed)
-            pred = head.predict(v_te, q_te)
-            out |= vqa_accuracy(pred, sp['questions'])
-            out['n_questions'] = float(len(pred))
-            out |= {f'n_questions_{t}': float(n) for t, n in Counter(q.get('answer_type', 'other') for q in sp['questions']).items()}
-            items |= dict(vqa_score=np.asarray(vqa_scores(pred, sp['questions']), dtype=np.float32),
-                          vqa_question_image=_np(sp['question_image']),
-                          vqa_answer_type=np.array([q.get('answer_type', 'other') for q in sp['questions']]))
-            if vqa_blind:   # the same head on the question alone: a zero image vector stays zero after normalisation
-                blind = train_vqa_head(torch.zeros_like(v_tr), q_tr, tr['questions'], n_answers=ev.vqa_answers,
-                                       epochs=ev.vqa_epochs, seed=cfg.seed)
-                out |= vqa_accuracy(blind.predict(torch.zeros_like(v_te), q_te), sp['questions'], prefix='vqa_blind')
-        out['time_vqa_s'] = clock() - t0
+    """Retrieval / zero-shot / VQA metrics (unprefixed) and per-item arrays of one dataset; `train_data()` gives VQA's
+    train split."""
+    ev, clock = cfg.eval, time.perf_counter
+    start = clock()
+    split = embed_split(model, ds, ev.batch_size, device, cfg.data.num_workers)
+    out = dict(n_images=float(len(split['image_emb'])), skipped_images=float(split['skipped']),
+               time_embed_s=clock() - start)
+    protocols = dict(retrieval=lambda: _retrieval(model, tokenizer, split, ev.batch_size, device),
+                     zeroshot=lambda: _zero_shot(model, tokenizer, ds, split, ev.batch_size, device),
+                     vqa=lambda: _vqa(model, tokenizer, cfg, split, train_data, device, vqa_blind, where))
+    items = {}
+    for task, protocol in protocols.items():
+        if task not in tasks: continue
+        start = clock()
+        metrics, per_item = protocol()
+        out |= metrics | {f'time_{task}_s': clock() - start}
+        items |= per_item
     return out, items
 
 def _override(given, name: str, n: int):
     "The dataset given for suite entry `name`: a {name: dataset} dict, or one dataset for a one-entry suite."
     if given is None or isinstance(given, dict): return (given or {}).get(name)
-    if n > 1: raise ValueError(f"data / train_data: one dataset can stand in for a one-entry suite only (this one has {n}); pass {{name: dataset}}")
+    if n > 1:
+        raise ValueError(f"data / train_data: one dataset can stand in for a one-entry suite only (this one has {n}); "
+                         "pass {name: dataset}")
     return given
 
 def evaluate(model, cfg, tokenizer, device='cpu', data=None, train_data=None, warmup: int = 5, iters: int = 20,
              vqa_blind: bool = False) -> dict:
-    "Run `cfg.eval.suite` (a RunConfig): metrics keyed '<dataset>/<metric>' (efficiency: once, unprefixed), per-item arrays likewise under 'per_item'."
+    """Run `cfg.eval.suite` (a RunConfig): metrics keyed '<dataset>/<metric>' (efficiency: once, unprefixed), per-item
+    arrays likewise under 'per_item'."""
     from cmapkd.data import build_dataset   # imported late: data is an optional dependency of the protocols
     ev, tasks = cfg.eval, list(cfg.eval.tasks)
     bad = [t for t in tasks if t not in EVAL_TASKS]
@@ -468,7 +516,8 @@ def evaluate(model, cfg, tokenizer, device='cpu', data=None, train_data=None, wa
             def train_split(e=e):
                 tr = _override(train_data, e.name, len(ev.suite))
                 return build_dataset(eval_data_spec(cfg, e), e.train_split) if tr is None else tr
-            m, it = evaluate_dataset(model, cfg, tokenizer, ds, train_split, run, device, vqa_blind, f'eval.suite {e.name} ({e.split})')
+            m, it = evaluate_dataset(model, cfg, tokenizer, ds, train_split, run, device, vqa_blind,
+                                     f'eval.suite {e.name} ({e.split})')
             out |= {f'{e.name}/{k}': v for k, v in m.items()}
             items |= {f'{e.name}/{k}': v for k, v in it.items()}
         if 'efficiency' in tasks:

@@ -83,7 +83,8 @@ def test_result_file_holds_all_four_datasets(suite_run):
 
 def test_tables_and_figures_follow_the_suite(suite_run):
     from cmapkd.tables import load_results, table_retrieval, table_vqa, check_tables
-    from cmapkd.figures import figure_alsn_difficulty, figure_alsn_radar, load_figure_data, DIFFICULTY_TYPES
+    from cmapkd.figures import figure_alsn_difficulty, figure_alsn_radar
+    from cmapkd.figure_data import load_figure_data, DIFFICULTY_TYPES
     tmp, root, p = suite_run
     paper = tmp / 'paper'
     df = load_results(paper / 'results')
