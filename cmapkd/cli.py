@@ -8,12 +8,12 @@ import argparse, json, os, shlex, signal, sys, time
 from pathlib import Path
 import cmapkd   # its __version__
 from .config import config_to_dict, SETTINGS
-from .io import check_writable
+from .io import check_writable, clone_root, preset_dir
 from .presets import PRESETS, add_config_args, load_run_config, run_command
 
 # %% auto #0
 __all__ = ['COMMANDS', 'RETRAIN_HELP', 'MISSING_HELP', 'STOP_SIGNALS', 'smoke', 'Parser', 'build_parser', 'main',
-           'check_reproduce_args', 'check_tune_args', 'check_out', 'repo_root', 'run_tune', 'processes', 'descendants',
+           'check_reproduce_args', 'check_tune_args', 'check_out', 'run_tune', 'processes', 'descendants',
            'stop_descendants', 'resume_command', 'kept_results', 'stop_on_signals']
 
 # %% ../nbs/19_cli.ipynb #f7ef635a
@@ -109,9 +109,8 @@ def check_reproduce_args(a) -> None:
     if a.jobs is not None and a.jobs > 1 and a.n_gpus > 1:
         raise ValueError(f"--jobs: a run on {a.n_gpus} GPUs takes them all; expected --jobs 1 or no --jobs, got {a.jobs}")
     if a.first_look:
-        from cmapkd.report import preset_dir
         a.out = a.out or str(Path('quick', *preset_dir(a.preset).parts[1:]))   # quick/ for tiny, quick/<preset>/ else
-        if (Path(a.out).resolve() in {preset_dir(a.preset).resolve(), (repo_root() / preset_dir(a.preset)).resolve()}):
+        if (Path(a.out).resolve() in {preset_dir(a.preset).resolve(), (clone_root() / preset_dir(a.preset)).resolve()}):
             raise ValueError(f"--out: a first look writes a folder of its own, not {a.out} (the committed results of "
                              f"preset '{a.preset}'); expected another folder (default quick/)")
     check_out(a)
@@ -136,20 +135,16 @@ def check_tune_args(a) -> list:
 
 def check_out(a) -> None:
     "`--out`: a folder of this preset (or none yet), never another preset's; sets its default."
-    from cmapkd.report import preset_dir, check_preset_dir   # pandas, matplotlib: only for these commands
+    from cmapkd.report import check_preset_dir   # pandas, matplotlib: only for these commands
     a.out = str(a.out or preset_dir(a.preset))
     out = Path(a.out).absolute()
     if out.exists() and not out.is_dir(): raise ValueError(f"--out: {a.out} is a file, expected a folder")
     owner = next((p for p in PRESETS if p != a.preset
-                  and out.resolve() in {preset_dir(p).resolve(), (repo_root() / preset_dir(p)).resolve()}), None)
+                  and out.resolve() in {preset_dir(p).resolve(), (clone_root() / preset_dir(p)).resolve()}), None)
     if owner:
         raise ValueError(f"--out: {a.out} is the folder of preset '{owner}'; expected a folder of preset '{a.preset}' "
                          f"({preset_dir(a.preset)}/ by default)")
     check_preset_dir(a.out, a.preset)   # one preset's results never overwrite another's
-
-def repo_root() -> Path:
-    "The clone's root: a preset's folder is named from here or from it."
-    return Path(cmapkd.__file__).resolve().parent.parent
 
 
 def _run(a) -> int:
@@ -253,7 +248,6 @@ def stop_descendants(pid: int | None = None, grace: float = 5.0) -> int:
 
 def resume_command(a) -> str:
     "The command that resumes the reproduction (or tuning) `a` asked for: its arguments without --force."
-    from cmapkd.report import preset_dir
     words = ['cmapkd', a.cmd, '--preset', a.preset]
     if Path(a.out).resolve() != preset_dir(a.preset).resolve(): words += ['--out', a.out]
     if a.cmd == 'tune':

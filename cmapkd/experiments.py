@@ -14,7 +14,7 @@ from .config import (RunConfig, apply_overrides, validate, config_to_dict, save_
 from .presets import preset, PRESETS
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
-from .io import atomic_write, cache_root, fingerprint, git_commit, locked
+from .io import atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir
 from .train import train
 from .teacher import resolve_pretrained, pretrain_history
 from .evaluate import evaluate, device_name
@@ -22,13 +22,13 @@ from .data import build_dataset, make_loader
 from .baselines import build_method
 from .trainer import seed_everything
 from .significance import write_items
-from .figures import write_figure_data, difficulty_signals
+from .figure_data import write_figure_data, difficulty_signals
 
 # %% auto #0
 __all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'FIRST_LOOK', 'QUIET', 'run_name',
-           'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuned_overrides', 'data_root_overrides',
-           'cross_modal_map', 'figure_arrays', 'run_device', 'portable', 'run_one', 'say', 'duration',
-           'default_threads', 'headline', 'run_many', 'length_overrides', 'NotebookError', 'notebooks_dir',
+           'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuning_source', 'tuned_overrides',
+           'data_root_overrides', 'cross_modal_map', 'figure_arrays', 'run_device', 'portable', 'run_one', 'say',
+           'duration', 'default_threads', 'headline', 'run_many', 'length_overrides', 'NotebookError', 'notebooks_dir',
            'discard_preset', 'default_jobs', 'clock', 'last_times', 'pretrain_towers', 'pdf_state', 'Follow',
            'reproduce']
 
@@ -65,8 +65,7 @@ def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: 
     if out_dir is not None:
         out = Path(out_dir).absolute()
         if out.exists() and not out.is_dir(): raise ValueError(f"out_dir: {out_dir} is a file, expected a folder")
-        near = next(p for p in (out, *out.parents) if p.exists())   # the folder it will be made in
-        if not os.access(near, os.W_OK | os.X_OK): raise ValueError(f"out_dir: {out_dir} cannot be written ({near} is not writable)")
+        check_writable(out_dir)   # made and written to: the same check as the command line's --out
 
 SHARED_RUNS = ('main', 'ablation', 'efficiency')   # the paper's experiments share their training runs
 
@@ -81,7 +80,7 @@ def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | N
     # the tuned base rate and distillation weight first: the caller's overrides win (a tuning grid point gives both)
     given = {o.split('=', 1)[0] for o in overrides}
     if tuned and not {'optim.lr_student', 'method.distill_weight'} <= given:
-        ov += tuned_overrides(out_dir, setting, method, variant)
+        ov += tuned_overrides(out_dir, setting, method, variant, preset_name)
     return validate(apply_overrides(cfg, ov + list(overrides)))
 
 # %% ../nbs/20_experiments.ipynb #29a3ce85
@@ -93,10 +92,16 @@ def row_name(method: str, variant: str | None = None) -> str:
     "A row of the tables: a method, or a method with a variant ('cmapkd_one_stage', 'clipkd_dto')."
     return method + (f'_{variant}' if variant else '')
 
-def tuned_overrides(out_dir, setting: str, method: str, variant: str | None = None) -> list[str]:
+def tuning_source(out_dir, setting: str, preset_name: str | None = None, root=None) -> Path | None:
+    "The choices a final run reads: its own folder's, else those committed in the clone (`root`) for its preset, else None."
+    root = clone_root() if root is None else Path(root)
+    found = [tuning_file(out_dir, setting)] + ([tuning_file(root / preset_dir(preset_name), setting)] if preset_name else [])
+    return next((f for f in found if f.exists()), None)
+
+def tuned_overrides(out_dir, setting: str, method: str, variant: str | None = None, preset_name: str | None = None) -> list[str]:
     "The base rate and distillation weight the tuning chose for this row (an ablation without its own choice takes its method's); none when nothing was tuned."
-    f = tuning_file(out_dir, setting)
-    if method in REFERENCE_ROWS or not f.exists(): return []
+    f = tuning_source(out_dir, setting, preset_name)
+    if f is None: return []
     choice = json.loads(f.read_text())['choice']
     row = row_name(method, variant)
     c = choice.get(row) or choice.get(method)
@@ -131,7 +136,7 @@ def _scratch_student(cfg: RunConfig, out_dir, overrides, progress: bool) -> str:
 
 @torch.no_grad()
 def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: int = 400) -> dict:
-    "The arrays `cmapkd.figures.write_figure_data` takes, from a trained CMAPKD run (`files` of its export) and its scratch control."
+    "The arrays `cmapkd.figure_data.write_figure_data` takes, from a trained CMAPKD run (`files` of its export) and its scratch control."
     from safetensors.torch import load_file
     torch.manual_seed(cfg.seed)
     teacher = build_backbone(cfg.teacher, frozen=True)
@@ -360,7 +365,7 @@ class NotebookError(RuntimeError):
     "An experiment notebook failed; the message is one line and names the executed copy that holds the traceback."
 
 def notebooks_dir() -> Path:
-    d = Path(__file__).resolve().parent.parent / 'nbs'
+    d = clone_root() / 'nbs'
     if not (d / 'run_main.ipynb').exists():
         raise FileNotFoundError(f"the experiment notebooks are not in {d}; run from a clone installed with `pip install -e .`")
     return d

@@ -10,7 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_write', 'cache_root', 'check_writable', 'locked', 'fingerprint', 'git_commit', 'record_sources']
+__all__ = ['COMMITTED_PRESET', 'atomic_write', 'cache_root', 'check_writable', 'preset_dir', 'clone_root', 'locked',
+           'fingerprint', 'git_commit', 'record_sources']
 
 # %% ../nbs/00_io.ipynb #100530fe
 def _pid_alive(pid: int) -> bool:
@@ -79,6 +80,18 @@ def check_writable(folder, name: str = 'out_dir') -> Path:
     except OSError as e:
         raise ValueError(f"{name}: {folder} cannot be written ({e.strerror or e})") from None
     return folder
+
+# %% ../nbs/00_io.ipynb #2ca99b5d
+COMMITTED_PRESET = 'tiny'   # the preset whose paper is committed in paper/
+
+def preset_dir(preset: str, root='paper') -> Path:
+    "Where a preset's results, tables, figures and draft live: `root` for the committed preset, else root/<preset>."
+    return Path(root) if preset == COMMITTED_PRESET else Path(root) / preset
+
+def clone_root() -> Path:
+    "The clone's root, the folder above the package: paper/, checkpoints/ and nbs/ are found there."
+    import cmapkd
+    return Path(cmapkd.__file__).resolve().parent.parent
 
 # %% ../nbs/00_io.ipynb #cc42d7c6
 @contextmanager

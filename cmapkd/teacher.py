@@ -8,7 +8,6 @@ import copy, hashlib, json, os, time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import NamedTuple
-import cmapkd
 from safetensors.torch import load_file, save_file
 import numpy as np
 import torch
@@ -16,7 +15,7 @@ from torch.utils.data import Subset
 from tqdm.auto import tqdm
 from .config import RunConfig, ModelSpec, DataSpec, EvalData, MethodSpec, OptimSpec, Stage
 from .tokenizers import scene_vocabulary
-from .io import atomic_write, cache_root, fingerprint, locked
+from .io import atomic_write, cache_root, clone_root, fingerprint, locked
 from .backbones import Backbone
 from .data import build_dataset, make_loader
 from .evaluate import evaluate
@@ -96,7 +95,7 @@ def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> di
 
 def committed_path(cfg: RunConfig, tower: str, root=None) -> Path:
     "Where the repository keeps the pretrained `tower` of `cfg`: `checkpoints/<name>-<key>.safetensors`, its record beside it."
-    root = Path(root) if root else Path(cmapkd.__file__).resolve().parent.parent / 'checkpoints'   # beside nbs/ in a clone
+    root = Path(root) if root else clone_root() / 'checkpoints'
     return root / f'{pretrain_plan(cfg, tower).spec.name}-{pretrain_key(cfg, tower)}.safetensors'
 
 def sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
