@@ -3,13 +3,16 @@ fine-tuning effect on the test split (issue 25).
 
 For one setting (`finetune`: every student starts from the pretrained scenes student; `scratch`: from random weights)
 it tunes the rows of ROWS with `cmapkd.tune.tune` (the grid of `TUNE_GRID`, validation mean recall, one seed),
-scores the reference rows and the CMAPKD schedule variants on the validation split at CMAPKD's choice, trains every
-tuned row again at half length (the length check), and for `finetune` scores the pretrained student, the teacher and
-the student fine-tuned without a teacher on the test split with three seeds. Everything runs under `--out` (its result
-files are the records); the table is printed and written to `--json`.
+scores the reference rows and the CMAPKD schedule variants and DTO rows on the validation split at their methods'
+choices, trains every tuned row again at other lengths (`--length-factors`, default half: the length check), and
+for `finetune` scores the pretrained student, the teacher and the student fine-tuned without a teacher on the test
+split with three seeds. Everything runs under `--out` (its result files are the records); the table is printed and
+written to `--json`.
 
-  python bench/regime.py --setting finetune --out runs/regime --jobs 2 --json bench/results/regime_finetune_cpu.json
-  python bench/regime.py --setting scratch --steps 960 --out runs/regime --jobs 2 --json bench/results/regime_scratch_cpu.json
+  python bench/regime.py --setting finetune --rows scratch clipkd promptkd cmapkd switchkd --length-factors 0.5 2 \
+      --out runs/regime --jobs 2 --json bench/results/regime_finetune_cpu.json
+  python bench/regime.py --setting scratch --steps 960 --rows scratch clipkd cmapkd --rate-only --no-variants \
+      --out runs/regime --jobs 2 --json bench/results/regime_scratch_cpu.json
 """
 import argparse, json, time
 from pathlib import Path
@@ -31,6 +34,8 @@ def main():
     ap.add_argument('--rate-only', action='store_true', help='tune the base rate only (the weight stays 1)')
     ap.add_argument('--rows', nargs='+', help='methods to tune (default: ROWS of the setting)')
     ap.add_argument('--no-variants', action='store_true', help='skip the CMAPKD schedule variants and the DTO rows')
+    ap.add_argument('--length-factors', nargs='+', type=float, default=[0.5],
+                    help='the length check: every tuned row again at these multiples of the length (default 0.5)')
     a = ap.parse_args()
     from cmapkd.experiments import run_many, row_name, length_overrides
     from cmapkd.io import atomic_write, git_commit
@@ -63,11 +68,13 @@ def main():
         record['test'] = dict(pretrained=mr[0], teacher=mr[1], finetuned_no_teacher=mr[2:],
                               finetuned_mean=float(np.mean(mr[2:])), finetuned_std=float(np.std(mr[2:], ddof=1)))
     atomic_write(a.json, json.dumps(record, indent=1))
-    half = run_many(f'regime/{a.setting}/half', a.preset, [(m, None, 0) for m, _ in rows], out,
-                    validation_overrides(a.preset) + [f'setting={a.setting}'] + length_overrides(a.preset, factor / 2),
-                    jobs=a.jobs)
-    for (m, _), p in zip(rows, half):
-        table[m]['val_half'] = score(p)[TUNE_METRIC]
+    for f in a.length_factors:   # the length check: every tuned row again at f times the length, at its choice
+        name = 'half' if f == 0.5 else f'x{f:g}'
+        scaled = validation_overrides(a.preset) + [f'setting={a.setting}'] + length_overrides(a.preset, factor * f)
+        runs = run_many(f'regime/{a.setting}/{name}', a.preset, [(m, None, 0) for m, _ in rows], out, scaled, jobs=a.jobs)
+        for (m, _), p in zip(rows, runs):
+            table[m][f'val_{name}'] = score(p)[TUNE_METRIC]
+        atomic_write(a.json, json.dumps(record, indent=1))
     record['wall_s'] = round(time.time() - t0, 1)
     atomic_write(a.json, json.dumps(record, indent=1))
     print(json.dumps(record, indent=1))
