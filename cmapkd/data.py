@@ -125,8 +125,11 @@ def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool = True, seed:
     "Batches of images and tokenized captions; order and caption choice are pure functions of (seed, epoch)."
     if batch_size < 1: raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
     choose_caption(caption, 0, 0, 2)   # validate the mode early
+    # the loader's own generator: starting an epoch draws its workers' seed from it, never from torch's global
+    # generator, so a resumed run (which starts its loaders anew) leaves the global draws (dropout) as they were
     kw = dict(batch_size=batch_size, num_workers=num_workers, collate_fn=_Collate(tokenizer),
-              pin_memory=torch.cuda.is_available(), drop_last=drop_last)
+              pin_memory=torch.cuda.is_available(), drop_last=drop_last,
+              generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
     if isinstance(dataset, IterableDataset): return Loader(_CaptionStream(dataset, caption, seed, epoch), **kw)
     if world_size is None:
         on = dist.is_available() and dist.is_initialized()
