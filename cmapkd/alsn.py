@@ -5,7 +5,7 @@
 # %% ../nbs/08_alsn.ipynb #e4f1f9bb
 from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
-from .config import P_LEVELS, L_LEVELS
+from .config import P_LEVELS, L_LEVELS, ALSN_ACTIVATIONS
 
 # %% auto #0
 __all__ = ['masked_softmax', 'alsn_entropy', 'level_names', 'fixed_weights', 'ALSN', 'standardise', 'policy_loss']
@@ -49,15 +49,22 @@ def fixed_weights(B: int, active, manual=None, device=None) -> torch.Tensor:
     return torch.tensor([x / sum(w) for x in w], device=device).expand(B, 4)
 
 # %% ../nbs/08_alsn.ipynb #7670480c
+_ACTIVATIONS = {'gelu': nn.GELU, 'relu': nn.ReLU}
+
 class ALSN(nn.Module):
     "Adaptive Layer Selection Network: [g_v; g_t] -> MLP -> two heads of 4 -> sigmoid -> masked softmax / tau."
-    def __init__(self, in_dim: int, hidden=(512, 256), temperature: float = 0.25, detach: bool = True):
+    def __init__(self, in_dim: int, hidden=(512, 256), temperature: float = 0.25, detach: bool = True,
+                 activation: str = 'gelu', dropout: float = 0.0):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature: expected > 0, got {temperature}")
+        if activation not in ALSN_ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {list(ALSN_ACTIVATIONS)}, got {activation!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout: expected within [0, 1), got {dropout}")
         dims, layers = [in_dim, *hidden], []
         for a, b in zip(dims[:-1], dims[1:]):
-            layers += [nn.Linear(a, b), nn.GELU()]
+            layers += [nn.Linear(a, b), _ACTIVATIONS[activation]()] + ([nn.Dropout(dropout)] if dropout else [])
         self.mlp = nn.Sequential(*layers)
         self.head_v, self.head_l = nn.Linear(dims[-1], 4), nn.Linear(dims[-1], 4)
         self.in_dim, self.temperature, self.detach = in_dim, temperature, detach

@@ -12,7 +12,8 @@ from .io import atomic_write, cache_root
 
 # %% auto #0
 __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'METHODS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS',
-           'SETTINGS', 'TRADEOFFS', 'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'FIELD_RULES', 'SUITE_TASKS',
+           'SETTINGS', 'TRADEOFFS', 'BRIDGES', 'LANGUAGE_POOLINGS', 'LEVEL_NORMS', 'ALSN_ACTIVATIONS',
+           'RELATION_LEVELS', 'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'FIELD_RULES', 'SUITE_TASKS',
            'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData',
            'EvalSpec', 'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config',
            'apply_overrides', 'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale', 'apply_variant',
@@ -37,6 +38,12 @@ DATASETS = ('scenes', 'coco', 'flickr30k', 'csv', 'wds', 'imagenet', 'vqav2')
 EVAL_TASKS = ('retrieval', 'zeroshot', 'vqa', 'efficiency')
 SETTINGS = ('finetune', 'scratch')   # the student starts from pretrained weights (the paper), or from random ones (design 3.10)
 TRADEOFFS = ('sum', 'dto')           # task vs distillation gradients: their plain sum, or DTO-KD's two-objective step
+# CMAPKD's components where the outline and the first implementation differed (issue 27; measured in 07-10)
+BRIDGES = ('heads', 'v2l_l2v')                  # lower levels into the joint space: one-way heads, + V2L / L2V attn
+LANGUAGE_POOLINGS = ('window_attention', 'mha') # the student's L2 / L3: window mean + attention pooling, or multi-head
+LEVEL_NORMS = ('layernorm', 'l2')               # intra's normalisation of level features over channels
+ALSN_ACTIVATIONS = ('gelu', 'relu')
+RELATION_LEVELS = ('both', 'visual')            # the level-correlation term over both modalities, or the visual ones
 
 # %% ../nbs/01_config.ipynb #225f8dcf
 @dataclass
@@ -84,7 +91,7 @@ class MethodSpec:
     kd_temperature: float = 4.0            # temperature of the pyramid KL / Hinton KD
     alpha_diag: float = 1.0                # 4x4 pyramid KL: same-level pairs
     alpha_off: float = 0.5                 # 4x4 pyramid KL: cross-level pairs
-    align_beta: float = 1.0                # L_align = L_single + align_beta * L_pyramid
+    align_beta: float = 0.5                # L_align = L_single + align_beta * L_pyramid (the outline's; 09_losses)
     alsn_hidden: list[int] = field(default_factory=lambda: [512, 256])
     alsn_temperature: float = 0.25         # one of four levels can take up to e^4 / (e^4 + 3) = 0.95
     alsn_detach: bool = True               # ALSN inputs are detached by default (design 3.6)
@@ -93,6 +100,15 @@ class MethodSpec:
     entropy_weight: float = 0.1            # ALSN's objective adds entropy_weight * H(w)
     pyramid_dim: int | None = None         # width of the pyramid levels; None = teacher's widths
     distill_weight: float = 1.0            # multiplies every distillation term of any method (the task term keeps its weight)
+    # the outline's choices below: each measured a tie with the first implementation's (issue 27, bench/deviations.py)
+    bridge: str = 'v2l_l2v'                # one of BRIDGES (07_pyramids)
+    language_pooling: str = 'mha'          # one of LANGUAGE_POOLINGS (07_pyramids)
+    alsn_activation: str = 'relu'          # one of ALSN_ACTIVATIONS (08_alsn)
+    alsn_dropout: float = 0.0              # dropout in ALSN's MLP; not the outline's: it splits runs by GPU count (08_alsn)
+    level_norm: str = 'l2'                 # one of LEVEL_NORMS (09_losses)
+    relation_gamma: float = 0.3            # L_relation = L_gram + relation_gamma * L_level (09_losses)
+    relation_levels: str = 'visual'        # one of RELATION_LEVELS (09_losses)
+    logit_temperature: float | None = 0.07 # the student's contrastive loss at this temperature; None: learned (10)
     options: dict = field(default_factory=dict)   # baseline-specific settings
 
 @dataclass
@@ -296,6 +312,7 @@ VARIANTS = {
     'one_stage': {'schedule': 'one_stage'},
     'one_stage_lr_matched': {'schedule': 'one_stage', 'lr_matched': True},   # at the progressive schedule's integrated rate
     'dto': {'optim.tradeoff': 'dto'},   # DTO-KD's two-objective step instead of the plain sum: a variant of any method
+    'one_way_bridge': {'method.bridge': 'heads'},   # one-way heads instead of the outline's V2L / L2V bridge (07)
 }
 ANY_METHOD_VARIANTS = ('dto',)
 
@@ -388,7 +405,10 @@ FIELD_RULES = {
     MethodSpec: dict(kd_temperature=_above(0), alpha_diag=_at_least(0), alpha_off=_at_least(0),
                      align_beta=_at_least(0), alsn_hidden=_each(_at_least(1)), alsn_temperature=_above(0),
                      alsn_every=_at_least(1), alsn_eps=_above(0), entropy_weight=_at_least(0), pyramid_dim=_at_least(1),
-                     distill_weight=_at_least(0)),
+                     distill_weight=_at_least(0), bridge=_one_of(BRIDGES), language_pooling=_one_of(LANGUAGE_POOLINGS),
+                     alsn_activation=_one_of(ALSN_ACTIVATIONS), alsn_dropout=((lambda v: 0 <= v < 1), 'within [0, 1)'),
+                     level_norm=_one_of(LEVEL_NORMS), relation_gamma=_at_least(0),
+                     relation_levels=_one_of(RELATION_LEVELS), logit_temperature=_above(0)),
     Stage: dict(steps=_at_least(0), epochs=_at_least(0), lr_scale=_at_least(0),
                 lr=(lambda v: all(isinstance(x, (int, float)) and x > 0 for x in v.values()), 'learning rates > 0')),
     OptimSpec: dict(lr_student=_above(0), adapters_lr_ratio=_above(0), alsn_lr_ratio=_above(0), tradeoff=_one_of(TRADEOFFS),

@@ -9,6 +9,7 @@ import torch, torch.nn.functional as F
 from open_clip.loss import ClipLoss
 from .pyramids import Pyramid
 from .alsn import level_names
+from .config import LEVEL_NORMS, RELATION_LEVELS
 
 # %% auto #0
 __all__ = ['ALL_LEVELS', 'channel_norm', 'kd_kl', 'info_nce', 'cosine_matrix', 'active_levels', 'level_distance', 'intra_loss',
@@ -48,26 +49,32 @@ def active_levels(levels) -> tuple[list[int], list[int]]:
     return tuple([k for k, on in enumerate(flags) if on] for flags in level_names(levels))
 
 # %% ../nbs/09_losses.ipynb #8e81ba3e
-def level_distance(s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    "Per-sample mean squared difference of channel-normalised features (dim 1 = channels) -> [B]."
+def level_distance(s: torch.Tensor, t: torch.Tensor, norm: str = 'layernorm') -> torch.Tensor:
+    "Per-sample squared distance of channel-normalised features (dim 1 = channels), averaged over positions -> [B]."
     if s.shape != t.shape:
         raise ValueError(f"level_distance: student {tuple(s.shape)} vs teacher {tuple(t.shape)}")
-    return (channel_norm(s) - channel_norm(t)).square().flatten(1).mean(1)
+    if norm not in LEVEL_NORMS:
+        raise ValueError(f"norm: expected one of {list(LEVEL_NORMS)}, got {norm!r}")
+    if norm == 'layernorm':   # mean over the channels of LN-ed features: 2 - 2 x their Pearson correlation
+        return (channel_norm(s) - channel_norm(t)).square().flatten(1).mean(1)
+    d = (F.normalize(s.float(), dim=1) - F.normalize(t.float(), dim=1)).square().sum(1)   # 2 - 2 cos per position
+    return d.reshape(len(d), -1).mean(1)
 
-def _intra_distance(s: Pyramid, t: Pyramid, modality: int, k: int) -> torch.Tensor:
+def _intra_distance(s: Pyramid, t: Pyramid, modality: int, k: int, norm: str) -> torch.Tensor:
     "d of level k of a modality (0 visual, 1 language); the top level also matches the deployed embeddings."
     if modality == 0:
-        d = level_distance(s.P[k], t.P[k])
+        d = level_distance(s.P[k], t.P[k], norm)
     else:
-        d = level_distance(s.L[k], t.L[k])
+        d = level_distance(s.L[k], t.L[k], norm)
     if k < 3:
         return d
-    return 0.5 * (d + level_distance(s.emb[modality], t.emb[modality]))
+    return 0.5 * (d + level_distance(s.emb[modality], t.emb[modality], norm))
 
-def intra_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, active_idx=ALL_LEVELS) -> torch.Tensor:
-    "Per-sample weighted MSE of channel-normalised P2..P5 and L1..L4 (the active ones), averaged over the modalities."
-    vis = sum(w_v[:, i] * _intra_distance(s, t, 0, i) for i in active_idx[0])
-    lang = sum(w_l[:, j] * _intra_distance(s, t, 1, j) for j in active_idx[1])
+def intra_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, active_idx=ALL_LEVELS,
+               norm: str = 'layernorm') -> torch.Tensor:
+    "Per-sample weighted distance of channel-normalised P2..P5 and L1..L4 (the active ones), mean of the modalities."
+    vis = sum(w_v[:, i] * _intra_distance(s, t, 0, i, norm) for i in active_idx[0])
+    lang = sum(w_l[:, j] * _intra_distance(s, t, 1, j, norm) for j in active_idx[1])
     return 0.5 * (vis + lang).mean()
 
 # %% ../nbs/09_losses.ipynb #0dd66a27
@@ -109,14 +116,16 @@ def level_correlation(s: list, t: list, w: torch.Tensor, active_idx=ALL_LEVELS[0
     u = (w[:, idx][:, iu[0]] * w[:, idx][:, iu[1]]).float()
     return ((u * d).sum(1) / u.sum(1)).mean()
 
-def relation_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor,
-                  active_idx=ALL_LEVELS) -> dict[str, torch.Tensor]:
-    "Sample Gram MSE on the deployed embeddings (images, captions) + 4x4 level-correlation MSE per modality."
+def relation_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, active_idx=ALL_LEVELS,
+                  gamma: float = 1.0, levels: str = 'both') -> dict[str, torch.Tensor]:
+    "Sample Gram MSE on the deployed embeddings + gamma x the 4x4 level-correlation MSE (both modalities, or visual)."
+    if levels not in RELATION_LEVELS:
+        raise ValueError(f"levels: expected one of {list(RELATION_LEVELS)}, got {levels!r}")
     gram_mse = 0.5 * sum(F.mse_loss(gram(a[3]), gram(b[3])) for a, b in ((s.z_v, t.z_v), (s.z_l, t.z_l)))
-    level_v = level_correlation(s.z_v, t.z_v, w_v, active_idx[0])
-    level_l = level_correlation(s.z_l, t.z_l, w_l, active_idx[1])
-    level = 0.5 * (level_v + level_l)
-    return {'relation': gram_mse + level, 'relation_gram': gram_mse, 'relation_level': level}
+    level = level_correlation(s.z_v, t.z_v, w_v, active_idx[0])
+    if levels == 'both':
+        level = 0.5 * (level + level_correlation(s.z_l, t.z_l, w_l, active_idx[1]))
+    return {'relation': gram_mse + gamma * level, 'relation_gram': gram_mse, 'relation_level': level}
 
 # %% ../nbs/09_losses.ipynb #81b82a71
 def task_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor, rank: int = 0,

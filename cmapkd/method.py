@@ -4,6 +4,7 @@
 
 # %% ../nbs/10_method.ipynb #c218ace6
 from __future__ import annotations
+import math
 import torch, torch.nn as nn
 from .config import RunConfig, Stage, WEIGHTINGS, P_LEVELS, L_LEVELS
 from .backbones import Backbone, Taps
@@ -62,8 +63,10 @@ class CMAPKD(Method):
         teacher_dims, student_dims = dims_of(teacher), dims_of(student)
         heads = TeacherHeads.from_backbone(teacher)
         self.teacher_side = TeacherUCMP(teacher_dims, image_size, spec.pyramid_dim, heads=heads)
-        self.student_side = StudentUCMP(teacher_dims, student_dims, image_size, spec.pyramid_dim)
-        self.alsn = ALSN(2 * student_dims.embed, tuple(spec.alsn_hidden), spec.alsn_temperature, spec.alsn_detach)
+        self.student_side = StudentUCMP(teacher_dims, student_dims, image_size, spec.pyramid_dim, bridge=spec.bridge,
+                                        language_pooling=spec.language_pooling)
+        self.alsn = ALSN(2 * student_dims.embed, tuple(spec.alsn_hidden), spec.alsn_temperature, spec.alsn_detach,
+                         spec.alsn_activation, spec.alsn_dropout)
 
     def teacher_features(self, t: Taps) -> dict[str, torch.Tensor]:
         "What the losses need from the teacher: a fixed function of its taps (cacheable)."
@@ -91,16 +94,22 @@ class CMAPKD(Method):
         student_all, teacher_all = gather_batch(student, world_size), gather_batch(teacher, world_size)
         w_v_all, w_l_all = gather_batch(w_v, world_size), gather_batch(w_l, world_size)
         task = task_loss(student.z_v[3], student.z_l[3], logit_scale, self.rank, world_size)
-        out = {'intra': intra_loss(student, teacher, w_v, w_l, active_idx)}
+        out = {'intra': intra_loss(student, teacher, w_v, w_l, active_idx, spec.level_norm)}
         out.update(align_loss(student_all, teacher_all, w_v_all, w_l_all, task, self.t_scale, spec.kd_temperature,
                               spec.alpha_diag, spec.alpha_off, spec.align_beta, active_idx))
-        out.update(relation_loss(student_all, teacher_all, w_v_all, w_l_all, active_idx))
+        out.update(relation_loss(student_all, teacher_all, w_v_all, w_l_all, active_idx, spec.relation_gamma,
+                                 spec.relation_levels))
         distill = lambdas.intra * out['intra'] + lambdas.align * out['align'] + lambdas.relation * out['relation']
         return {**out, **self.total(task, distill, lambdas.task)}
 
     def task_weight(self, stage: Stage) -> float:
         "lambda_4, in every stage."
         return self.spec.weights.task
+
+    def contrastive_scale(self, logit_scale: torch.Tensor) -> torch.Tensor:
+        "The log logit scale of the student's contrastive loss: its learned one, or log(1 / method.logit_temperature)."
+        temperature = self.spec.logit_temperature
+        return logit_scale if temperature is None else torch.full((), -math.log(temperature), device=logit_scale.device)
 
     def forward(self, teacher, student: Taps, stage: Stage, logit_scale: torch.Tensor) -> dict[str, torch.Tensor]:
         "The terms of one step; `teacher` is the teacher's `Taps` or its (cached) `teacher_features`."
@@ -111,7 +120,8 @@ class CMAPKD(Method):
             teacher_pyr = self.teacher_side.from_features(features, active_v=active_v)
             weights = self.level_weights(stage, student, active_v, active_l)
             w_v, w_l = [w.detach() for w in weights]   # ALSN never minimises what it weights
-            out = self.terms(student_pyr, teacher_pyr, w_v, w_l, logit_scale, active_levels(stage.levels))
+            scale = self.contrastive_scale(logit_scale)
+            out = self.terms(student_pyr, teacher_pyr, w_v, w_l, scale, active_levels(stage.levels))
         entropy = 0.5 * (alsn_entropy(w_v) + alsn_entropy(w_l))
         return {**out, 'entropy': entropy, 'w_v': w_v, 'w_l': w_l}
 

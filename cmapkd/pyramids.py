@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import torch, torch.nn as nn, torch.nn.functional as F
 from einops import rearrange
 from timm.layers import LayerNorm2d
-from .config import P_LEVELS, L_LEVELS
+from .config import P_LEVELS, L_LEVELS, BRIDGES, LANGUAGE_POOLINGS
 
 # %% auto #0
-__all__ = ['STRIDES', 'level_grids', 'resize_map', 'compact_map', 'orthogonal', 'Dims', 'dims_of', 'masked_mean',
+__all__ = ['STRIDES', 'MHA_HEADS', 'level_grids', 'resize_map', 'compact_map', 'orthogonal', 'Dims', 'dims_of', 'masked_mean',
            'phrase_windows', 'attention_pool', 'global_token', 'fp32_context', 'Pyramid', 'TeacherHeads',
-           'VisualPyramidTeacher', 'LanguageHierarchyTeacher', 'TeacherUCMP', 'VisualPyramidStudent',
+           'VisualPyramidTeacher', 'LanguageHierarchyTeacher', 'TeacherUCMP', 'window_mask', 'VisualPyramidStudent',
            'LanguageHierarchyStudent', 'Bridge', 'StudentUCMP']
 
 # %% ../nbs/07_pyramids.ipynb #c53fccdf
@@ -249,6 +249,20 @@ class TeacherUCMP(nn.Module):
 def _adapter(n_in, n_out):
     return nn.Sequential(nn.LayerNorm(n_in), nn.Linear(n_in, n_out))
 
+MHA_HEADS = 4   # heads of every multi-head attention of the student side (the outline's options)
+
+def _mha(dim: int) -> nn.MultiheadAttention:
+    if dim % MHA_HEADS:
+        raise ValueError(f"width {dim}: multi-head attention needs a width divisible by its {MHA_HEADS} heads")
+    return nn.MultiheadAttention(dim, MHA_HEADS, batch_first=True)
+
+def window_mask(mask: torch.Tensor, k: int = 3) -> torch.Tensor:
+    "[B, L, L], True where query i may not attend to key j: j outside i's window of `k`, or padding (but j = i)."
+    i = torch.arange(mask.shape[1], device=mask.device)
+    near = (i[:, None] - i[None]).abs() <= k // 2
+    # a query with no key at all would give NaN (and NaN gradients) even where its output is dropped
+    return ~((near & mask[:, None, :]) | torch.eye(len(i), dtype=torch.bool, device=mask.device))
+
 class VisualPyramidStudent(nn.Module):
     "FPN top-down on the student's four taps: LN, lateral 1x1 to `out_dim`, resize, upsample-add, 3x3 smooth."
     def __init__(self, in_dim: int, out_dim: int, image_size: int):
@@ -271,37 +285,78 @@ class VisualPyramidStudent(nn.Module):
         return out
 
 class LanguageHierarchyStudent(nn.Module):
-    "L1..L4 of the student: per-level width adapters, the teacher's pooling, learned L3 attention scores."
-    def __init__(self, in_dim: int, out_dim: int, head_dim: int = 64):
+    "L1..L4 of the student: width adapters; L2, L3 by window + learned attention pooling, or by multi-head attention."
+    def __init__(self, in_dim: int, out_dim: int, head_dim: int = 64, pooling: str = 'window_attention'):
         super().__init__()
+        if pooling not in LANGUAGE_POOLINGS:
+            raise ValueError(f"pooling: expected one of {list(LANGUAGE_POOLINGS)}, got {pooling!r}")
         self.adapt = nn.ModuleList(_adapter(in_dim, out_dim) for _ in L_LEVELS)
-        self.q, self.k = _adapter(in_dim, head_dim), _adapter(in_dim, head_dim)
-        self.head_dim = head_dim
+        self.pooling, self.head_dim = pooling, head_dim
+        if pooling == 'window_attention':
+            self.q, self.k = _adapter(in_dim, head_dim), _adapter(in_dim, head_dim)
+        else:
+            self.phrase, self.sentence = _mha(out_dim), _mha(out_dim)
 
     def forward(self, text: list[torch.Tensor], mask: torch.Tensor, eot: torch.Tensor):
-        x1, x2, x3, x4 = text
         t1, t2, t3, t4 = [a(x) for a, x in zip(self.adapt, text)]
-        phr = phrase_windows(t2, mask)
-        scores = torch.einsum('bd,bld->bl', self.q(global_token(x4, eot)), self.k(x3)) / self.head_dim ** 0.5
-        l3, a = attention_pool(scores, t3, mask)
-        return [masked_mean(t1, mask), masked_mean(phr, mask), l3, global_token(t4, eot)], [t1, phr, t3, t4], a
+        g = global_token(t4, eot)
+        if self.pooling == 'window_attention':
+            phr = phrase_windows(t2, mask)
+            query = self.q(global_token(text[3], eot))
+            scores = torch.einsum('bd,bld->bl', query, self.k(text[2])) / self.head_dim ** 0.5
+            l3, a = attention_pool(scores, t3, mask)
+        else:
+            phr, l3, a = self.attend(t2, t3, g, mask)
+        return [masked_mean(t1, mask), masked_mean(phr, mask), l3, g], [t1, phr, t3, t4], a
+
+    def attend(self, t2, t3, g, mask):
+        "The outline's L2 / L3: multi-head attention within each token's window of 3, multi-head pooling queried by L4."
+        keep = mask[..., None]
+        t2, t3 = torch.where(keep, t2, 0), torch.where(keep, t3, 0)   # padding never enters, even non-finite
+        blocked = window_mask(mask).repeat_interleave(MHA_HEADS, 0)
+        phr = torch.where(keep, self.phrase(t2, t2, t2, attn_mask=blocked, need_weights=False)[0], 0)
+        l3, a = self.sentence(g[:, None], t3, t3, key_padding_mask=~mask)   # weights averaged over the heads
+        return phr, l3[:, 0], a[:, 0]
+
+def _attend(attn: nn.MultiheadAttention, query: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    "One descriptor [B, E] attending over the other modality's level descriptors [B, n, E] -> [B, E]."
+    return attn(query[:, None], levels, levels, need_weights=False)[0][:, 0]
 
 class Bridge(nn.Module):
-    "The student's bridge into its joint embedding space: B_v from the pyramid width, B_t from the language width."
-    def __init__(self, vision_dim: int, text_dim: int, embed_dim: int):
+    "The student's bridge into its joint space: heads B_v, B_t for the lower levels; 'v2l_l2v' adds cross-attention."
+    def __init__(self, vision_dim: int, text_dim: int, embed_dim: int, mode: str = 'heads'):
         super().__init__()
+        if mode not in BRIDGES:
+            raise ValueError(f"mode: expected one of {list(BRIDGES)}, got {mode!r}")
         self.vision, self.text = _adapter(vision_dim, embed_dim), _adapter(text_dim, embed_dim)
+        self.mode = mode
+        if mode == 'v2l_l2v':   # one attention per lower level and direction
+            self.v2l = nn.ModuleList(_mha(embed_dim) for _ in range(3))
+            self.l2v = nn.ModuleList(_mha(embed_dim) for _ in range(3))
+
+    def forward(self, v: list, L: list, image_emb: torch.Tensor, text_emb: torch.Tensor) -> tuple[list, list]:
+        "(z_v, z_l): the lower levels in the joint space, the top pair the deployed embeddings untouched."
+        z_v = [None if x is None else self.vision(x) for x in v[:3]]
+        z_l = [self.text(x) for x in L[:3]]
+        if self.mode == 'v2l_l2v':   # both directions read the heads' descriptors: no order between them
+            dt = z_l[0].dtype
+            pyramid = torch.stack([z for z in z_v if z is not None] + [image_emb.to(dt)], 1)   # active P levels and P5
+            hierarchy = torch.stack(z_l + [text_emb.to(dt)], 1)                                # L1..L4
+            z_v = [None if z is None else z + _attend(a, z, hierarchy) for a, z in zip(self.v2l, z_v)]
+            z_l = [z + _attend(a, z, pyramid) for a, z in zip(self.l2v, z_l)]
+        return z_v + [image_emb], z_l + [text_emb]
 
 # %% ../nbs/07_pyramids.ipynb #4c8d8731
 class StudentUCMP(nn.Module):
-    "The student's UCMP: every adapter of the method (FPN, language adapters, L3 attention, bridge, W_e)."
-    def __init__(self, teacher_dims, student_dims, image_size: int, pyramid_dim: int | None = None, head_dim: int = 64):
+    "The student's UCMP: every adapter of the method (FPN, language adapters, L2 / L3 pooling, bridge, W_e)."
+    def __init__(self, teacher_dims, student_dims, image_size: int, pyramid_dim: int | None = None, head_dim: int = 64,
+                 bridge: str = 'heads', language_pooling: str = 'window_attention'):
         super().__init__()
         C = pyramid_dim or teacher_dims.vision
         D = pyramid_dim or teacher_dims.text
         self.visual = VisualPyramidStudent(student_dims.vision, C, image_size)
-        self.language = LanguageHierarchyStudent(student_dims.text, D, head_dim)
-        self.bridge = Bridge(C, D, student_dims.embed)
+        self.language = LanguageHierarchyStudent(student_dims.text, D, head_dim, language_pooling)
+        self.bridge = Bridge(C, D, student_dims.embed, bridge)
         same = student_dims.embed == teacher_dims.embed
         self.embed_map = nn.Identity() if same else nn.Linear(student_dims.embed, teacher_dims.embed, bias=False)
         self.grids = self.visual.grids
@@ -310,8 +365,7 @@ class StudentUCMP(nn.Module):
         P = self.visual(taps.vision, active_v)
         L, toks, a = self.language(taps.text, taps.text_mask, taps.eot)
         v = [None if p is None else p.mean((-2, -1)) for p in P]
-        z_v = [None if x is None else self.bridge.vision(x) for x in v[:3]] + [taps.image_emb]
-        z_l = [self.bridge.text(x) for x in L[:3]] + [taps.text_emb]
+        z_v, z_l = self.bridge(v, L, taps.image_emb, taps.text_emb)
         emb = [self.embed_map(e) for e in (taps.image_emb, taps.text_emb)]
         return Pyramid(P=P, L=L, v=v, z_v=z_v, z_l=z_l, emb=emb,
                        L_tokens=toks, attn=a, mask=taps.text_mask)
