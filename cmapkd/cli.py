@@ -13,8 +13,9 @@ from .presets import PRESETS, add_config_args, load_run_config, run_command
 
 # %% auto #0
 __all__ = ['COMMANDS', 'RETRAIN_HELP', 'MISSING_HELP', 'STOP_SIGNALS', 'smoke', 'Parser', 'build_parser', 'main',
-           'check_reproduce_args', 'check_tune_args', 'check_out', 'run_tune', 'processes', 'descendants',
-           'stop_descendants', 'resume_command', 'kept_results', 'stop_on_signals']
+           'check_reproduce_args', 'check_tune_args', 'check_preset_and_jobs', 'preset_folders', 'check_out',
+           'run_tune', 'processes', 'descendants', 'stop_descendants', 'resume_command', 'kept_results',
+           'stop_on_signals']
 
 # %% ../nbs/19_cli.ipynb #f7ef635a
 def smoke(cfg) -> dict:
@@ -98,19 +99,17 @@ def main(argv=None):
 
 def check_reproduce_args(a) -> None:
     "Every argument of `cmapkd reproduce`, before any work: a ValueError that names the flag (one line on stderr, exit 2)."
-    if a.preset not in PRESETS: raise ValueError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
+    check_preset_and_jobs(a)
     bad = [s for s in a.seeds if not 0 <= s < 2**32]
     if bad: raise ValueError(f"--seeds: expected integers from 0 to {2**32 - 1}, got {bad[0]}")
     twice = sorted({s for s in a.seeds if a.seeds.count(s) > 1})
     if twice: raise ValueError(f"--seeds: expected distinct seeds, got {twice[0]} more than once")
     if a.n_gpus < 1: raise ValueError(f"--n-gpus: expected an integer >= 1, got {a.n_gpus}")
-    if a.jobs is not None and a.jobs < 1:
-        raise ValueError(f"--jobs: expected an integer >= 1 (or no --jobs: one run per CPU core), got {a.jobs}")
     if a.jobs is not None and a.jobs > 1 and a.n_gpus > 1:
         raise ValueError(f"--jobs: a run on {a.n_gpus} GPUs takes them all; expected --jobs 1 or no --jobs, got {a.jobs}")
     if a.first_look:
         a.out = a.out or str(Path('quick', *preset_dir(a.preset).parts[1:]))   # quick/ for tiny, quick/<preset>/ else
-        if (Path(a.out).resolve() in {preset_dir(a.preset).resolve(), (clone_root() / preset_dir(a.preset)).resolve()}):
+        if Path(a.out).resolve() in preset_folders(a.preset):
             raise ValueError(f"--out: a first look writes a folder of its own, not {a.out} (the committed results of "
                              f"preset '{a.preset}'); expected another folder (default quick/)")
     check_out(a)
@@ -122,10 +121,8 @@ def check_reproduce_args(a) -> None:
 
 def check_tune_args(a) -> list:
     "Every argument of `cmapkd tune`, before any work (a ValueError that names the flag); returns the rows as (method, variant)."
-    if a.preset not in PRESETS: raise ValueError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
+    check_preset_and_jobs(a)
     if not 0 <= a.seed < 2**32: raise ValueError(f"--seed: expected an integer from 0 to {2**32 - 1}, got {a.seed}")
-    if a.jobs is not None and a.jobs < 1:
-        raise ValueError(f"--jobs: expected an integer >= 1 (or no --jobs: one run per CPU core), got {a.jobs}")
     if a.steps < 0: raise ValueError(f"--steps: expected an integer >= 0 (0: the preset's length), got {a.steps}")
     from cmapkd.tune import TUNED_ROWS, parse_row   # torch: the rows are checked against the methods
     rows = [parse_row(r) for r in a.rows] if a.rows else list(TUNED_ROWS)
@@ -133,14 +130,23 @@ def check_tune_args(a) -> list:
     check_writable(a.out, '--out')
     return rows
 
+def check_preset_and_jobs(a) -> None:
+    "The flags `tune` and `reproduce` share: `--preset` known, `--jobs` >= 1 when given."
+    if a.preset not in PRESETS: raise ValueError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
+    if a.jobs is not None and a.jobs < 1:
+        raise ValueError(f"--jobs: expected an integer >= 1 (or no --jobs: one run per CPU core), got {a.jobs}")
+
+def preset_folders(preset: str) -> set:
+    "The resolved folder of `preset`'s paper, named from here and from the clone's root."
+    return {preset_dir(preset).resolve(), (clone_root() / preset_dir(preset)).resolve()}
+
 def check_out(a) -> None:
     "`--out`: a folder of this preset (or none yet), never another preset's; sets its default."
     from cmapkd.report import check_preset_dir   # pandas, matplotlib: only for these commands
     a.out = str(a.out or preset_dir(a.preset))
     out = Path(a.out).absolute()
     if out.exists() and not out.is_dir(): raise ValueError(f"--out: {a.out} is a file, expected a folder")
-    owner = next((p for p in PRESETS if p != a.preset
-                  and out.resolve() in {preset_dir(p).resolve(), (clone_root() / preset_dir(p)).resolve()}), None)
+    owner = next((p for p in PRESETS if p != a.preset and out.resolve() in preset_folders(p)), None)
     if owner:
         raise ValueError(f"--out: {a.out} is the folder of preset '{owner}'; expected a folder of preset '{a.preset}' "
                          f"({preset_dir(a.preset)}/ by default)")

@@ -390,8 +390,9 @@ def clock(s: float) -> str:
 
 def last_times(out_dir, preset_name: str, seeds, first_look: bool = False) -> tuple[dict, str]:
     "The wall time of each notebook in the last recorded reproduction (or first look) of `preset_name` (in `out_dir`, else the repository's paper/), scaled to `seeds`; ({}, '') when there is none."
-    name, root = f'reproduction_{preset_name}.json', notebooks_dir().parent / 'paper'
-    recs = ((p, json.loads(p.read_text())) for p in (Path(out_dir) / name, root / name, root / preset_name / name) if p.exists())
+    name = f'reproduction_{preset_name}.json'
+    recs = ((p, json.loads(p.read_text())) for p in (Path(out_dir) / name, clone_root() / preset_dir(preset_name) / name)
+            if p.exists())
     f, rec = next(((p, r) for p, r in recs if r.get('first_look', False) == first_look), (None, None))
     if f is None:
         return {}, ''
