@@ -4,13 +4,13 @@
 
 # %% ../nbs/11_baselines.ipynb #fe791198
 from __future__ import annotations
-import importlib, math
+import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from einops import rearrange
 from .config import RunConfig, Stage, METHODS, apply_variant
 from .backbones import Backbone, Taps
 from .losses import kd_kl, info_nce, channel_norm, cosine_matrix, gather_batch
-from .method import Method
+from .method import Method, REGISTRY, register_method
 
 # %% auto #0
 __all__ = ['batch_logits', 'Scratch', 'KD', 'FitNet', 'CLIPKD', 'soft_ce', 'TinyCLIP', 'PromptKD', 'kendall_tau',
@@ -23,6 +23,7 @@ def batch_logits(img: torch.Tensor, txt: torch.Tensor, scale) -> torch.Tensor:
     return scale * cosine_matrix(img, txt)
 
 # %% ../nbs/11_baselines.ipynb #7c86a4f9
+@register_method('scratch')
 class Scratch(Method):
     needs_teacher = False
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
@@ -30,6 +31,7 @@ class Scratch(Method):
         return self.total(task, task.new_zeros(()), self.task_weight(stage))
 
 # %% ../nbs/11_baselines.ipynb #060c4f82
+@register_method('kd')
 class KD(Method):
     def kd(self, tf, s: Taps, logit_scale):
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
@@ -39,9 +41,10 @@ class KD(Method):
 
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
         task, kd = self.task(s, logit_scale), self.kd(tf, s, logit_scale)
-        return {**self.total(task, self.options.get('kd_weight', 1.0) * kd, self.task_weight(stage)), 'kd': kd}
+        return {**self.total(task, self.options.kd_weight * kd, self.task_weight(stage)), 'kd': kd}
 
 # %% ../nbs/11_baselines.ipynb #07ecbea5
+@register_method('fitnet')
 class FitNet(KD):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
@@ -73,6 +76,7 @@ class FitNet(KD):
         return super().forward(tf, s, stage, logit_scale)
 
 # %% ../nbs/11_baselines.ipynb #69878740
+@register_method('clipkd')
 class CLIPKD(Method):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
@@ -93,7 +97,7 @@ class CLIPKD(Method):
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
         crd = 0.5 * (kd_kl(zs, zt, 1.0) + kd_kl(zs.T, zt.T, 1.0))
         o = self.options
-        distill = o.get('fd_weight', 2000.0) * fd + o.get('icl_weight', 1.0) * icl + o.get('crd_weight', 1.0) * crd
+        distill = o.fd_weight * fd + o.icl_weight * icl + o.crd_weight * crd
         return {**self.total(self.task(s, logit_scale), distill, self.task_weight(stage)), 'fd': fd, 'icl': icl, 'crd': crd}
 
 # %% ../nbs/11_baselines.ipynb #da595fd3
@@ -101,17 +105,19 @@ def soft_ce(student_logits, teacher_logits):
     "Soft cross-entropy $-\\sum_j \\mathrm{softmax}(z^t)_j \\log \\mathrm{softmax}(z^s)_j$, mean over rows."
     return -(teacher_logits.softmax(-1) * student_logits.log_softmax(-1)).sum(-1).mean()
 
+@register_method('tinyclip')
 class TinyCLIP(Method):
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        scale = self.options.get('logit_scale', 50.0)
+        scale = self.options.logit_scale
         zs, zt = batch_logits(s.image_emb, s.text_emb, scale), batch_logits(tf['v_emb'], tf['t_emb'], scale)
         am = 0.5 * (soft_ce(zs, zt) + soft_ce(zs.T, zt.T))
         return {**self.total(self.task(s, logit_scale), am, self.task_weight(stage)), 'am': am}
 
     def task_weight(self, stage: Stage) -> float:
-        return self.options.get('task_weight', 0.0)
+        return self.options.task_weight
 
 # %% ../nbs/11_baselines.ipynb #ede2a0ae
+@register_method('promptkd')
 class PromptKD(Method):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
@@ -121,8 +127,8 @@ class PromptKD(Method):
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
         zs = batch_logits(self.proj(s.image_emb.float()), tf['t_emb'], logit_scale.exp())
         zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
-        kd, task = kd_kl(zs, zt, self.options.get('temperature', 1.0)), self.task(s, logit_scale)
-        return {**self.total(task, self.options.get('kd_weight', 1.0) * kd, self.task_weight(stage)), 'kd': kd}
+        kd, task = kd_kl(zs, zt, self.options.temperature), self.task(s, logit_scale)
+        return {**self.total(task, self.options.kd_weight * kd, self.task_weight(stage)), 'kd': kd}
 
 # %% ../nbs/11_baselines.ipynb #fc56531d
 def kendall_tau(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -137,10 +143,11 @@ def non_target_logits(z: torch.Tensor) -> torch.Tensor:
     n = z.shape[0]
     return z[~torch.eye(n, dtype=torch.bool, device=z.device)].view(n, n - 1)
 
+@register_method('c2kd')
 class C2KD(Method):
     def direction(self, zs, zt):
-        keep = (kendall_tau(zt, zs) > self.options.get('kendall_threshold', 0.0)).float()
-        T = self.options.get('temperature', 1.0)
+        keep = (kendall_tau(zt, zs) > self.options.kendall_threshold).float()
+        T = self.options.temperature
         kl = kd_kl(non_target_logits(zs), non_target_logits(zt), T, reduction='none')
         return (kl * keep).mean(), keep.mean()
 
@@ -157,6 +164,7 @@ def token_self_similarity(maps: torch.Tensor) -> torch.Tensor:
     x = F.normalize(rearrange(maps.float(), 'b c h w -> b (h w) c'), dim=-1)
     return x @ x.transpose(1, 2)
 
+@register_method('llavakd')
 class LLaVAKD(KD):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
@@ -210,22 +218,21 @@ def bild(zs, zt, T: float, reverse: bool = True):
     t_idx, s_idx = zt.topk(int(kt.max()), -1).indices, zs.detach().topk(int(ks.max()), -1).indices
     return logit_difference_kl(zs, zt, t_idx, kt, T, reverse) + logit_difference_kl(zs, zt, s_idx, ks, T, reverse)
 
+@register_method('dbild')
 class DBiLD(Method):
     def dbild(self, zs, zt):
         "DBiLD of logits `zs` against the teacher's `zt`, both directions averaged, with the options' temperature and KL."
-        kl = self.options.get('kl', 'reverse')
-        if kl not in ('reverse', 'forward'):
-            raise ValueError(f"method.options.kl: expected 'reverse' (DBiLD) or 'forward' (BiLD), got {kl!r}")
-        T, rev = self.options.get('temperature', 3.0), kl == 'reverse'
+        T, rev = self.options.temperature, self.options.kl == 'reverse'
         return 0.5 * (bild(zs, zt, T, rev) + bild(zs.T, zt.T, T, rev))
 
     def forward(self, tf, s: Taps, stage: Stage, logit_scale):
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
         d = self.dbild(zs, batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale))
-        return {**self.total(self.task(s, logit_scale), self.options.get('dbild_weight', 1.0) * d, self.task_weight(stage)),
+        return {**self.total(self.task(s, logit_scale), self.options.dbild_weight * d, self.task_weight(stage)),
                 'dbild': d}
 
 # %% ../nbs/11_baselines.ipynb #b7c1e202
+@register_method('switchkd')
 class SwitchKD(DBiLD):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
@@ -240,15 +247,14 @@ class SwitchKD(DBiLD):
         own = self.dbild(batch_logits(s.image_emb, s.text_emb, logit_scale.exp()), zt)
         switch = self.dbild(self.switched_logits(tf, s), zt)
         o = self.options
-        distill = o.get('dbild_weight', 1.0) * own + o.get('switch_weight', 1.0) * switch
+        distill = o.dbild_weight * own + o.switch_weight * switch
         return {**self.total(self.task(s, logit_scale), distill, self.task_weight(stage)), 'dbild': own, 'switch': switch}
 
 # %% ../nbs/11_baselines.ipynb #3a09a0e4
 def method_class(name: str) -> type:
-    "The class of method `name`, imported from where `cmapkd.config.METHODS` says it lives."
-    if name not in METHODS: raise ValueError(f"method.name: unknown method '{name}'; valid: {list(METHODS)}")
-    module, cls = METHODS[name].split(':')
-    return getattr(importlib.import_module(module), cls)
+    "The class registered for method `name`."
+    if name not in REGISTRY: raise ValueError(f"method.name: unknown method '{name}'; valid: {list(METHODS)}")
+    return REGISTRY[name]
 
 def build_method(cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int = 0, world_size: int = 1) -> Method:
     "The loss module of `cfg.method.name`."

@@ -11,24 +11,20 @@ import yaml
 from .io import atomic_write, cache_root
 
 # %% auto #0
-__all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'METHODS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS',
-           'SETTINGS', 'TRADEOFFS', 'BRIDGES', 'LANGUAGE_POOLINGS', 'LEVEL_NORMS', 'ALSN_ACTIVATIONS',
-           'RELATION_LEVELS', 'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'FIELD_RULES', 'SUITE_TASKS',
-           'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData',
-           'EvalSpec', 'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config',
-           'apply_overrides', 'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale', 'apply_variant',
-           'register_model_config', 'model_config', 'tower_depths', 'default_taps', 'check_model', 'check_fields',
-           'validate', 'eval_data_spec', 'validate_suite']
+__all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS', 'SETTINGS',
+           'TRADEOFFS', 'BRIDGES', 'LANGUAGE_POOLINGS', 'LEVEL_NORMS', 'ALSN_ACTIVATIONS', 'RELATION_LEVELS',
+           'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'METHODS', 'FIELD_RULES', 'SUITE_TASKS', 'VQA_NO_ANSWERS',
+           'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData', 'EvalSpec',
+           'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config', 'apply_overrides',
+           'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale', 'apply_variant', 'NoOptions', 'KDOptions',
+           'CLIPKDOptions', 'TinyCLIPOptions', 'PromptKDOptions', 'C2KDOptions', 'DBiLDOptions', 'SwitchKDOptions',
+           'MethodCard', 'check_variant', 'register_model_config', 'model_config', 'tower_depths', 'default_taps',
+           'check_model', 'check_fields', 'method_options', 'validate', 'eval_data_spec', 'validate_suite']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')   # visual pyramid, strides 4, 8, 16, 32
 L_LEVELS = ('L1', 'L2', 'L3', 'L4')   # token, phrase, sentence, global
 LEVELS = P_LEVELS + L_LEVELS
-METHODS = {'scratch': 'cmapkd.baselines:Scratch', 'kd': 'cmapkd.baselines:KD', 'fitnet': 'cmapkd.baselines:FitNet',
-           'clipkd': 'cmapkd.baselines:CLIPKD', 'tinyclip': 'cmapkd.baselines:TinyCLIP',
-           'promptkd': 'cmapkd.baselines:PromptKD', 'c2kd': 'cmapkd.baselines:C2KD', 'llavakd': 'cmapkd.baselines:LLaVAKD',
-           'dbild': 'cmapkd.baselines:DBiLD', 'switchkd': 'cmapkd.baselines:SwitchKD',
-           'cmapkd': 'cmapkd.method:CMAPKD'}   # name -> 'module:Class'
 # baselines designed for another setting, adapted from their papers' equations to a two-tower student (daggered in tables)
 ADAPTED = {'promptkd': 'prompt tuning', 'c2kd': 'audio-visual', 'llavakd': 'multimodal LLMs', 'dbild': 'LLMs',
            'switchkd': 'multimodal LLMs'}
@@ -109,7 +105,7 @@ class MethodSpec:
     relation_gamma: float = 0.3            # L_relation = L_gram + relation_gamma * L_level (09_losses)
     relation_levels: str = 'visual'        # one of RELATION_LEVELS (09_losses)
     logit_temperature: float | None = 0.07 # the student's contrastive loss at this temperature; None: learned (10)
-    options: dict = field(default_factory=dict)   # baseline-specific settings
+    options: dict = field(default_factory=dict)   # the method's own settings, checked against METHODS[name].options
 
 @dataclass
 class Stage:
@@ -338,6 +334,67 @@ def apply_variant(cfg: RunConfig) -> RunConfig:
     keyed = [f'{k}={v}' for k, v in ov.items() if k.startswith(('method.', 'optim.'))]
     return apply_overrides(cfg, keyed) if keyed else cfg
 
+# %% ../nbs/01_config.ipynb #6e0ee939
+@dataclass
+class NoOptions:
+    "The options of a method without settings of its own."
+
+@dataclass
+class KDOptions:
+    kd_weight: float = 1.0                 # multiplies the KD term (KD, FitNet's second stage)
+
+@dataclass
+class CLIPKDOptions:                       # the official code's weights of its three terms
+    fd_weight: float = 2000.0              # feature distillation
+    icl_weight: float = 1.0                # interactive contrastive learning
+    crd_weight: float = 1.0                # contrastive relational distillation
+
+@dataclass
+class TinyCLIPOptions:
+    logit_scale: float = 50.0              # the fixed scale of the affinity logits (the official code's)
+    task_weight: float = 0.0               # affinity mimicking alone, as in the paper
+
+@dataclass
+class PromptKDOptions:
+    kd_weight: float = 1.0
+    temperature: float = 1.0
+
+@dataclass
+class C2KDOptions:
+    kendall_threshold: float = 0.0         # a row is distilled when teacher and student rank its logits alike
+    temperature: float = 1.0
+
+@dataclass
+class DBiLDOptions:
+    kl: str = 'reverse'                    # 'reverse' (DBiLD) or 'forward' (BiLD)
+    temperature: float = 3.0
+    dbild_weight: float = 1.0
+
+@dataclass
+class SwitchKDOptions(DBiLDOptions):
+    switch_weight: float = 1.0             # the DBiLD term of the switched logits (lambda_2)
+
+@dataclass(frozen=True)
+class MethodCard:
+    "What a config is checked against for one method: the dataclass of its options, the ablation variants it takes."
+    options: type = NoOptions
+    variants: tuple = ANY_METHOD_VARIANTS
+
+METHODS = {'scratch': MethodCard(), 'kd': MethodCard(KDOptions), 'fitnet': MethodCard(KDOptions),
+           'clipkd': MethodCard(CLIPKDOptions), 'tinyclip': MethodCard(TinyCLIPOptions),
+           'promptkd': MethodCard(PromptKDOptions), 'c2kd': MethodCard(C2KDOptions), 'llavakd': MethodCard(),
+           'dbild': MethodCard(DBiLDOptions), 'switchkd': MethodCard(SwitchKDOptions),
+           'cmapkd': MethodCard(variants=tuple(VARIANTS))}
+
+def check_variant(name: str, variant: str | None, where: str = 'method.variant'):
+    "Raise, naming `where`, when method `name` does not take the ablation `variant` (None: no variant)."
+    if variant is None: return
+    if variant not in VARIANTS: raise ValueError(f"{where}: unknown variant '{variant}'; valid: {sorted(VARIANTS)}")
+    if variant not in METHODS[name].variants:
+        takers = ' / '.join(repr(m) for m, card in METHODS.items() if variant in card.variants)
+        raise ValueError(f"{where}: '{variant}' is an ablation of {takers}, not of '{name}' "
+                         f"('{name}' takes {list(METHODS[name].variants)})")
+
 # %% ../nbs/01_config.ipynb #acfab2c5
 def register_model_config(spec: ModelSpec) -> str:
     "Make an inline config loadable by name through `open_clip.create_model` (writes a json to the cache)."
@@ -396,6 +453,9 @@ def _within(lo, hi): return (lambda v: lo <= v <= hi), f'within [{lo}, {hi}]'
 def _one_of(choices): return (lambda v: v in choices), f'one of {list(choices)}'
 def _each(rule): return (lambda v: all(rule[0](x) for x in v)), f'entries {rule[1]}'
 
+_DBILD_RULES = dict(kl=((lambda v: v in ('reverse', 'forward')), "'reverse' (DBiLD) or 'forward' (BiLD)"),
+                   temperature=_above(0), dbild_weight=_at_least(0))
+
 # The range of every field with one, per dataclass; the types come from the dataclasses' annotations.
 FIELD_RULES = {
     ModelSpec: dict(tokenizer=_one_of(('auto', 'open_clip', 'scenes-words', 'hf'))),
@@ -415,6 +475,13 @@ FIELD_RULES = {
                     weight_decay=_at_least(0),
                     betas=(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), 'two numbers in [0, 1)'),
                     eps=_above(0), warmup=_within(0, 1), grad_clip=_above(0), accum_steps=_at_least(1)),
+    KDOptions: dict(kd_weight=_at_least(0)),
+    CLIPKDOptions: dict(fd_weight=_at_least(0), icl_weight=_at_least(0), crd_weight=_at_least(0)),
+    TinyCLIPOptions: dict(logit_scale=_above(0), task_weight=_at_least(0)),
+    PromptKDOptions: dict(kd_weight=_at_least(0), temperature=_above(0)),
+    C2KDOptions: dict(kendall_threshold=_within(-1, 1), temperature=_above(0)),
+    DBiLDOptions: dict(_DBILD_RULES),
+    SwitchKDOptions: dict(_DBILD_RULES, switch_weight=_at_least(0)),
     EvalSpec: dict(batch_size=_at_least(1), vqa_answers=_at_least(1), vqa_epochs=_at_least(1),
                    efficiency_batch=_at_least(1)),   # eval.suite (issue 17): its type comes from EvalSpec; its rule goes here
     RunConfig: dict(teacher_train_steps=_at_least(0), teacher_batch=_at_least(0), setting=_one_of(SETTINGS),
@@ -455,6 +522,19 @@ def check_fields(obj, where: str = ''):
         if f.name == 'stages':
             for i, s in enumerate(v): check_fields(s, f'{path}[{i}]')
 
+def method_options(name: str, options: dict):
+    "The options of method `name`, the config's `method.options` as the method's dataclass, checked like every field."
+    cls = METHODS[name].options
+    valid = [f.name for f in fields(cls)]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        takes = f'valid: {valid}' if valid else 'it takes none'
+        raise ValueError(f"method.options: unknown option(s) {unknown} of method '{name}'; {takes}")
+    hints = typing.get_type_hints(cls)
+    opts = cls(**{k: _number(hints[k], v) for k, v in options.items()})
+    check_fields(opts, 'method.options')
+    return opts
+
 def validate(cfg: RunConfig) -> RunConfig:
     "Check `cfg` and raise a clear error naming the field; returns `cfg` so calls can chain."
     if not isinstance(cfg, RunConfig): raise TypeError(f"validate: expected a RunConfig, got {type(cfg).__name__}")
@@ -463,11 +543,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     check_model(cfg.student, 'student')
     m = cfg.method
     if m.name not in METHODS: raise ValueError(f"method.name: unknown method '{m.name}'; valid: {list(METHODS)}")
-    if m.variant is not None and m.variant not in VARIANTS:
-        raise ValueError(f"method.variant: unknown variant '{m.variant}'; valid: {sorted(VARIANTS)}")
-    if m.variant is not None and m.name != 'cmapkd' and m.variant not in ANY_METHOD_VARIANTS:
-        raise ValueError(f"method.variant: '{m.variant}' is an ablation of 'cmapkd', not of '{m.name}' "
-                         f"(any method takes {list(ANY_METHOD_VARIANTS)})")
+    check_variant(m.name, m.variant)
+    method_options(m.name, m.options)
     if cfg.data.name not in DATASETS:
         raise ValueError(f"data.name: unknown dataset '{cfg.data.name}'; valid: {list(DATASETS)}")
     if cfg.data.name != 'scenes' and (not cfg.data.root or not Path(cfg.data.root).exists()):

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import math
 import torch, torch.nn as nn
-from .config import RunConfig, Stage, WEIGHTINGS, P_LEVELS, L_LEVELS
+from .config import RunConfig, Stage, WEIGHTINGS, P_LEVELS, L_LEVELS, METHODS, NoOptions, method_options
 from .backbones import Backbone, Taps
 from .pyramids import Pyramid, TeacherUCMP, StudentUCMP, TeacherHeads, dims_of, fp32_context
 from .alsn import ALSN, alsn_entropy, fixed_weights, level_names, policy_loss, standardise
@@ -14,16 +14,18 @@ from .losses import (ALL_LEVELS, active_levels, intra_loss, align_loss, relation
                            mean_over_ranks)
 
 # %% auto #0
-__all__ = ['Method', 'CMAPKD']
+__all__ = ['REGISTRY', 'Method', 'register_method', 'CMAPKD']
 
 # %% ../nbs/10_method.ipynb #d1bf5d77
 class Method(nn.Module):
     "Base of every method: the student's task loss, the teacher's embeddings as features, no student-side modules."
     needs_teacher = True
+    name: str | None = None   # its key in cmapkd.config.METHODS, set by `register_method`
 
     def __init__(self, cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int = 0, world_size: int = 1):
         super().__init__()
-        self.spec, self.options = cfg.method, cfg.method.options
+        self.spec = cfg.method
+        self.options = method_options(self.name, cfg.method.options) if self.name else NoOptions()
         self.rank, self.world_size = rank, world_size
         if teacher is not None:   # None: a method that needs no teacher (`needs_teacher = False`)
             self.register_buffer('t_scale', teacher.logit_scale.detach().exp().clone().float())
@@ -54,7 +56,19 @@ class Method(nn.Module):
         "The method's own parameters by group (all adapters here)."
         return {'adapters': list(self.parameters()), 'alsn': []}
 
+REGISTRY: dict[str, type] = {}   # method name -> its class, filled as the modules that define them are imported
+
+def register_method(name: str):
+    "Class decorator, as timm's `register_model`: the class implements method `name` (a key of `cmapkd.config.METHODS`)."
+    if name not in METHODS: raise ValueError(f"register_method: '{name}' is not a key of cmapkd.config.METHODS")
+    def register(cls: type) -> type:
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+    return register
+
 # %% ../nbs/10_method.ipynb #b929d3f7
+@register_method('cmapkd')
 class CMAPKD(Method):
     "CMAPKD: UCMP on both sides, ALSN, L_total = l1 intra + l2 align + l3 relation + l4 task, and ALSN's reward."
     def __init__(self, cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int = 0, world_size: int = 1):

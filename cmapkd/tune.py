@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, time
 from dataclasses import asdict
-from .config import SETTINGS, METHODS, VARIANTS
+from .config import SETTINGS, METHODS, VARIANTS, check_variant
 from .presets import preset
 from .io import atomic_write, git_commit
 from .baselines import method_class
@@ -35,10 +35,12 @@ def point_experiment(setting: str, lr: float, weight: float) -> str:
 TUNED_ROWS = tuple((m, None) for m in METHODS) + (('cmapkd', 'dto'), ('clipkd', 'dto'))   # every row that trains (design 3.11)
 
 def parse_row(row: str) -> tuple:
-    "`(method, variant)` of a row's name ('clipkd', 'cmapkd_dto', 'cmapkd_one_stage'); a ValueError names the valid rows."
+    "`(method, variant)` of a row's name ('clipkd', 'cmapkd_dto', 'cmapkd_one_stage'); a ValueError names the valid rows, or the variant a method does not take."
     if row in METHODS: return row, None
     m, _, v = row.partition('_')
-    if m in METHODS and v in VARIANTS: return m, v
+    if m in METHODS and v in VARIANTS:
+        check_variant(m, v, f'--rows: {row!r}')
+        return m, v
     raise ValueError(f"--rows: unknown row {row!r}; expected a method {list(METHODS)} or method_variant "
                      f"(e.g. {', '.join(row_name(*r) for r in TUNED_ROWS if r[1])})")
 
