@@ -278,8 +278,10 @@ def kept_results(out, preset: str) -> int:
 
 def stop_on_signals(a, t0: float):
     "From now on SIGINT, SIGTERM and SIGHUP end this command and every process it started, with one line on stderr."
+    here = os.getcwd()
     def stop(signum, frame):
         for s in STOP_SIGNALS: signal.signal(s, signal.SIG_IGN)   # a second Ctrl-C does not cut the cleaning short
+        os.chdir(here)   # papermill moves this process into nbs/ while a notebook runs; a relative --out is the user's
         stop_descendants()
         bar = 'tqdm' in sys.modules and len(getattr(sys.modules['tqdm'].tqdm, '_instances', ())) > 0
         print(('\n' if bar else '') + f"cmapkd: stopped by {signal.Signals(signum).name} after {time.time() - t0:.0f} s; "

@@ -1,15 +1,18 @@
 """`cmapkd reproduce` stopped by SIGINT, SIGTERM or SIGHUP: every process it started ends, and it says so in one line.
 
 Each test starts a real `cmapkd reproduce --preset smoke` (its own output folder, a temporary CMAPKD_CACHE shared by the
-three so that the towers are pretrained once), waits for the line that says a run has started (an event, not a time:
-this machine may be loaded), records every process the command has started by then (the papermill kernel, in a
+three so that the towers are pretrained once), waits for the line that says a run has finished (an event, not a
+time: this machine may be loaded), records every process the command has started by then (the papermill kernel, in a
 session of its own, and its pool workers), sends the signal to the command alone, as a terminal or `kill` does, and
 checks that the command exits with status 128 + signal, that none of those processes nor any process of their
-sessions is left, and that the command's last words are one line saying what was kept and how to resume.
+sessions is left, and that the command's last words are one line saying what was kept (the result files that are
+there: the output folder is given relative to where the command was started, while papermill runs the experiment
+notebook from nbs/) and how to resume.
 """
 import os, re, signal, subprocess, sys
 from pathlib import Path
 import pytest
+from cmapkd.cli import kept_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +49,7 @@ def cache(tmp_path_factory):
 @pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads the process table from /proc')
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_ends_every_process_of_reproduce_with_one_line(sig, cache, tmp_path):
-    out = tmp_path / 'out'
+    out = 'out'   # relative to the command's folder, as a user types it
     env = dict(os.environ, CMAPKD_CACHE=str(cache), MPLBACKEND='Agg', PYTHONUNBUFFERED='1')
     err_file = tmp_path / 'stderr.txt'
     with open(err_file, 'w') as err:   # a file, not a pipe: nothing blocks on it while the test reads stdout
@@ -55,12 +58,12 @@ def test_a_signal_ends_every_process_of_reproduce_with_one_line(sig, cache, tmp_
                              start_new_session=True)   # its own session: the signal below reaches it alone
         shown = []
         try:
-            for line in p.stdout:   # the event: a run of run_main has started in a pool worker
+            for line in p.stdout:   # the event: a run of run_main's experiment 'main' has finished, a result is kept
                 shown.append(line)
-                if re.search(r'\] main \d+/\d+ .+: started$', line.rstrip('\n')):   # run_main's experiment 'main'
+                if re.search(r'\] main \d+/\d+ .+: \S+ [\d.]+ in ', line.rstrip('\n')):
                     break
             else:
-                pytest.fail(f'reproduce ended before a run started (exit {p.wait()}):\n{"".join(shown)}{err_file.read_text()[-3000:]}')
+                pytest.fail(f'reproduce ended before a run finished (exit {p.wait()}):\n{"".join(shown)}{err_file.read_text()[-3000:]}')
             procs = processes()
             started = started_by(p.pid, procs)
             sessions = {procs[q][2] for q in started if q in procs}
@@ -79,7 +82,9 @@ def test_a_signal_ends_every_process_of_reproduce_with_one_line(sig, cache, tmp_
     lines = [line for line in said.split('\n') if line.strip()]
     stop = [line for line in lines if 'stopped by' in line]
     assert len(stop) == 1 and lines[-1] == stop[0], lines[-5:]
-    assert re.fullmatch(rf"cmapkd: stopped by {sig.name} after \d+ s; kept \d+ result files of preset 'smoke' in "
-                        rf"{re.escape(str(out))}/results \(a run cut short is trained again\); resume with: cmapkd "
-                        rf"reproduce --preset smoke --out {re.escape(str(out))} --jobs 2", stop[0]), stop[0]
+    assert re.fullmatch(rf"cmapkd: stopped by {sig.name} after \d+ s; kept (\d+) result files of preset 'smoke' in "
+                        rf"{out}/results \(a run cut short is trained again\); resume with: cmapkd "
+                        rf"reproduce --preset smoke --out {out} --jobs 2", stop[0]), stop[0]
+    kept = int(re.search(r'kept (\d+)', stop[0]).group(1))
+    assert kept >= 1 and kept == kept_results(tmp_path / out, 'smoke'), (kept, stop[0])
     assert 'Traceback' not in said + rest and '\x1b[' not in said + rest, (said[-3000:], rest[-3000:])
