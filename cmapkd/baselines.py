@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from einops import rearrange
-from .config import RunConfig, Stage, METHODS, apply_variant
+from .config import RunConfig, Stage, METHODS
 from .backbones import Backbone, Taps
 from .losses import kd_kl, info_nce, channel_norm, cosine_matrix, gather_batch
 from .method import Method, REGISTRY, register_method
@@ -261,8 +261,7 @@ def build_method(cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int
     return method_class(cfg.method.name)(cfg, teacher, student, rank, world_size)
 
 def stages_for(cfg: RunConfig) -> list[Stage]:
-    "The schedule `cfg` runs: its own stages for cmapkd (variant applied), the method's for a baseline."
-    cfg = apply_variant(cfg)
+    "The schedule `cfg` (its variant applied: `resolve_variant`) runs: its own stages for cmapkd, the method's for a baseline."
     if cfg.method.name == 'cmapkd': return cfg.stages
     total = sum(s.steps for s in cfg.stages)
     if total == 0:

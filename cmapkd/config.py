@@ -16,10 +16,11 @@ __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GR
            'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'METHODS', 'FIELD_RULES', 'SUITE_TASKS', 'VQA_NO_ANSWERS',
            'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData', 'EvalSpec',
            'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config', 'apply_overrides',
-           'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale', 'apply_variant', 'NoOptions', 'KDOptions',
-           'CLIPKDOptions', 'TinyCLIPOptions', 'PromptKDOptions', 'C2KDOptions', 'DBiLDOptions', 'SwitchKDOptions',
-           'MethodCard', 'check_variant', 'register_model_config', 'model_config', 'tower_depths', 'default_taps',
-           'check_model', 'check_fields', 'method_options', 'validate', 'eval_data_spec', 'validate_suite']
+           'replaced', 'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale', 'apply_variant', 'NoOptions',
+           'KDOptions', 'CLIPKDOptions', 'TinyCLIPOptions', 'PromptKDOptions', 'C2KDOptions', 'DBiLDOptions',
+           'SwitchKDOptions', 'MethodCard', 'check_variant', 'register_model_config', 'model_config', 'tower_depths',
+           'default_taps', 'check_model', 'check_fields', 'method_options', 'validate', 'eval_data_spec',
+           'validate_suite', 'ResolvedConfig', 'resolve_variant']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')   # visual pyramid, strides 4, 8, 16, 32
@@ -259,6 +260,11 @@ def apply_overrides(cfg: RunConfig, overrides) -> RunConfig:
 
 _FREE = [['options'], ['lr'], ['config'], ['hf_text_config']]   # free-form dicts: an override may add a key
 
+def replaced(obj, path: str, value):
+    "`obj` (a config dataclass) with the field at the dotted `path` set to `value`, by `dataclasses.replace` at each level."
+    head, _, rest = path.partition('.')
+    return dataclasses.replace(obj, **{head: replaced(getattr(obj, head), rest, value) if rest else value})
+
 # %% ../nbs/01_config.ipynb #88741b76
 def lr_factor(step: int, total: int, warmup: float) -> float:
     "Linear warm-up over the first `warmup` fraction of the run, then cosine decay to 0 at its end."
@@ -331,8 +337,9 @@ def apply_variant(cfg: RunConfig) -> RunConfig:
         if 'weighting' in ov:   # no ALSN at all: a stage that trained only ALSN trains the student instead
             if s.weighting == 'alsn': s.weighting, s.manual_weights = ov['weighting'], ov.get('manual_weights')
             s.train = [m for m in s.train if m != 'alsn'] or ['student', 'adapters']
-    keyed = [f'{k}={v}' for k, v in ov.items() if k.startswith(('method.', 'optim.'))]
-    return apply_overrides(cfg, keyed) if keyed else cfg
+    for k, v in ov.items():
+        if k.startswith(('method.', 'optim.')): cfg = replaced(cfg, k, v)
+    return cfg
 
 # %% ../nbs/01_config.ipynb #6e0ee939
 @dataclass
@@ -516,7 +523,7 @@ def check_fields(obj, where: str = ''):
         v, path = getattr(obj, f.name), f'{where}.{f.name}' if where else f.name
         want = _expected(hints[f.name], v)
         if want: raise TypeError(f"{path}: expected {want}, got {v!r}")
-        rule = FIELD_RULES.get(type(obj), {}).get(f.name)
+        rule = next((FIELD_RULES[c] for c in type(obj).__mro__ if c in FIELD_RULES), {}).get(f.name)
         if rule and v is not None and not rule[0](v): raise ValueError(f"{path}: expected {rule[1]}, got {v!r}")
         if is_dataclass(v): check_fields(v, path)
         if f.name == 'stages':
@@ -623,3 +630,13 @@ def validate_suite(cfg: RunConfig) -> RunConfig:
                                      f"on here; train the head on 'train' and score on 'val' (test-dev is scored by the EvalAI server)")
             if e.ann_file: raise ValueError(f"{w}.ann_file: leave it empty for VQAv2; each split's standard question and annotation files are read under root")
     return cfg
+
+# %% ../nbs/01_config.ipynb #e9ff282b
+@dataclass
+class ResolvedConfig(RunConfig):
+    "A `RunConfig` validated with its ablation variant applied (`method.variant` records which): what a run trains."
+
+def resolve_variant(cfg: RunConfig) -> ResolvedConfig:
+    "`cfg` validated, its variant applied and validated again; a `ResolvedConfig` as it is."
+    if isinstance(cfg, ResolvedConfig): return cfg
+    return ResolvedConfig(**vars(validate(apply_variant(validate(cfg)))))

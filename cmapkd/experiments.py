@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
-from .config import (RunConfig, apply_overrides, validate, config_to_dict, save_config, METHODS, ADAPTED,
+from .config import (RunConfig, apply_overrides, replaced, validate, config_to_dict, save_config, METHODS, ADAPTED,
                            VARIANTS, eval_data_spec)
 from .presets import preset, PRESETS
 from .backbones import build_backbone
@@ -26,7 +26,7 @@ from .figure_data import write_figure_data, difficulty_signals
 
 # %% auto #0
 __all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'FIRST_LOOK', 'QUIET', 'run_name',
-           'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuning_source', 'tuned_overrides',
+           'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuning_source', 'tuned_choice',
            'data_root_overrides', 'cross_modal_map', 'figure_arrays', 'run_device', 'portable', 'run_one', 'say',
            'duration', 'default_threads', 'headline', 'run_many', 'length_overrides', 'NotebookError', 'notebooks_dir',
            'discard_preset', 'default_jobs', 'clock', 'last_times', 'pretrain_towers', 'pdf_state', 'Follow',
@@ -72,16 +72,17 @@ SHARED_RUNS = ('main', 'ablation', 'efficiency')   # the paper's experiments sha
 def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | None = None, seed: int = 0,
                       out_dir='paper', overrides=(), group: str = '', tuned: bool = True) -> RunConfig:
     "The validated config of one run (at its tuned rates when `tuned`); training files go to `<out_dir>/runs/<preset>[/<group>]/<run name>`."
-    cfg = preset(preset_name)
+    cfg = apply_overrides(preset(preset_name), list(overrides))   # once; they win over the run's own values below
     run_dir = Path(out_dir) / 'runs' / preset_name / group / run_name(method, variant, seed)
-    ov = [f'method.name={method}', f'seed={seed}', f'out_dir={run_dir}']
-    if variant: ov.append(f'method.variant={variant}')
-    setting = apply_overrides(cfg, list(overrides)).setting
-    # the tuned base rate and distillation weight first: the caller's overrides win (a tuning grid point gives both)
+    own = {'method.name': method, 'seed': seed, 'out_dir': str(run_dir)} | ({'method.variant': variant} if variant else {})
     given = {o.split('=', 1)[0] for o in overrides}
+    # the tuned base rate and distillation weight, where the caller gives not both (a tuning grid point does)
     if tuned and not {'optim.lr_student', 'method.distill_weight'} <= given:
-        ov += tuned_overrides(out_dir, setting, method, variant, preset_name)
-    return validate(apply_overrides(cfg, ov + list(overrides)))
+        choice = tuned_choice(out_dir, cfg.setting, method, variant, preset_name)
+        own |= {'optim.lr_student': choice['lr'], 'method.distill_weight': choice['distill_weight']} if choice else {}
+    for key, value in own.items():   # unless the caller's overrides set the field, or a section above it
+        if not any(key == g or key.startswith(g + '.') for g in given): cfg = replaced(cfg, key, value)
+    return validate(cfg)
 
 # %% ../nbs/20_experiments.ipynb #29a3ce85
 def tuning_file(out_dir, setting: str) -> Path:
@@ -98,17 +99,18 @@ def tuning_source(out_dir, setting: str, preset_name: str | None = None, root=No
     found = [tuning_file(out_dir, setting)] + ([tuning_file(root / preset_dir(preset_name), setting)] if preset_name else [])
     return next((f for f in found if f.exists()), None)
 
-def tuned_overrides(out_dir, setting: str, method: str, variant: str | None = None, preset_name: str | None = None) -> list[str]:
-    "The base rate and distillation weight the tuning chose for this row (an ablation without its own choice takes its method's); none when nothing was tuned."
+def tuned_choice(out_dir, setting: str, method: str, variant: str | None = None,
+                 preset_name: str | None = None) -> dict | None:
+    "The base rate and distillation weight (`lr`, `distill_weight`) the tuning chose for this row (an ablation without its own choice takes its method's); None when nothing was tuned."
     f = tuning_source(out_dir, setting, preset_name)
-    if f is None: return []
+    if f is None: return None
     choice = json.loads(f.read_text())['choice']
     row = row_name(method, variant)
     c = choice.get(row) or choice.get(method)
     if c is None:
         raise ValueError(f"{f}: no tuning choice for row '{row}' (nor its method '{method}'); tuned rows: {sorted(choice)}; "
                          f"run `cmapkd tune` for it, or remove the file to run every row at the preset's rates")
-    return [f"optim.lr_student={c['lr']}", f"method.distill_weight={c['distill_weight']}"]
+    return c
 
 # %% ../nbs/20_experiments.ipynb #fbbe969f
 def data_root_overrides(preset_name: str, data_root=None) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 import torch, torch.nn as nn
 import torch.distributed as dist
 from tqdm.auto import tqdm
-from .config import RunConfig, Stage, lr_factor, validate, apply_variant, config_to_dict, MODULE_GROUPS, P_LEVELS, L_LEVELS
+from .config import RunConfig, Stage, lr_factor, resolve_variant, config_to_dict, MODULE_GROUPS, P_LEVELS, L_LEVELS
 from .io import atomic_write
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, make_loader
@@ -240,10 +240,10 @@ def _param_groups(groups: dict[str, list[nn.Parameter]], wd: float) -> list[dict
     return [o for o in out if o['params']]
 
 class Trainer:
-    "Runs the stages of `cfg` (validated, variant applied, teacher resolved) for one method and seed."
+    "Runs the stages of `cfg` (as `cmapkd.train.resolve` gives it; else validated, its variant applied here) for one method and seed."
     def __init__(self, cfg: RunConfig, resume: bool = False, progress: bool = True, rt: Runtime | None = None,
                  cache=None, force: bool = False, label: str | None = None):
-        cfg = validate(apply_variant(validate(cfg)))   # the variant's schedule is validated too
+        cfg = resolve_variant(cfg)   # a resolved config as it is
         needs_teacher = method_class(cfg.method.name).needs_teacher
         if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and needs_teacher:
             raise ValueError(f"teacher.pretrained: the config asks for a teacher trained from scratch "
