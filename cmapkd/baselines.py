@@ -11,6 +11,7 @@ from .config import RunConfig, Stage, METHODS
 from .backbones import Backbone, Taps
 from .losses import kd_kl, info_nce, channel_norm, cosine_matrix, gather_batch
 from .method import Method, REGISTRY, register_method
+from .io import ConfigError
 
 # %% auto #0
 __all__ = ['batch_logits', 'Scratch', 'KD', 'FitNet', 'CLIPKD', 'soft_ce', 'TinyCLIP', 'PromptKD', 'kendall_tau',
@@ -253,7 +254,7 @@ class SwitchKD(DBiLD):
 # %% ../nbs/11_baselines.ipynb #3a09a0e4
 def method_class(name: str) -> type:
     "The class registered for method `name`."
-    if name not in REGISTRY: raise ValueError(f"method.name: unknown method '{name}'; valid: {list(METHODS)}")
+    if name not in REGISTRY: raise ConfigError(f"method.name: unknown method '{name}'; valid: {list(METHODS)}")
     return REGISTRY[name]
 
 def build_method(cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int = 0, world_size: int = 1) -> Method:
@@ -265,6 +266,6 @@ def stages_for(cfg: RunConfig) -> list[Stage]:
     if cfg.method.name == 'cmapkd': return cfg.stages
     total = sum(s.steps for s in cfg.stages)
     if total == 0:
-        raise ValueError("stages: baselines need stage lengths in steps (the total is split by the method's own schedule)")
+        raise ConfigError("stages: baselines need stage lengths in steps (the total is split by the method's own schedule)")
     cls = method_class(cfg.method.name)
     return cls.schedule(total) if hasattr(cls, 'schedule') else [Stage(cfg.method.name, total)]

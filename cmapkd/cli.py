@@ -8,7 +8,7 @@ import argparse, json, os, shlex, signal, sys, time
 from pathlib import Path
 import cmapkd   # its __version__
 from .config import config_to_dict, SETTINGS
-from .io import check_writable, clone_root, preset_dir
+from .io import check_writable, clone_root, preset_dir, ConfigError
 from .presets import PRESETS, add_config_args, load_run_config, run_command
 
 # %% auto #0
@@ -98,32 +98,32 @@ def main(argv=None):
     return run_command(lambda: _run(a), a.debug)
 
 def check_reproduce_args(a) -> None:
-    "Every argument of `cmapkd reproduce`, before any work: a ValueError that names the flag (one line on stderr, exit 2)."
+    "Every argument of `cmapkd reproduce`, before any work: a ConfigError that names the flag (one line on stderr, exit 2)."
     check_preset_and_jobs(a)
     bad = [s for s in a.seeds if not 0 <= s < 2**32]
-    if bad: raise ValueError(f"--seeds: expected integers from 0 to {2**32 - 1}, got {bad[0]}")
+    if bad: raise ConfigError(f"--seeds: expected integers from 0 to {2**32 - 1}, got {bad[0]}")
     twice = sorted({s for s in a.seeds if a.seeds.count(s) > 1})
-    if twice: raise ValueError(f"--seeds: expected distinct seeds, got {twice[0]} more than once")
-    if a.n_gpus < 1: raise ValueError(f"--n-gpus: expected an integer >= 1, got {a.n_gpus}")
+    if twice: raise ConfigError(f"--seeds: expected distinct seeds, got {twice[0]} more than once")
+    if a.n_gpus < 1: raise ConfigError(f"--n-gpus: expected an integer >= 1, got {a.n_gpus}")
     if a.jobs is not None and a.jobs > 1 and a.n_gpus > 1:
-        raise ValueError(f"--jobs: a run on {a.n_gpus} GPUs takes them all; expected --jobs 1 or no --jobs, got {a.jobs}")
+        raise ConfigError(f"--jobs: a run on {a.n_gpus} GPUs takes them all; expected --jobs 1 or no --jobs, got {a.jobs}")
     if a.first_look:
         a.out = a.out or str(Path('quick', *preset_dir(a.preset).parts[1:]))   # quick/ for tiny, quick/<preset>/ else
         if Path(a.out).resolve() in preset_folders(a.preset):
-            raise ValueError(f"--out: a first look writes a folder of its own, not {a.out} (the committed results of "
+            raise ConfigError(f"--out: a first look writes a folder of its own, not {a.out} (the committed results of "
                              f"preset '{a.preset}'); expected another folder (default quick/)")
     check_out(a)
     if a.n_gpus > 1:
         import torch
         if torch.cuda.device_count() < a.n_gpus:
-            raise ValueError(f"--n-gpus: {a.n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
+            raise ConfigError(f"--n-gpus: {a.n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
     check_writable(a.out, '--out')   # last: made and written to, as the reproduction will
 
 def check_tune_args(a) -> list:
-    "Every argument of `cmapkd tune`, before any work (a ValueError that names the flag); returns the rows as (method, variant)."
+    "Every argument of `cmapkd tune`, before any work (a ConfigError that names the flag); returns the rows as (method, variant)."
     check_preset_and_jobs(a)
-    if not 0 <= a.seed < 2**32: raise ValueError(f"--seed: expected an integer from 0 to {2**32 - 1}, got {a.seed}")
-    if a.steps < 0: raise ValueError(f"--steps: expected an integer >= 0 (0: the preset's length), got {a.steps}")
+    if not 0 <= a.seed < 2**32: raise ConfigError(f"--seed: expected an integer from 0 to {2**32 - 1}, got {a.seed}")
+    if a.steps < 0: raise ConfigError(f"--steps: expected an integer >= 0 (0: the preset's length), got {a.steps}")
     from cmapkd.tune import TUNED_ROWS, parse_row   # torch: the rows are checked against the methods
     rows = [parse_row(r) for r in a.rows] if a.rows else list(TUNED_ROWS)
     check_out(a)
@@ -132,9 +132,9 @@ def check_tune_args(a) -> list:
 
 def check_preset_and_jobs(a) -> None:
     "The flags `tune` and `reproduce` share: `--preset` known, `--jobs` >= 1 when given."
-    if a.preset not in PRESETS: raise ValueError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
+    if a.preset not in PRESETS: raise ConfigError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
     if a.jobs is not None and a.jobs < 1:
-        raise ValueError(f"--jobs: expected an integer >= 1 (or no --jobs: one run per CPU core), got {a.jobs}")
+        raise ConfigError(f"--jobs: expected an integer >= 1 (or no --jobs: one run per CPU core), got {a.jobs}")
 
 def preset_folders(preset: str) -> set:
     "The resolved folder of `preset`'s paper, named from here and from the clone's root."
@@ -145,10 +145,10 @@ def check_out(a) -> None:
     from cmapkd.report import check_preset_dir   # pandas, matplotlib: only for these commands
     a.out = str(a.out or preset_dir(a.preset))
     out = Path(a.out).absolute()
-    if out.exists() and not out.is_dir(): raise ValueError(f"--out: {a.out} is a file, expected a folder")
+    if out.exists() and not out.is_dir(): raise ConfigError(f"--out: {a.out} is a file, expected a folder")
     owner = next((p for p in PRESETS if p != a.preset and out.resolve() in preset_folders(p)), None)
     if owner:
-        raise ValueError(f"--out: {a.out} is the folder of preset '{owner}'; expected a folder of preset '{a.preset}' "
+        raise ConfigError(f"--out: {a.out} is the folder of preset '{owner}'; expected a folder of preset '{a.preset}' "
                          f"({preset_dir(a.preset)}/ by default)")
     check_preset_dir(a.out, a.preset)   # one preset's results never overwrite another's
 
@@ -159,7 +159,7 @@ def _run(a) -> int:
     if a.cmd == 'train':
         from cmapkd.train import run as run_train
         if a.threads is not None:
-            if a.threads < 1: raise ValueError(f"--threads: expected an integer >= 1, got {a.threads}")
+            if a.threads < 1: raise ConfigError(f"--threads: expected an integer >= 1, got {a.threads}")
             import torch
             torch.set_num_threads(a.threads)
         return run_train(a)

@@ -8,7 +8,7 @@ import copy, dataclasses, json, math, os, re, types, typing
 from dataclasses import dataclass, field, asdict, fields, is_dataclass
 from pathlib import Path
 import yaml
-from .io import atomic_write, cache_root
+from .io import atomic_write, cache_root, ConfigError
 
 # %% auto #0
 __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS', 'SETTINGS',
@@ -186,17 +186,17 @@ _NESTED = {'teacher': ModelSpec, 'student': ModelSpec, 'data': DataSpec, 'method
            'optim': OptimSpec, 'eval': EvalSpec, 'weights': LossWeights}
 
 def _build(cls, d: dict, where: str):
-    if not isinstance(d, dict): raise TypeError(f"config field '{where}' must be a mapping, got {type(d).__name__}")
+    if not isinstance(d, dict): raise ConfigError(f"config field '{where}' must be a mapping, got {type(d).__name__}")
     names = {f.name for f in fields(cls)}
     unknown = set(d) - names
     if unknown:
-        raise KeyError(f"unknown config field(s) {sorted(unknown)} in '{where or 'root'}'; valid: {sorted(names)}")
+        raise ConfigError(f"unknown config field(s) {sorted(unknown)} in '{where or 'root'}'; valid: {sorted(names)}")
     kw, hints = {}, typing.get_type_hints(cls)
     for k, v in d.items():
         path = f'{where}.{k}' if where else k
         if k in _NESTED and isinstance(v, dict): v = _build(_NESTED[k], v, path)
         elif k == 'stages':
-            if not isinstance(v, list): raise TypeError(f"stages: expected a list of stages, got {v!r}")
+            if not isinstance(v, list): raise ConfigError(f"stages: expected a list of stages, got {v!r}")
             v = [s if isinstance(s, Stage) else _build(Stage, s, f'{path}[{i}]') for i, s in enumerate(v)]
         elif k == 'suite': v = [s if isinstance(s, EvalData) else _build(EvalData, s, f'{path}[{i}]') for i, s in enumerate(v)]
         kw[k] = _number(hints[k], v)
@@ -229,13 +229,13 @@ def load_config(path) -> RunConfig:
     try:
         d = json.loads(path.read_text()) if path.suffix == '.json' else yaml.safe_load(path.read_text())
     except json.JSONDecodeError as e:
-        raise ValueError(f"config file {path}: not valid JSON ({e})") from e
+        raise ConfigError(f"config file {path}: not valid JSON ({e})") from e
     except yaml.YAMLError as e:
         m = getattr(e, 'problem_mark', None)
         at = f' at line {m.line + 1}, column {m.column + 1}' if m else ''
-        raise ValueError(f"config file {path}: not valid YAML ({getattr(e, 'problem', None) or e}{at})") from e
+        raise ConfigError(f"config file {path}: not valid YAML ({getattr(e, 'problem', None) or e}{at})") from e
     if d is not None and not isinstance(d, dict):
-        raise ValueError(f"config file {path}: expected a mapping of config fields, got a {type(d).__name__}")
+        raise ConfigError(f"config file {path}: expected a mapping of config fields, got a {type(d).__name__}")
     return config_from_dict(d or {})
 
 # %% ../nbs/01_config.ipynb #2236174a
@@ -243,17 +243,17 @@ def apply_overrides(cfg: RunConfig, overrides) -> RunConfig:
     "Return a copy of `cfg` with `key=value` overrides (dotted paths, YAML values) applied."
     d = config_to_dict(cfg)
     for o in overrides or []:
-        if '=' not in o: raise ValueError(f"override '{o}' must look like key=value")
+        if '=' not in o: raise ConfigError(f"override '{o}' must look like key=value")
         key, val = o.split('=', 1)
         node, parts = d, key.replace('[', '.').replace(']', '').split('.')
         for i, p in enumerate(parts):
             if isinstance(node, list):
                 if not (p.isdigit() and int(p) < len(node)):
-                    raise KeyError(f"override '{o}': {'.'.join(parts[:i])} has {len(node)} entries "
+                    raise ConfigError(f"override '{o}': {'.'.join(parts[:i])} has {len(node)} entries "
                                    f"(indices 0..{len(node) - 1}), no [{p}]")
                 p = int(p)
             elif not isinstance(node, dict) or (p not in node and parts[i - 1:i] not in _FREE):
-                raise KeyError(f"override '{o}': no config field '{key}'")
+                raise ConfigError(f"override '{o}': no config field '{key}'")
             if i == len(parts) - 1: node[p] = yaml.safe_load(val)
             else: node = node[p]
     return config_from_dict(d)
@@ -322,13 +322,13 @@ def apply_variant(cfg: RunConfig) -> RunConfig:
     "Return `cfg` with the overrides of `cfg.method.variant` applied (identity when there is none)."
     v = cfg.method.variant
     if v is None: return cfg
-    if v not in VARIANTS: raise ValueError(f"unknown variant '{v}' in method.variant; valid: {sorted(VARIANTS)}")
+    if v not in VARIANTS: raise ConfigError(f"unknown variant '{v}' in method.variant; valid: {sorted(VARIANTS)}")
     cfg = copy.deepcopy(cfg)
     ov = VARIANTS[v]
     if ov.get('schedule') == 'one_stage':   # as long as the schedule it replaces, in steps or in epochs
         steps, epochs = sum(s.steps for s in cfg.stages), sum(s.epochs for s in cfg.stages)
         if steps and epochs:
-            raise ValueError(f"method.variant: 'one_stage' replaces the schedule by one stage as long as it; expected "
+            raise ConfigError(f"method.variant: 'one_stage' replaces the schedule by one stage as long as it; expected "
                              f"every stage in steps or every stage in epochs, got {steps} steps and {epochs} epochs")
         cfg.stages = one_stage(steps, epochs, integrated_lr_scale(cfg.stages, cfg.optim.warmup) if ov.get('lr_matched') else 1.0)
     for s in cfg.stages:
@@ -396,10 +396,10 @@ METHODS = {'scratch': MethodCard(), 'kd': MethodCard(KDOptions), 'fitnet': Metho
 def check_variant(name: str, variant: str | None, where: str = 'method.variant'):
     "Raise, naming `where`, when method `name` does not take the ablation `variant` (None: no variant)."
     if variant is None: return
-    if variant not in VARIANTS: raise ValueError(f"{where}: unknown variant '{variant}'; valid: {sorted(VARIANTS)}")
+    if variant not in VARIANTS: raise ConfigError(f"{where}: unknown variant '{variant}'; valid: {sorted(VARIANTS)}")
     if variant not in METHODS[name].variants:
         takers = ' / '.join(repr(m) for m, card in METHODS.items() if variant in card.variants)
-        raise ValueError(f"{where}: '{variant}' is an ablation of {takers}, not of '{name}' "
+        raise ConfigError(f"{where}: '{variant}' is an ablation of {takers}, not of '{name}' "
                          f"('{name}' takes {list(METHODS[name].variants)})")
 
 # %% ../nbs/01_config.ipynb #acfab2c5
@@ -419,7 +419,7 @@ def model_config(spec: ModelSpec, where: str = 'model') -> dict:
     if spec.config is not None: return spec.config
     cfg = open_clip.get_model_config(spec.name)
     if cfg is None:
-        raise ValueError(f"{where}.name: unknown open_clip model '{spec.name}'; valid: {open_clip.list_models()} "
+        raise ConfigError(f"{where}.name: unknown open_clip model '{spec.name}'; valid: {open_clip.list_models()} "
                          f"(or give an inline open_clip config in {where}.config)")
     return cfg
 
@@ -441,16 +441,16 @@ def check_model(spec: ModelSpec, where: str):
     dv, dt = tower_depths(spec, where)
     for taps, depth, key in ((spec.taps_vision, dv, 'taps_vision'), (spec.taps_text, dt, 'taps_text')):
         if taps is None: continue
-        if len(taps) != 4: raise ValueError(f"{where}.{key}: expected 4 tapped layers, got {taps}")
+        if len(taps) != 4: raise ConfigError(f"{where}.{key}: expected 4 tapped layers, got {taps}")
         bad = [t for t in taps if not 1 <= t <= depth]
-        if bad: raise ValueError(f"{where}.{key}: layer(s) {bad} outside the tower's depth 1..{depth} ({spec.name})")
-        if list(taps) != sorted(taps): raise ValueError(f"{where}.{key}: taps must increase, got {taps}")
+        if bad: raise ConfigError(f"{where}.{key}: layer(s) {bad} outside the tower's depth 1..{depth} ({spec.name})")
+        if list(taps) != sorted(taps): raise ConfigError(f"{where}.{key}: taps must increase, got {taps}")
     if spec.text_kind not in ('clip', 'hf'):
-        raise ValueError(f"{where}.text_kind: expected 'clip' or 'hf', got '{spec.text_kind}'")
+        raise ConfigError(f"{where}.text_kind: expected 'clip' or 'hf', got '{spec.text_kind}'")
     if spec.text_kind == 'hf' and not spec.hf_text_config:
-        raise ValueError(f"{where}.hf_text_config: required when text_kind is 'hf'")
+        raise ConfigError(f"{where}.hf_text_config: required when text_kind is 'hf'")
     if spec.precision not in ('fp32', 'bf16'):
-        raise ValueError(f"{where}.precision: expected 'fp32' or 'bf16', got '{spec.precision}'")
+        raise ConfigError(f"{where}.precision: expected 'fp32' or 'bf16', got '{spec.precision}'")
     if spec.pretrained and _is_path(spec.pretrained) and not Path(spec.pretrained).exists():
         raise FileNotFoundError(f"{where}.pretrained: weight file {spec.pretrained} does not exist")
 
@@ -522,9 +522,9 @@ def check_fields(obj, where: str = ''):
     for f in fields(obj):
         v, path = getattr(obj, f.name), f'{where}.{f.name}' if where else f.name
         want = _expected(hints[f.name], v)
-        if want: raise TypeError(f"{path}: expected {want}, got {v!r}")
+        if want: raise ConfigError(f"{path}: expected {want}, got {v!r}")
         rule = next((FIELD_RULES[c] for c in type(obj).__mro__ if c in FIELD_RULES), {}).get(f.name)
-        if rule and v is not None and not rule[0](v): raise ValueError(f"{path}: expected {rule[1]}, got {v!r}")
+        if rule and v is not None and not rule[0](v): raise ConfigError(f"{path}: expected {rule[1]}, got {v!r}")
         if is_dataclass(v): check_fields(v, path)
         if f.name == 'stages':
             for i, s in enumerate(v): check_fields(s, f'{path}[{i}]')
@@ -536,7 +536,7 @@ def method_options(name: str, options: dict):
     unknown = sorted(set(options) - set(valid))
     if unknown:
         takes = f'valid: {valid}' if valid else 'it takes none'
-        raise ValueError(f"method.options: unknown option(s) {unknown} of method '{name}'; {takes}")
+        raise ConfigError(f"method.options: unknown option(s) {unknown} of method '{name}'; {takes}")
     hints = typing.get_type_hints(cls)
     opts = cls(**{k: _number(hints[k], v) for k, v in options.items()})
     check_fields(opts, 'method.options')
@@ -549,47 +549,47 @@ def validate(cfg: RunConfig) -> RunConfig:
     check_model(cfg.teacher, 'teacher')
     check_model(cfg.student, 'student')
     m = cfg.method
-    if m.name not in METHODS: raise ValueError(f"method.name: unknown method '{m.name}'; valid: {list(METHODS)}")
+    if m.name not in METHODS: raise ConfigError(f"method.name: unknown method '{m.name}'; valid: {list(METHODS)}")
     check_variant(m.name, m.variant)
     method_options(m.name, m.options)
     if cfg.data.name not in DATASETS:
-        raise ValueError(f"data.name: unknown dataset '{cfg.data.name}'; valid: {list(DATASETS)}")
+        raise ConfigError(f"data.name: unknown dataset '{cfg.data.name}'; valid: {list(DATASETS)}")
     if cfg.data.name != 'scenes' and (not cfg.data.root or not Path(cfg.data.root).exists()):
         raise FileNotFoundError(f"data.root: dataset root '{cfg.data.root}' does not exist (needed for '{cfg.data.name}')")
     if cfg.data.name == 'vqav2':
-        raise ValueError("data.name: 'vqav2' holds questions, not captions, so it cannot be the training data; "
+        raise ConfigError("data.name: 'vqav2' holds questions, not captions, so it cannot be the training data; "
                          "expected an image-caption dataset (coco, flickr30k, csv, wds) or scenes")
     stream = cfg.data.name == 'wds' and 'length' not in cfg.data.options   # an iterable without a length
     if cfg.teacher_cache and cfg.data.name == 'wds':
-        raise ValueError("teacher_cache: the teacher cache needs a dataset with random access; 'wds' is a stream "
+        raise ConfigError("teacher_cache: the teacher cache needs a dataset with random access; 'wds' is a stream "
                          "(set teacher_cache=false, or convert the shards to csv)")
     if cfg.setting == 'finetune' and not (cfg.student.pretrained or cfg.student_pretrain_steps > 0):
-        raise ValueError("student.pretrained: the finetune setting starts from a pretrained student; expected an open_clip "
+        raise ConfigError("student.pretrained: the finetune setting starts from a pretrained student; expected an open_clip "
                          "tag or weight file in student.pretrained, student_pretrain_steps > 0 (the scenes presets), "
                          "or setting=scratch for random weights")
-    if not cfg.stages: raise ValueError("stages: the schedule is empty; expected at least one stage")
+    if not cfg.stages: raise ConfigError("stages: the schedule is empty; expected at least one stage")
     for i, s in enumerate(cfg.stages):
         w = f'stages[{i}] ({s.name})'
         if (s.steps > 0) == (s.epochs > 0):
-            raise ValueError(f"{w}: set exactly one of steps / epochs > 0, got steps={s.steps}, epochs={s.epochs}")
+            raise ConfigError(f"{w}: set exactly one of steps / epochs > 0, got steps={s.steps}, epochs={s.epochs}")
         if s.epochs > 0 and stream:
-            raise ValueError(f"{w}.epochs: data '{cfg.data.name}' is a stream without a length, so an epoch has no "
+            raise ConfigError(f"{w}.epochs: data '{cfg.data.name}' is a stream without a length, so an epoch has no "
                              f"size; expected this stage in steps, or the stream's length in data.options.length")
         bad = [l for l in s.levels if l not in LEVELS]
-        if bad: raise ValueError(f"{w}.levels: unknown level(s) {bad}; valid: {list(LEVELS)}")
+        if bad: raise ConfigError(f"{w}.levels: unknown level(s) {bad}; valid: {list(LEVELS)}")
         if not any(l in P_LEVELS for l in s.levels) or not any(l in L_LEVELS for l in s.levels):
-            raise ValueError(f"{w}.levels: a stage needs at least one active P level and one L level, got {s.levels}")
+            raise ConfigError(f"{w}.levels: a stage needs at least one active P level and one L level, got {s.levels}")
         if s.weighting not in WEIGHTINGS:
-            raise ValueError(f"{w}.weighting: expected one of {list(WEIGHTINGS)}, got '{s.weighting}'")
+            raise ConfigError(f"{w}.weighting: expected one of {list(WEIGHTINGS)}, got '{s.weighting}'")
         if s.weighting == 'manual' and (not s.manual_weights or len(s.manual_weights) != 4 or min(s.manual_weights) < 0):
-            raise ValueError(f"{w}.manual_weights: expected 4 non-negative weights (one per level), got {s.manual_weights}")
+            raise ConfigError(f"{w}.manual_weights: expected 4 non-negative weights (one per level), got {s.manual_weights}")
         bad = [g for g in s.train if g not in MODULE_GROUPS]
         if bad or not s.train:
-            raise ValueError(f"{w}.train: expected a non-empty subset of {list(MODULE_GROUPS)}, got {s.train}")
+            raise ConfigError(f"{w}.train: expected a non-empty subset of {list(MODULE_GROUPS)}, got {s.train}")
         bad = [g for g in s.lr if g not in MODULE_GROUPS]
-        if bad: raise ValueError(f"{w}.lr: unknown parameter group(s) {bad}; valid: {list(MODULE_GROUPS)}")
+        if bad: raise ConfigError(f"{w}.lr: unknown parameter group(s) {bad}; valid: {list(MODULE_GROUPS)}")
     bad = [t for t in cfg.eval.tasks if t not in EVAL_TASKS]
-    if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
+    if bad: raise ConfigError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
     validate_suite(cfg)
     return cfg
 
@@ -608,27 +608,27 @@ def eval_data_spec(cfg: RunConfig, e: EvalData) -> DataSpec:
 def validate_suite(cfg: RunConfig) -> RunConfig:
     "Check `cfg.eval.suite`: unique names, known readers and tasks, every dataset present on disk (naming the path looked for), VQA on a split with answers."
     suite = cfg.eval.suite
-    if not suite: raise ValueError("eval.suite: empty; expected at least one evaluation dataset")
+    if not suite: raise ConfigError("eval.suite: empty; expected at least one evaluation dataset")
     names = [e.name for e in suite]
-    if len(set(names)) < len(names): raise ValueError(f"eval.suite: dataset names must be unique, got {names}")
+    if len(set(names)) < len(names): raise ConfigError(f"eval.suite: dataset names must be unique, got {names}")
     for i, e in enumerate(suite):
         w = f'eval.suite[{i}] ({e.name})'
-        if not e.name or '/' in e.name: raise ValueError(f"{w}.name: expected a non-empty name without '/', got {e.name!r}")
-        if e.dataset not in DATASETS: raise ValueError(f"{w}.dataset: unknown reader '{e.dataset}'; valid: {list(DATASETS)}")
+        if not e.name or '/' in e.name: raise ConfigError(f"{w}.name: expected a non-empty name without '/', got {e.name!r}")
+        if e.dataset not in DATASETS: raise ConfigError(f"{w}.dataset: unknown reader '{e.dataset}'; valid: {list(DATASETS)}")
         bad = [t for t in e.tasks if t not in SUITE_TASKS]
-        if bad or not e.tasks: raise ValueError(f"{w}.tasks: expected a non-empty subset of {list(SUITE_TASKS)}, got {e.tasks}")
+        if bad or not e.tasks: raise ConfigError(f"{w}.tasks: expected a non-empty subset of {list(SUITE_TASKS)}, got {e.tasks}")
         spec = eval_data_spec(cfg, e)
         if e.dataset != 'scenes':
-            if not e.root: raise ValueError(f"{w}.root: required for '{e.dataset}'")
+            if not e.root: raise ConfigError(f"{w}.root: required for '{e.dataset}'")
             for key, p in (('root', spec.root), ('ann_file', spec.ann_file)):
                 if p and '://' not in p and not Path(p).exists():
                     raise FileNotFoundError(f"{w}.{key}: {p} does not exist (eval.data_root = {cfg.eval.data_root!r})")
         if 'vqa' in e.tasks and e.dataset == 'vqav2':
             for key in ('split', 'train_split'):
                 if getattr(e, key) in VQA_NO_ANSWERS:
-                    raise ValueError(f"{w}.{key}: VQAv2 '{getattr(e, key)}' has no public answers, so it cannot be scored or trained "
+                    raise ConfigError(f"{w}.{key}: VQAv2 '{getattr(e, key)}' has no public answers, so it cannot be scored or trained "
                                      f"on here; train the head on 'train' and score on 'val' (test-dev is scored by the EvalAI server)")
-            if e.ann_file: raise ValueError(f"{w}.ann_file: leave it empty for VQAv2; each split's standard question and annotation files are read under root")
+            if e.ann_file: raise ConfigError(f"{w}.ann_file: leave it empty for VQAv2; each split's standard question and annotation files are read under root")
     return cfg
 
 # %% ../nbs/01_config.ipynb #e9ff282b

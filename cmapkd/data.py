@@ -15,6 +15,7 @@ import open_clip
 from .config import DataSpec, DATASETS
 from .samples import make_sample, ImageTextDataset
 from .scenes import ScenesDataset
+from .io import ConfigError
 
 # %% auto #0
 __all__ = ['KARPATHY_LAYOUT', 'VQA_SPLITS', 'VQA_LAYOUT', 'IMAGE_EXTS', 'IMAGENET_LAYOUT', 'CSV_LAYOUT', 'WDS_LAYOUT',
@@ -150,10 +151,10 @@ def _read_json(path: Path, layout: str):
     try:
         return json.loads(Path(path).read_text(encoding='utf-8'))
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); expected layout:\n{layout}") from e
+        raise ConfigError(f"{path} is not valid JSON ({e}); expected layout:\n{layout}") from e
 
 def _field(d: dict, key: str, where):
-    if key not in d: raise KeyError(f"{where}: missing field '{key}' (found {sorted(d)[:10]})")
+    if key not in d: raise ConfigError(f"{where}: missing field '{key}' (found {sorted(d)[:10]})")
     return d[key]
 
 # %% ../nbs/05_data.ipynb #6113ebcb
@@ -176,10 +177,10 @@ class KarpathyDataset(ImageTextDataset):
         fold = re.fullmatch(r'test1k-([0-4])', split)
         want = {'train': ('train', 'restval') if restval else ('train',), 'val': ('val',), 'test': ('test',),
                 'test5k': ('test',), 'restval': ('restval',)}.get('test' if fold else split)
-        if want is None: raise ValueError(f"split: expected train, val, test, test5k, restval or test1k-0..4, got '{split}'")
+        if want is None: raise ConfigError(f"split: expected train, val, test, test5k, restval or test1k-0..4, got '{split}'")
         sel = [im for im in images if _field(im, 'split', ann) in want]
         if fold: sel = sel[1000 * int(fold.group(1)): 1000 * (int(fold.group(1)) + 1)]
-        if not sel: raise ValueError(f"{ann}: no images in split '{split}' (splits present: {sorted({im['split'] for im in images})})")
+        if not sel: raise ConfigError(f"{ann}: no images in split '{split}' (splits present: {sorted({im['split'] for im in images})})")
         if image_dir: base = Path(image_dir)
         else: base = self.root if flavour == 'coco' else self.root / 'flickr30k-images'
         self.items = [(base / im.get('filepath', '') / _field(im, 'filename', ann),
@@ -210,7 +211,7 @@ class VQAv2Dataset(ImageTextDataset):
                  transform=None):
         super().__init__(transform)
         sub = VQA_SPLITS.get(split, split)
-        if sub not in VQA_SPLITS.values(): raise ValueError(f"split: expected one of {list(VQA_SPLITS)}, got '{split}'")
+        if sub not in VQA_SPLITS.values(): raise ConfigError(f"split: expected one of {list(VQA_SPLITS)}, got '{split}'")
         self.root = _need(root, 'VQAv2 root', VQA_LAYOUT)
         qf = _need(questions_file or self.root / f'v2_OpenEnded_mscoco_{sub}_questions.json', 'VQAv2 questions file', VQA_LAYOUT)
         questions = _field(_read_json(qf, VQA_LAYOUT), 'questions', qf)
@@ -223,7 +224,7 @@ class VQAv2Dataset(ImageTextDataset):
         by_image = {}
         for q in questions:
             a = ann.get(q['question_id'])
-            if ann and a is None: raise KeyError(f"annotations: no entry for question_id {q['question_id']} of {qf}")
+            if ann and a is None: raise ConfigError(f"annotations: no entry for question_id {q['question_id']} of {qf}")
             where = f"{af}: annotation of question_id {q['question_id']}" if a else qf
             by_image.setdefault(q['image_id'], []).append(dict(
                 question=q['question'], question_id=q['question_id'],
@@ -263,11 +264,11 @@ class ImageFolderDataset(ImageTextDataset):
         elif classnames is None:
             from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
             if len(self.classes) != len(IMAGENET_CLASSNAMES):
-                raise ValueError(f"{d}: {len(self.classes)} class folders, but open_clip's ImageNet class names need the "
+                raise ConfigError(f"{d}: {len(self.classes)} class folders, but open_clip's ImageNet class names need the "
                                  f"{len(IMAGENET_CLASSNAMES)} synsets; pass classnames=[...] or classnames='folders'")
             classnames = list(IMAGENET_CLASSNAMES)
         if len(classnames) != len(self.classes):
-            raise ValueError(f"classnames: {len(classnames)} names for {len(self.classes)} class folders in {d}")
+            raise ConfigError(f"classnames: {len(classnames)} names for {len(self.classes)} class folders in {d}")
         self.classnames, self.templates = list(classnames), list(templates or openai_imagenet_templates())
         self.items = [(f, k) for k, c in enumerate(self.classes) for f in sorted((d / c).iterdir())
                       if f.suffix.lower() in IMAGE_EXTS]
@@ -295,10 +296,10 @@ class CsvDataset(ImageTextDataset):
             reader = csv.DictReader(fh, delimiter=csv_separator)
             cols = reader.fieldnames or []
             for k, what in ((csv_img_key, 'csv_img_key'), (csv_caption_key, 'csv_caption_key')):
-                if k not in cols: raise KeyError(f"{f}: no column '{k}' ({what}); columns found: {cols} "
+                if k not in cols: raise ConfigError(f"{f}: no column '{k}' ({what}); columns found: {cols} "
                                                  f"(separator {csv_separator!r})")
             rows = [(r[csv_img_key], r[csv_caption_key]) for r in reader]
-        if not rows: raise ValueError(f"{f}: no rows under the header; expected one row per image (path, caption)")
+        if not rows: raise ConfigError(f"{f}: no rows under the header; expected one row per image (path, caption)")
         base = Path(root) if root else f.parent
         self.items = [(Path(p) if Path(p).is_absolute() else base / p, c) for p, c in rows]
 
@@ -340,7 +341,7 @@ class WdsDataset(IterableDataset):
     def _decode(self, raw, where):
         data = next((raw[k] for k in self.image_keys if k in raw), None)
         try:
-            if data is None: raise ValueError(f'no image entry among {self.image_keys}')
+            if data is None: raise ConfigError(f'no image entry among {self.image_keys}')
             with Image.open(io.BytesIO(data)) as im: im = im.convert('RGB')
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
             ImageTextDataset.note_skipped(self, where, f'{type(e).__name__}: {e}')
@@ -355,18 +356,18 @@ class WdsDataset(IterableDataset):
 
 # %% ../nbs/05_data.ipynb #b5110d09
 def _split_file(spec: DataSpec, split: str):
-    if not spec.ann_file: raise ValueError(f"data.ann_file: required for '{spec.name}' ({CSV_LAYOUT if spec.name == 'csv' else WDS_LAYOUT})")
+    if not spec.ann_file: raise ConfigError(f"data.ann_file: required for '{spec.name}' ({CSV_LAYOUT if spec.name == 'csv' else WDS_LAYOUT})")
     f = spec.ann_file.replace('{split}', split)
     return f if Path(f).is_absolute() or '://' in f or not spec.root else str(Path(spec.root) / f)
 
 def build_dataset(spec: DataSpec, split: str, transform=None):
     "The dataset `spec` names, for `split` ('train', 'val', 'test', or a reader-specific split)."
     name, opts = spec.name, dict(spec.options or {})
-    if name not in DATASETS: raise ValueError(f"data.name: unknown dataset '{name}'; valid: {list(DATASETS)}")
+    if name not in DATASETS: raise ConfigError(f"data.name: unknown dataset '{name}'; valid: {list(DATASETS)}")
     if name == 'scenes':
         # n_train sizes whichever stream a run trains on: the training split, or the web stream of a pretraining
         sizes = {'train': spec.n_train, 'val': spec.n_val, 'test': spec.n_test, 'web': spec.n_train}
-        if split not in sizes: raise ValueError(f"split: scenes has splits {list(sizes)}, got '{split}'")
+        if split not in sizes: raise ConfigError(f"split: scenes has splits {list(sizes)}, got '{split}'")
         return ScenesDataset(sizes[split], split, spec.seed, spec.image_size, transform, **opts)
     transform = transform or default_transform(spec.image_size)
     if name in ('csv', 'wds'):
@@ -375,7 +376,7 @@ def build_dataset(spec: DataSpec, split: str, transform=None):
     if spec.root is None:
         layout = {'coco': KARPATHY_LAYOUT['coco'], 'flickr30k': KARPATHY_LAYOUT['flickr30k'], 'vqav2': VQA_LAYOUT,
                   'imagenet': IMAGENET_LAYOUT}[name]
-        raise ValueError(f"data.root: required for '{name}'; expected layout:\n{layout}")
+        raise ConfigError(f"data.root: required for '{name}'; expected layout:\n{layout}")
     if name in ('coco', 'flickr30k'): return KarpathyDataset(spec.root, split, spec.ann_file, transform, flavour=name, **opts)
     if name == 'vqav2': return VQAv2Dataset(spec.root, split, spec.ann_file, transform=transform, **opts)
     return ImageFolderDataset(spec.root, split, transform, **opts)

@@ -11,6 +11,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 from .config import EVAL_TASKS, eval_data_spec
+from .io import ConfigError
 
 # %% auto #0
 __all__ = ['retrieval_ranks', 'recalls', 'retrieval_metrics', 'retrieval_chance', 'embed_texts', 'zero_shot_classifier',
@@ -204,7 +205,7 @@ def vqa_scores(predictions: list[str], questions: list[dict], gt_processing: str
     if not questions: raise ValueError("questions: nothing to score")
     unanswered = [q.get('question_id') for q in questions if not q['answers']]
     if unanswered:
-        raise ValueError(f"questions: {len(unanswered)} of {len(questions)} have no human answers (question_id "
+        raise ConfigError(f"questions: {len(unanswered)} of {len(questions)} have no human answers (question_id "
                          f"{unanswered[0]}, ...); VQAv2's test and test-dev splits ship without answers: expected the "
                          f"'val' split")
     return [vqa_score(p, q['answers'], gt_processing) for p, q in zip(predictions, questions)]
@@ -251,7 +252,7 @@ class VQAHead(nn.Module):
 
 def answer_vocab(questions: list[dict], k: int) -> list[str]:
     "The k most frequent normalised human answers (all answers of every question; ties alphabetical)."
-    if k < 1: raise ValueError(f"k (eval.vqa_answers): expected >= 1, got {k}")
+    if k < 1: raise ConfigError(f"k (eval.vqa_answers): expected >= 1, got {k}")
     counts = Counter(normalize_answer(a) for q in questions for a in q['answers'])
     return [a for a, _ in sorted(counts.items(), key=lambda t: (-t[1], t[0]))[:k]]
 
@@ -281,7 +282,7 @@ def train_vqa_head(image_emb: torch.Tensor, question_emb: torch.Tensor, question
     if not (len(image_emb) == len(question_emb) == len(questions)):
         raise ValueError(f"image_emb, question_emb, questions: expected one row per question, "
                          f"got {len(image_emb)}, {len(question_emb)}, {len(questions)}")
-    if not questions: raise ValueError("questions: the train split has no VQA questions to train the head on")
+    if not questions: raise ConfigError("questions: the train split has no VQA questions to train the head on")
     dev = image_emb.device
     vocab = answer_vocab(questions, n_answers)
     y = soft_targets(questions, vocab).to(dev)
@@ -404,7 +405,7 @@ def embed_split(model, dataset, batch_size: int = 256, device='cpu', num_workers
                 qs.append(question)
                 q_img.append(i)
             labels.append(-1 if s.get('label') is None else int(s['label']))   # -1: no class label
-    if not emb: raise ValueError("dataset: the evaluation split is empty (or none of its images could be read)")
+    if not emb: raise ConfigError("dataset: the evaluation split is empty (or none of its images could be read)")
     if skipped:
         warnings.warn(dataset.report() if hasattr(dataset, 'report') else
                       f"embed_split: skipped {skipped} unreadable image(s)")
@@ -447,7 +448,7 @@ def _vqa(model, tokenizer, cfg, split: dict, train_data, device, vqa_blind: bool
         warnings.warn("evaluate: VQA skipped, the evaluation split has no questions")
         return {}, {}
     if not all(q['answers'] for q in questions):
-        raise ValueError(f"{where}: questions without answers; the VQAv2 test / test-dev splits publish none, "
+        raise ConfigError(f"{where}: questions without answers; the VQAv2 test / test-dev splits publish none, "
                          "score on val")
     train = embed_split(model, train_data(), ev.batch_size, device, cfg.data.num_workers)
     q_train = embed_texts(model, tokenizer, [q['question'] for q in train['questions']], ev.batch_size, device)
@@ -504,7 +505,7 @@ def evaluate(model, cfg, tokenizer, device='cpu', data=None, train_data=None, wa
     from cmapkd.data import build_dataset   # imported late: data is an optional dependency of the protocols
     ev, tasks = cfg.eval, list(cfg.eval.tasks)
     bad = [t for t in tasks if t not in EVAL_TASKS]
-    if bad: raise ValueError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
+    if bad: raise ConfigError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
     model.to(device)
     out, items = {}, {}
     with _eval_mode(model):

@@ -14,7 +14,7 @@ from .config import (RunConfig, apply_overrides, replaced, validate, config_to_d
 from .presets import preset, PRESETS
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
-from .io import atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir
+from .io import atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir, ConfigError
 from .train import train
 from .teacher import resolve_pretrained, pretrain_history
 from .evaluate import evaluate, device_name
@@ -44,27 +44,27 @@ def run_name(method: str, variant: str | None, seed: int) -> str:
 def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: int = 1, out_dir=None, data_root=None,
                  jobs: int = 1):
     "Validate the experiment notebooks' parameters; raises with the parameter name and what was expected."
-    if preset_name not in PRESETS: raise ValueError(f"preset: expected {'|'.join(PRESETS)}, got {preset_name!r}")
+    if preset_name not in PRESETS: raise ConfigError(f"preset: expected {'|'.join(PRESETS)}, got {preset_name!r}")
     for name, v in (('methods', methods), ('variants', variants), ('seeds', seeds)):
-        if isinstance(v, str): raise TypeError(f"{name}: expected a list, got the string {v!r} (papermill -p turns lists into strings; use -y '{name}: [...]')")
+        if isinstance(v, str): raise ConfigError(f"{name}: expected a list, got the string {v!r} (papermill -p turns lists into strings; use -y '{name}: [...]')")
     bad = [m for m in methods if m not in REFERENCE_ROWS and m not in METHODS]
-    if bad: raise ValueError(f"methods: unknown {bad}; valid: {list(REFERENCE_ROWS)} + {list(METHODS)}")
+    if bad: raise ConfigError(f"methods: unknown {bad}; valid: {list(REFERENCE_ROWS)} + {list(METHODS)}")
     bad = [v for v in variants if v not in VARIANTS]
-    if bad: raise ValueError(f"variants: unknown {bad}; valid: {sorted(VARIANTS)}")
-    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds): raise TypeError(f"seeds: expected integers, got {seeds}")
-    if any(not 0 <= s < 2**32 for s in seeds): raise ValueError(f"seeds: expected integers from 0 to 2**32 - 1 (numpy's range), got {list(seeds)}")
-    if len(set(seeds)) < len(seeds): raise ValueError(f"seeds: expected distinct seeds, got {list(seeds)}")
-    if not isinstance(n_gpus, int) or n_gpus < 1: raise ValueError(f"n_gpus: expected an integer >= 1, got {n_gpus!r}")
+    if bad: raise ConfigError(f"variants: unknown {bad}; valid: {sorted(VARIANTS)}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds): raise ConfigError(f"seeds: expected integers, got {seeds}")
+    if any(not 0 <= s < 2**32 for s in seeds): raise ConfigError(f"seeds: expected integers from 0 to 2**32 - 1 (numpy's range), got {list(seeds)}")
+    if len(set(seeds)) < len(seeds): raise ConfigError(f"seeds: expected distinct seeds, got {list(seeds)}")
+    if not isinstance(n_gpus, int) or n_gpus < 1: raise ConfigError(f"n_gpus: expected an integer >= 1, got {n_gpus!r}")
     if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs: expected an integer >= 1, got {jobs!r}")
+        raise ConfigError(f"jobs: expected an integer >= 1, got {jobs!r}")
     if jobs > 1 and n_gpus > 1:
-        raise ValueError(f"jobs: runs on {n_gpus} GPUs take them all; use jobs=1 (got jobs={jobs})")
+        raise ConfigError(f"jobs: runs on {n_gpus} GPUs take them all; use jobs=1 (got jobs={jobs})")
     if n_gpus > 1 and torch.cuda.device_count() < n_gpus:
-        raise ValueError(f"n_gpus: {n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
+        raise ConfigError(f"n_gpus: {n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
     if data_root is not None and not Path(data_root).exists(): raise FileNotFoundError(f"data_root: {data_root} does not exist")
     if out_dir is not None:
         out = Path(out_dir).absolute()
-        if out.exists() and not out.is_dir(): raise ValueError(f"out_dir: {out_dir} is a file, expected a folder")
+        if out.exists() and not out.is_dir(): raise ConfigError(f"out_dir: {out_dir} is a file, expected a folder")
         check_writable(out_dir)   # made and written to: the same check as the command line's --out
 
 SHARED_RUNS = ('main', 'ablation', 'efficiency')   # the paper's experiments share their training runs
@@ -108,7 +108,7 @@ def tuned_choice(out_dir, setting: str, method: str, variant: str | None = None,
     row = row_name(method, variant)
     c = choice.get(row) or choice.get(method)
     if c is None:
-        raise ValueError(f"{f}: no tuning choice for row '{row}' (nor its method '{method}'); tuned rows: {sorted(choice)}; "
+        raise ConfigError(f"{f}: no tuning choice for row '{row}' (nor its method '{method}'); tuned rows: {sorted(choice)}; "
                          f"run `cmapkd tune` for it, or remove the file to run every row at the preset's rates")
     return c
 

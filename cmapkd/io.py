@@ -10,8 +10,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['COMMITTED_PRESET', 'atomic_write', 'cache_root', 'check_writable', 'preset_dir', 'clone_root', 'locked',
-           'fingerprint', 'git_commit', 'record_sources']
+__all__ = ['COMMITTED_PRESET', 'ConfigError', 'atomic_write', 'cache_root', 'check_writable', 'preset_dir', 'clone_root',
+           'locked', 'fingerprint', 'git_commit', 'record_sources']
+
+# %% ../nbs/00_io.ipynb #088939df
+class ConfigError(ValueError):
+    "A config field, a file or a value the user gave is wrong; the message names it and what was expected."
 
 # %% ../nbs/00_io.ipynb #100530fe
 def _pid_alive(pid: int) -> bool:
@@ -71,14 +75,14 @@ def cache_root() -> Path:
 
 # %% ../nbs/00_io.ipynb #53b8ef5b
 def check_writable(folder, name: str = 'out_dir') -> Path:
-    "Make `folder` (with its parents) and write a file into it; a ValueError naming parameter `name` when that fails."
+    "Make `folder` (with its parents) and write a file into it; a `ConfigError` naming parameter `name` when that fails."
     import tempfile
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder): pass
     except OSError as e:
-        raise ValueError(f"{name}: {folder} cannot be written ({e.strerror or e})") from None
+        raise ConfigError(f"{name}: {folder} cannot be written ({e.strerror or e})") from None
     return folder
 
 # %% ../nbs/00_io.ipynb #2ca99b5d

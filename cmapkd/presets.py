@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy, os, sys
 from .config import (RunConfig, ModelSpec, DataSpec, MethodSpec, OptimSpec, EvalSpec, EvalData, progressive, apply_overrides,
                            load_config, validate)
+from .io import ConfigError
 
 # %% auto #0
 __all__ = ['TINY_MODELS', 'PRESETS', 'USER_ERRORS', 'paper_suite', 'preset', 'load_run_config', 'add_config_args', 'run_command']
@@ -75,14 +76,14 @@ PRESETS = {'smoke': _smoke_preset, 'tiny': _tiny_preset, 'gpu': _gpu_preset, 'pa
 
 def preset(name: str, **overrides) -> RunConfig:
     "A `RunConfig` for one of the `PRESETS`, with `key=value` overrides given as keyword arguments."
-    if name not in PRESETS: raise ValueError(f"unknown preset '{name}'; valid: {list(PRESETS)}")
+    if name not in PRESETS: raise ConfigError(f"unknown preset '{name}'; valid: {list(PRESETS)}")
     cfg = PRESETS[name]()
     return apply_overrides(cfg, [f'{k}={v}' for k, v in overrides.items()]) if overrides else cfg
 
 # %% ../nbs/01a_presets.ipynb #6e12df81
 def load_run_config(config: str | None = None, preset_name: str | None = None, overrides=()) -> RunConfig:
     "A validated `RunConfig` from a file or a preset, with `key=value` overrides."
-    if (config is None) == (preset_name is None): raise ValueError("give exactly one of --config FILE or --preset NAME")
+    if (config is None) == (preset_name is None): raise ConfigError("give exactly one of --config FILE or --preset NAME")
     cfg = load_config(config) if config else preset(preset_name)
     return validate(apply_overrides(cfg, list(overrides)))
 
@@ -95,14 +96,14 @@ def add_config_args(parser):
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error (also CMAPKD_DEBUG=1)')
     return parser
 
-USER_ERRORS = (ValueError, KeyError, TypeError, OSError)   # a config, file or value the user gave is wrong
+# a config, file or value the user gave is wrong; any other exception (a KeyError deep in the code) is a bug
+USER_ERRORS = (ConfigError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)
 
 def run_command(fn, debug: bool = False) -> int:
-    "Run the command `fn()`: a user error ends it with one line on stderr and exit status 2; `debug` (or CMAPKD_DEBUG=1) re-raises it."
+    "Run the command `fn()`: a user error (`USER_ERRORS`) ends it with one line on stderr and exit status 2; `debug` (or\n    CMAPKD_DEBUG=1) re-raises it; any other exception, a bug, keeps its traceback."
     try:
         return fn()
     except USER_ERRORS as e:
         if debug or os.environ.get('CMAPKD_DEBUG', '') not in ('', '0'): raise
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)   # str(KeyError) adds quotes
-        print(f'cmapkd: error: {msg}', file=sys.stderr)
+        print(f'cmapkd: error: {e}', file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from einops import rearrange
 from timm.layers import LayerNorm2d
 from .config import P_LEVELS, L_LEVELS, BRIDGES, LANGUAGE_POOLINGS
+from .io import ConfigError
 
 # %% auto #0
 __all__ = ['STRIDES', 'MHA_HEADS', 'level_grids', 'resize_map', 'compact_map', 'orthogonal', 'Dims', 'dims_of', 'masked_mean',
@@ -23,7 +24,7 @@ STRIDES = (4, 8, 16, 32)   # P2..P5
 def level_grids(image_size: int) -> list[tuple[int, int]]:
     "Grids of P2..P5 for square inputs of `image_size` pixels (strides 4, 8, 16, 32)."
     if not isinstance(image_size, int) or image_size < STRIDES[-1]:
-        raise ValueError(f"image_size: expected an int >= {STRIDES[-1]} (P5 has stride 32), got {image_size!r}")
+        raise ConfigError(f"image_size: expected an int >= {STRIDES[-1]} (P5 has stride 32), got {image_size!r}")
     return [(image_size // s, image_size // s) for s in STRIDES]
 
 def _shrinks(x: torch.Tensor, size) -> bool:
@@ -126,7 +127,7 @@ class TeacherHeads(nn.Module):
         m, h = bb.model, cls(bb.vision_width, bb.text_width, bb.embed_dim)
         vis = m.visual
         if getattr(vis, 'attn_pool', None) is not None or not hasattr(vis, 'ln_post'):
-            raise ValueError(f"teacher '{bb.spec.name}': only ViT towers with ln_post + proj heads are supported")
+            raise ConfigError(f"teacher '{bb.spec.name}': only ViT towers with ln_post + proj heads are supported")
         eye_v = torch.eye(bb.vision_width)
         proj_v = eye_v if vis.proj is None else vis.proj
         h._set('v', vis.ln_post.weight, vis.ln_post.bias, proj_v, torch.zeros(bb.embed_dim))
@@ -136,7 +137,7 @@ class TeacherHeads(nn.Module):
             return h
         text = getattr(m, 'text', m)   # CustomTextCLIP keeps its text tower under .text
         if not hasattr(text, 'ln_final'):
-            raise ValueError(f"teacher '{bb.spec.name}': its text tower has no ln_final/text_projection head")
+            raise ConfigError(f"teacher '{bb.spec.name}': its text tower has no ln_final/text_projection head")
         tp = text.text_projection
         if isinstance(tp, nn.Linear):
             w, b = tp.weight.T, (tp.bias if tp.bias is not None else torch.zeros(bb.embed_dim))
@@ -253,7 +254,7 @@ MHA_HEADS = 4   # heads of every multi-head attention of the student side (the o
 
 def _mha(dim: int) -> nn.MultiheadAttention:
     if dim % MHA_HEADS:
-        raise ValueError(f"width {dim}: multi-head attention needs a width divisible by its {MHA_HEADS} heads")
+        raise ConfigError(f"width {dim}: multi-head attention needs a width divisible by its {MHA_HEADS} heads")
     return nn.MultiheadAttention(dim, MHA_HEADS, batch_first=True)
 
 def window_mask(mask: torch.Tensor, k: int = 3) -> torch.Tensor:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os
 from pathlib import Path
 import pandas as pd
-from .io import atomic_write, preset_dir
+from .io import atomic_write, preset_dir, ConfigError
 from .tables import META, TABLES, load_results
 from .figures import (figure_alsn_difficulty, figure_alsn_radar, figure_tsne, figure_cross_modal,
                             figure_training_curves)
@@ -60,7 +60,7 @@ def check_preset_dir(paper_dir, preset: str | None):
     found = {json.loads(f.read_text()).get('preset') for f in Path(paper_dir).glob('results/*/*.json')}
     others = sorted(p for p in found - {preset} if p)
     if others:
-        raise ValueError(f"{paper_dir}: its result files are of preset(s) {others}, not '{preset}'; "
+        raise ConfigError(f"{paper_dir}: its result files are of preset(s) {others}, not '{preset}'; "
                          f"each preset's paper lives apart: expected the directory of '{preset}' "
                          f"({preset_dir(preset)}/ by default)")
 

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from .samples import make_sample, ImageTextDataset
+from .io import ConfigError
 
 # %% auto #0
 __all__ = ['COLOURS', 'SHAPES', 'DIGIT_WORDS', 'OBJECT_CLASSES', 'SCENE_CLASSNAMES', 'SCENE_TEMPLATES', 'SIZES', 'CELLS',
@@ -390,9 +391,9 @@ def scene_questions(stype: str, objs: list[dict], s: _Say, base_id: int) -> list
 # %% ../nbs/03_scenes.ipynb #4c0ae90c
 def render_scene(seed: int, split: str, i: int, image_size: int = 64, group: int = 1) -> dict:
     "Scene `i` of `split`: pixels [S, S, 3] float32 in [0, 1], captions, questions, label and metadata."
-    if split not in SCENE_SPLITS: raise ValueError(f"split: expected one of {SCENE_SPLITS}, got '{split}'")
-    if image_size < 16: raise ValueError(f"image_size: expected >= 16 px for scenes, got {image_size}")
-    if not 1 <= group <= 8: raise ValueError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
+    if split not in SCENE_SPLITS: raise ConfigError(f"split: expected one of {SCENE_SPLITS}, got '{split}'")
+    if image_size < 16: raise ConfigError(f"image_size: expected >= 16 px for scenes, got {image_size}")
+    if not 1 <= group <= 8: raise ConfigError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
     g, member = divmod(i, group)
     rnd = random.Random(f'cmapkd-scenes/{seed}/{split}/{i}' if group == 1 else f'cmapkd-scenes/{seed}/{split}/{group}x/{g}')
     stype, objs = _sample_objects(rnd, image_size, split, member)
@@ -418,9 +419,9 @@ class ScenesDataset(ImageTextDataset):
     def __init__(self, n: int, split: str = 'train', seed: int = 0, image_size: int = 64, transform=None,
                  mean=OPENAI_DATASET_MEAN, std=OPENAI_DATASET_STD, group: int = 1):
         super().__init__(transform)
-        if split not in SCENE_SPLITS: raise ValueError(f"split: scenes has splits {SCENE_SPLITS}, got '{split}'")
-        if n < 1: raise ValueError(f"n: expected at least one scene, got {n}")
-        if not 1 <= group <= 8: raise ValueError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
+        if split not in SCENE_SPLITS: raise ConfigError(f"split: scenes has splits {SCENE_SPLITS}, got '{split}'")
+        if n < 1: raise ConfigError(f"n: expected at least one scene, got {n}")
+        if not 1 <= group <= 8: raise ConfigError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
         self.n, self.split, self.seed, self.image_size, self.group = n, split, seed, image_size, group
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)

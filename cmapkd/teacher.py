@@ -15,7 +15,7 @@ from torch.utils.data import Subset
 from tqdm.auto import tqdm
 from .config import RunConfig, ModelSpec, DataSpec, EvalData, MethodSpec, OptimSpec, Stage
 from .tokenizers import scene_vocabulary
-from .io import atomic_write, cache_root, clone_root, fingerprint, locked
+from .io import atomic_write, cache_root, clone_root, fingerprint, locked, ConfigError
 from .backbones import Backbone
 from .data import build_dataset, make_loader
 from .evaluate import evaluate
@@ -114,7 +114,7 @@ def from_committed(cfg: RunConfig, tower: str, path: Path, root=None) -> bool:
     if not src.exists(): return False
     info = json.loads(src.with_suffix('.json').read_text())
     if info.get('key') != pretrain_key(cfg, tower) or sha256(src) != info.get('sha256'):
-        raise ValueError(f"{src}: its sha256 or key differs from {src.with_suffix('.json').name} (the file is damaged or "
+        raise ConfigError(f"{src}: its sha256 or key differs from {src.with_suffix('.json').name} (the file is damaged or "
                          f"not this {tower}); expected sha256 {info.get('sha256')}, key {pretrain_key(cfg, tower)}; restore it "
                          f"with git, or train the {tower} anew (--retrain)")
     atomic_write(path.with_suffix('.json'), json.dumps(dict(info, committed=src.name), indent=1))

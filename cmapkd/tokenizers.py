@@ -11,6 +11,7 @@ import open_clip
 from .config import ModelSpec
 from .scenes import (LEXICON, COLOURS, SHAPES, DIGIT_WORDS, OBJECT_CLASSES, SCENE_CLASSNAMES, SCENE_TEMPLATES, CELLS,
                            SIZES)
+from .io import ConfigError
 
 # %% auto #0
 __all__ = ['scene_vocabulary', 'WordTokenizer', 'HFTokenizer', 'get_tokenizer']
@@ -40,8 +41,8 @@ class WordTokenizer:
 
     def __init__(self, words: list[str], context_length: int = 32, vocab_size: int = 512):
         if len(words) + 4 > vocab_size:
-            raise ValueError(f"text_cfg.vocab_size: {vocab_size} is too small for {len(words)} words + 4 special ids")
-        if context_length < 3: raise ValueError(f"text_cfg.context_length: expected >= 3, got {context_length}")
+            raise ConfigError(f"text_cfg.vocab_size: {vocab_size} is too small for {len(words)} words + 4 special ids")
+        if context_length < 3: raise ConfigError(f"text_cfg.context_length: expected >= 3, got {context_length}")
         self.words, self.context_length, self.vocab_size = list(words), context_length, vocab_size
         self.ids = {w: i + 3 for i, w in enumerate(self.words)}
         self.eot = vocab_size - 1
@@ -94,7 +95,7 @@ def get_tokenizer(spec: ModelSpec):
     elif kind == 'auto': kind = 'scenes-words' if spec.config is not None else 'open_clip'
     if kind == 'scenes-words':
         if spec.config is None or 'text_cfg' not in spec.config:
-            raise ValueError(f"model.tokenizer: 'scenes-words' needs an inline config with text_cfg (model '{spec.name}')")
+            raise ConfigError(f"model.tokenizer: 'scenes-words' needs an inline config with text_cfg (model '{spec.name}')")
         t = spec.config['text_cfg']
         return WordTokenizer(scene_vocabulary(), t.get('context_length', 32), t.get('vocab_size', 512))
     if kind == 'open_clip':
@@ -103,19 +104,19 @@ def get_tokenizer(spec: ModelSpec):
             tok = open_clip.tokenizer.SimpleTokenizer(context_length=t.get('context_length', 77))
         else: tok = open_clip.get_tokenizer(spec.name, context_length=t.get('context_length'))
         if 'vocab_size' in t and getattr(tok, 'vocab_size', 0) > t['vocab_size']:
-            raise ValueError(f"model.tokenizer: open_clip's tokenizer has {tok.vocab_size} ids but text_cfg.vocab_size of "
+            raise ConfigError(f"model.tokenizer: open_clip's tokenizer has {tok.vocab_size} ids but text_cfg.vocab_size of "
                              f"'{spec.name}' is {t['vocab_size']}; use tokenizer 'scenes-words' for the tiny towers")
         return tok
     if kind == 'hf':
         hf = spec.hf_text_config or {}
         if not hf.get('tokenizer'):
-            raise ValueError("model.hf_text_config.tokenizer: give the local path of a tokenizer folder or vocab.txt")
+            raise ConfigError("model.hf_text_config.tokenizer: give the local path of a tokenizer folder or vocab.txt")
         L = hf.get('context_length', min(77, hf.get('max_position_embeddings', 512)))
         tok = HFTokenizer(hf['tokenizer'], L)
         if tok.tok.pad_token_id != hf.get('pad_token_id', 0):
-            raise ValueError(f"model.hf_text_config.pad_token_id: the tower pads with {hf.get('pad_token_id', 0)} but the "
+            raise ConfigError(f"model.hf_text_config.pad_token_id: the tower pads with {hf.get('pad_token_id', 0)} but the "
                              f"tokenizer with {tok.tok.pad_token_id}")
         if tok.vocab_size > hf.get('vocab_size', 30522):
-            raise ValueError(f"model.hf_text_config.vocab_size: {hf.get('vocab_size', 30522)} < the tokenizer's {tok.vocab_size} ids")
+            raise ConfigError(f"model.hf_text_config.vocab_size: {hf.get('vocab_size', 30522)} < the tokenizer's {tok.vocab_size} ids")
         return tok
-    raise ValueError(f"model.tokenizer: expected 'auto', 'open_clip', 'scenes-words' or 'hf', got '{kind}'")
+    raise ConfigError(f"model.tokenizer: expected 'auto', 'open_clip', 'scenes-words' or 'hf', got '{kind}'")

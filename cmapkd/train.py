@@ -9,7 +9,7 @@ import torch.distributed as dist
 from pathlib import Path
 from .config import RunConfig, ResolvedConfig, resolve_variant
 from .presets import add_config_args, load_run_config, run_command
-from .io import atomic_write, cache_root
+from .io import atomic_write, cache_root, ConfigError
 from .trainer import Runtime, Trainer
 from .teacher import resolve_pretrained, TeacherCache, cache_key
 
@@ -52,7 +52,7 @@ def run(args) -> int:
     cfg = load_run_config(args.config, args.preset, args.set)
     held = [f for f in ('checkpoint.pt', 'train_summary.json') if (Path(cfg.out_dir) / f).exists()]
     if held and not (args.resume or args.force):
-        raise ValueError(f"out_dir: {cfg.out_dir} holds a run ({', '.join(held)}); expected --resume to continue it, "
+        raise ConfigError(f"out_dir: {cfg.out_dir} holds a run ({', '.join(held)}); expected --resume to continue it, "
                          f"--force to train it again from the start, or another out_dir")
     res = train(cfg, resume=args.resume, progress=not args.no_progress, force=args.force)
     if int(os.environ.get('RANK', 0)) == 0:

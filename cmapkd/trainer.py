@@ -12,7 +12,7 @@ import torch, torch.nn as nn
 import torch.distributed as dist
 from tqdm.auto import tqdm
 from .config import RunConfig, Stage, lr_factor, resolve_variant, config_to_dict, MODULE_GROUPS, P_LEVELS, L_LEVELS
-from .io import atomic_write
+from .io import atomic_write, ConfigError
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, make_loader
 from .tokenizers import get_tokenizer
@@ -33,7 +33,7 @@ class Runtime:
         self.local_rank = int(os.environ.get('LOCAL_RANK', 0))
         cuda = torch.cuda.is_available() and cfg.device != 'cpu'
         if cfg.device.startswith('cuda') and not torch.cuda.is_available():
-            raise RuntimeError(f"device: '{cfg.device}' requested but CUDA is not available")
+            raise ConfigError(f"device: '{cfg.device}' requested but CUDA is not available")
         self.device = torch.device(f'cuda:{self.local_rank}' if cuda else 'cpu')
         if cuda:
             torch.cuda.set_device(self.device)
@@ -112,7 +112,7 @@ class BatchStream:
             b = next(self._it, None)
             if b is None:   # a whole epoch without one full batch
                 self._it = None
-                raise ValueError(self._too_small(loader))
+                raise ConfigError(self._too_small(loader))
         self.pos += 1
         return b
 
@@ -246,13 +246,13 @@ class Trainer:
         cfg = resolve_variant(cfg)   # a resolved config as it is
         needs_teacher = method_class(cfg.method.name).needs_teacher
         if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and needs_teacher:
-            raise ValueError(f"teacher.pretrained: the config asks for a teacher trained from scratch "
+            raise ConfigError(f"teacher.pretrained: the config asks for a teacher trained from scratch "
                              f"(teacher_train_steps={cfg.teacher_train_steps}); resolve it first with "
                              f"cmapkd.teacher.resolve_pretrained (cmapkd.train.train does)")
         unresolved = (cfg.setting == 'finetune' and cfg.student_pretrain_steps > 0 and not cfg.student.pretrained) or \
                      (cfg.setting == 'scratch' and cfg.student.pretrained)
         if unresolved:
-            raise ValueError(f"student.pretrained: {cfg.student.pretrained!r} does not match setting '{cfg.setting}' "
+            raise ConfigError(f"student.pretrained: {cfg.student.pretrained!r} does not match setting '{cfg.setting}' "
                              f"(student_pretrain_steps={cfg.student_pretrain_steps}); resolve the student first with "
                              f"cmapkd.teacher.resolve_pretrained (cmapkd.train.train does)")
         self.rt = rt = rt or Runtime(cfg)
@@ -508,11 +508,11 @@ class Trainer:
         try:
             ck = torch.load(path, map_location=self.rt.device, weights_only=False)
         except (OSError, RuntimeError, EOFError, ValueError) as e:
-            raise ValueError(f"checkpoint {path}: cannot be read ({type(e).__name__}: {e}); expected a checkpoint "
+            raise ConfigError(f"checkpoint {path}: cannot be read ({type(e).__name__}: {e}); expected a checkpoint "
                              f"written by the trainer (remove it to train from the start)") from e
         changes = config_changes(ck['config'], config_to_dict(self.cfg))
         if changes and not force:
-            raise ValueError(f"resume: the config differs from the one checkpoint {path} was trained with: "
+            raise ConfigError(f"resume: the config differs from the one checkpoint {path} was trained with: "
                              f"{'; '.join(changes)}; only run-length and logging fields may change (--force continues "
                              f"anyway)")
         self.model.load_state_dict(ck['model'])

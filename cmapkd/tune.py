@@ -8,7 +8,7 @@ import json, time
 from dataclasses import asdict
 from .config import SETTINGS, METHODS, VARIANTS, check_variant
 from .presets import preset
-from .io import atomic_write, git_commit
+from .io import atomic_write, git_commit, ConfigError
 from .baselines import method_class
 from .experiments import run_many, row_name, tuning_file, check_params, length_overrides
 
@@ -35,18 +35,18 @@ def point_experiment(setting: str, lr: float, weight: float) -> str:
 TUNED_ROWS = tuple((m, None) for m in METHODS) + (('cmapkd', 'dto'), ('clipkd', 'dto'))   # every row that trains (design 3.11)
 
 def parse_row(row: str) -> tuple:
-    "`(method, variant)` of a row's name ('clipkd', 'cmapkd_dto', 'cmapkd_one_stage'); a ValueError names the valid rows, or the variant a method does not take."
+    "`(method, variant)` of a row's name ('clipkd', 'cmapkd_dto', 'cmapkd_one_stage'); a ConfigError names the valid rows, or the variant a method does not take."
     if row in METHODS: return row, None
     m, _, v = row.partition('_')
     if m in METHODS and v in VARIANTS:
         check_variant(m, v, f'--rows: {row!r}')
         return m, v
-    raise ValueError(f"--rows: unknown row {row!r}; expected a method {list(METHODS)} or method_variant "
+    raise ConfigError(f"--rows: unknown row {row!r}; expected a method {list(METHODS)} or method_variant "
                      f"(e.g. {', '.join(row_name(*r) for r in TUNED_ROWS if r[1])})")
 
 def steps_overrides(preset_name: str, steps: int) -> list[str]:
     "Overrides that give the student `steps` steps in all, every stage scaled alike (0: the preset's length)."
-    if steps < 0: raise ValueError(f"--steps: expected an integer >= 0 (0: the preset's length), got {steps}")
+    if steps < 0: raise ConfigError(f"--steps: expected an integer >= 0 (0: the preset's length), got {steps}")
     return length_overrides(preset_name, steps / sum(s.steps for s in preset(preset_name).stages)) if steps else []
 
 # %% ../nbs/20a_tune.ipynb #9cc60abc
@@ -55,7 +55,7 @@ def _distils(method: str) -> bool: return method_class(method).needs_teacher
 def tune(preset_name: str = 'tiny', out_dir='paper', rows=(), setting: str = 'finetune', seed: int = 0, jobs: int = 1,
          force: bool = False, overrides=()) -> dict:
     "Tune every row `(method, variant)` of `rows` on the validation split (`overrides` go to every run, e.g. a length); writes every point and `choice.json`; returns the choices."
-    if setting not in SETTINGS: raise ValueError(f"setting: expected one of {list(SETTINGS)}, got {setting!r}")
+    if setting not in SETTINGS: raise ConfigError(f"setting: expected one of {list(SETTINGS)}, got {setting!r}")
     check_params(preset_name, [m for m, _ in rows], [v for _, v in rows if v], [seed], out_dir=out_dir, jobs=jobs)
     grid, t0, points = TUNE_GRID[setting], time.time(), []
     base = validation_overrides(preset_name) + [f'setting={setting}'] + list(overrides)
