@@ -262,7 +262,7 @@ def build_method(cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int
     return method_class(cfg.method.name)(cfg, teacher, student, rank, world_size)
 
 def stages_for(cfg: RunConfig) -> list[Stage]:
-    "The schedule `cfg` (its variant applied: `resolve_variant`) runs: its own stages for cmapkd, the method's for a baseline."
+    "The schedule `cfg` (its variant applied: `resolve_variant`) runs: its own for cmapkd, the method's for a baseline."
     if cfg.method.name == 'cmapkd': return cfg.stages
     total = sum(s.steps for s in cfg.stages)
     if total == 0:

@@ -261,7 +261,7 @@ def apply_overrides(cfg: RunConfig, overrides) -> RunConfig:
 _FREE = [['options'], ['lr'], ['config'], ['hf_text_config']]   # free-form dicts: an override may add a key
 
 def replaced(obj, path: str, value):
-    "`obj` (a config dataclass) with the field at the dotted `path` set to `value`, by `dataclasses.replace` at each level."
+    "`obj` (a config dataclass) with the field at dotted `path` set to `value`: `dataclasses.replace` at each level."
     head, _, rest = path.partition('.')
     return dataclasses.replace(obj, **{head: replaced(getattr(obj, head), rest, value) if rest else value})
 

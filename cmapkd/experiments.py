@@ -9,12 +9,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np, torch
 import torch.nn.functional as F
-from .config import (RunConfig, apply_overrides, replaced, validate, config_to_dict, save_config, METHODS, ADAPTED,
-                           VARIANTS, eval_data_spec)
+from .config import (RunConfig, apply_overrides, replaced, validate, config_to_dict, save_config, METHODS,
+                           ADAPTED, VARIANTS, eval_data_spec)
 from .presets import preset, PRESETS
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
-from .io import atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir, ConfigError
+from .io import (atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir,
+                       ConfigError)
 from .train import train
 from .teacher import resolve_pretrained, pretrain_history
 from .evaluate import evaluate, device_name
@@ -74,7 +75,8 @@ def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | N
     "The validated config of one run (at its tuned rates when `tuned`); training files go to `<out_dir>/runs/<preset>[/<group>]/<run name>`."
     cfg = apply_overrides(preset(preset_name), list(overrides))   # once; they win over the run's own values below
     run_dir = Path(out_dir) / 'runs' / preset_name / group / run_name(method, variant, seed)
-    own = {'method.name': method, 'seed': seed, 'out_dir': str(run_dir)} | ({'method.variant': variant} if variant else {})
+    own = {'method.name': method, 'seed': seed, 'out_dir': str(run_dir)}
+    own |= {'method.variant': variant} if variant else {}
     given = {o.split('=', 1)[0] for o in overrides}
     # the tuned base rate and distillation weight, where the caller gives not both (a tuning grid point does)
     if tuned and not {'optim.lr_student', 'method.distill_weight'} <= given:
@@ -101,7 +103,7 @@ def tuning_source(out_dir, setting: str, preset_name: str | None = None, root=No
 
 def tuned_choice(out_dir, setting: str, method: str, variant: str | None = None,
                  preset_name: str | None = None) -> dict | None:
-    "The base rate and distillation weight (`lr`, `distill_weight`) the tuning chose for this row (an ablation without its own choice takes its method's); None when nothing was tuned."
+    "The tuning's choice for this row (`lr`, `distill_weight`; an ablation without one takes its method's), or None."
     f = tuning_source(out_dir, setting, preset_name)
     if f is None: return None
     choice = json.loads(f.read_text())['choice']

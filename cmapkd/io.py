@@ -75,7 +75,7 @@ def cache_root() -> Path:
 
 # %% ../nbs/00_io.ipynb #53b8ef5b
 def check_writable(folder, name: str = 'out_dir') -> Path:
-    "Make `folder` (with its parents) and write a file into it; a `ConfigError` naming parameter `name` when that fails."
+    "Make `folder` (with its parents) and write a file into it; a `ConfigError` naming `name` when that fails."
     import tempfile
     folder = Path(folder)
     try:

@@ -59,7 +59,7 @@ class Method(nn.Module):
 REGISTRY: dict[str, type] = {}   # method name -> its class, filled as the modules that define them are imported
 
 def register_method(name: str):
-    "Class decorator, as timm's `register_model`: the class implements method `name` (a key of `cmapkd.config.METHODS`)."
+    "Class decorator, as timm's `register_model`: the class implements method `name`, a key of `cmapkd.config.METHODS`."
     if name not in METHODS: raise ValueError(f"register_method: '{name}' is not a key of cmapkd.config.METHODS")
     def register(cls: type) -> type:
         cls.name = name

@@ -100,7 +100,7 @@ def add_config_args(parser):
 USER_ERRORS = (ConfigError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)
 
 def run_command(fn, debug: bool = False) -> int:
-    "Run the command `fn()`: a user error (`USER_ERRORS`) ends it with one line on stderr and exit status 2; `debug` (or\n    CMAPKD_DEBUG=1) re-raises it; any other exception, a bug, keeps its traceback."
+    "Run `fn()`: a user error is one line on stderr, exit status 2 (`debug`: its traceback); a bug keeps its traceback."
     try:
         return fn()
     except USER_ERRORS as e:

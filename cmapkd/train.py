@@ -18,7 +18,7 @@ __all__ = ['resolve', 'train', 'add_train_args', 'run', 'main']
 
 # %% ../nbs/14_train.ipynb #9aaaedfb
 def resolve(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) -> ResolvedConfig:
-    "`cfg` as a run trains it: validated, its variant applied (`resolve_variant`), its towers resolved (trained if needed)."
+    "`cfg` as a run trains it: validated, its variant applied (`resolve_variant`), its towers found or trained."
     return resolve_pretrained(resolve_variant(cfg), rt, progress)
 
 def train(cfg: RunConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None,

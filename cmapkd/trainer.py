@@ -11,7 +11,8 @@ import numpy as np
 import torch, torch.nn as nn
 import torch.distributed as dist
 from tqdm.auto import tqdm
-from .config import RunConfig, Stage, lr_factor, resolve_variant, config_to_dict, MODULE_GROUPS, P_LEVELS, L_LEVELS
+from .config import (RunConfig, Stage, lr_factor, resolve_variant, config_to_dict, MODULE_GROUPS, P_LEVELS,
+                           L_LEVELS)
 from .io import atomic_write, ConfigError
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, make_loader
@@ -240,7 +241,7 @@ def _param_groups(groups: dict[str, list[nn.Parameter]], wd: float) -> list[dict
     return [o for o in out if o['params']]
 
 class Trainer:
-    "Runs the stages of `cfg` (as `cmapkd.train.resolve` gives it; else validated, its variant applied here) for one method and seed."
+    "Runs the stages of `cfg` (from `cmapkd.train.resolve`; else checked and its variant applied here) for one run."
     def __init__(self, cfg: RunConfig, resume: bool = False, progress: bool = True, rt: Runtime | None = None,
                  cache=None, force: bool = False, label: str | None = None):
         cfg = resolve_variant(cfg)   # a resolved config as it is

@@ -35,7 +35,7 @@ def point_experiment(setting: str, lr: float, weight: float) -> str:
 TUNED_ROWS = tuple((m, None) for m in METHODS) + (('cmapkd', 'dto'), ('clipkd', 'dto'))   # every row that trains (design 3.11)
 
 def parse_row(row: str) -> tuple:
-    "`(method, variant)` of a row's name ('clipkd', 'cmapkd_dto', 'cmapkd_one_stage'); a ConfigError names the valid rows, or the variant a method does not take."
+    "`(method, variant)` of a row's name ('clipkd', 'cmapkd_dto'); a ConfigError names the valid rows, or the variant."
     if row in METHODS: return row, None
     m, _, v = row.partition('_')
     if m in METHODS and v in VARIANTS:
