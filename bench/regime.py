@@ -12,7 +12,7 @@ written to `--json`.
   python bench/regime.py --setting finetune --rows scratch clipkd promptkd cmapkd switchkd --length-factors 0.5 2 \
       --out runs/regime --jobs 2 --json bench/results/regime_finetune_cpu.json
   python bench/regime.py --setting scratch --steps 960 --rows scratch clipkd cmapkd --rate-only --no-variants \
-      --out runs/regime --jobs 2 --json bench/results/regime_scratch_cpu.json
+      --rates 2.5e-4 5e-4 1e-3 2e-3 4e-3 --out runs/regime --jobs 2 --json bench/results/regime_scratch_cpu.json
 """
 import argparse, json, time
 from pathlib import Path
@@ -32,6 +32,7 @@ def main():
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--json', required=True)
     ap.add_argument('--rate-only', action='store_true', help='tune the base rate only (the weight stays 1)')
+    ap.add_argument('--rates', nargs='+', type=float, help="the rate grid (default: TUNE_GRID's for the setting)")
     ap.add_argument('--rows', nargs='+', help='methods to tune (default: ROWS of the setting)')
     ap.add_argument('--no-variants', action='store_true', help='skip the CMAPKD schedule variants and the DTO rows')
     ap.add_argument('--length-factors', nargs='+', type=float, default=[0.5],
@@ -46,7 +47,8 @@ def main():
     full = preset(a.preset).stages
     factor = a.steps / sum(s.steps for s in full) if a.steps else 1.0
     length = length_overrides(a.preset, factor) if a.steps else []
-    grid = dict(TUNE_GRID[a.setting], **({'distill_weight': (1.0,)} if a.rate_only else {}))
+    grid = dict(TUNE_GRID[a.setting], **({'distill_weight': (1.0,)} if a.rate_only else {}),
+                **({'lr': tuple(a.rates)} if a.rates else {}))
     TUNE_GRID[a.setting] = grid
     choice = tune(a.preset, out, rows, a.setting, jobs=a.jobs, overrides=length)
     score = lambda p: json.loads(p.read_text())['metrics']

@@ -18,7 +18,7 @@ __all__ = ['TUNE_GRID', 'TUNE_METRIC', 'TUNED_ROWS', 'validation_overrides', 'po
 
 # %% ../nbs/20a_tune.ipynb #0e0b6004
 TUNE_GRID = {'finetune': dict(lr=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), distill_weight=(0.5, 1.0, 2.0, 4.0, 8.0)),
-             'scratch': dict(lr=(2.5e-4, 5e-4, 1e-3), distill_weight=(0.5, 1.0, 2.0))}  # from random weights
+             'scratch': dict(lr=(2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3), distill_weight=(0.5, 1.0, 2.0))}  # from random weights
 TUNE_METRIC = 'val/mean_recall'
 
 def validation_overrides(preset_name: str) -> list[str]:
