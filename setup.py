@@ -15,6 +15,7 @@ requirements = [
 dev_requirements = [
     'nbdev==2.4.14', 'fastcore<2', 'execnb<0.2',   # see the comment at the top
     'nbconvert', 'nbclient', 'jupytext', 'tensorboard',
+    'ruff>=0.17,<0.18',   # format + lint (ruff.toml) of nbs/, tests/, tools/ and bench/, run by tests/test_project.py
 ]
 # reading and running the notebooks in JupyterLab: their tests use fastcore's test helpers, the trainer's writes a
 # TensorBoard log, and tqdm's notebook progress bars need ipywidgets

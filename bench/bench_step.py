@@ -1,6 +1,7 @@
 """Throughput of one distillation step: CMAPKD against the plain open_clip distillation a researcher would write.
 
-Prints one JSON object (and each configuration's row to stderr as soon as it is measured). Every ratio is taken between configurations measured in this same run, on one device.
+Prints one JSON object (and each configuration's row to stderr as soon as it is measured). Every ratio is taken
+between configurations measured in this same run, on one device.
 
   python bench/bench_step.py                 # GPU when present (gpu preset, batch 256, 224 px) and the CPU tiny preset
   python bench/bench_step.py --only cpu      # CPU tiny preset against its own plain baseline only
@@ -19,15 +20,23 @@ Synthetic data (random images and tokens) and random weights, so the figures mea
 counted by torch's FlopCounterMode on the eager step of each configuration; MFU is against the device's dense
 bf16 peak.
 """
-import argparse, json, statistics, sys, tempfile, time
-import torch, torch.nn as nn, torch.nn.functional as F
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from open_clip.loss import ClipLoss
 from cmapkd.config import apply_overrides
 from cmapkd.presets import preset
 from cmapkd.trainer import Trainer
 
-PEAK_BF16 = {'H100': 989.0, 'H200': 989.0, 'A100': 312.0}   # dense bf16 TFLOP/s (SXM), no sparsity
+PEAK_BF16 = {'H100': 989.0, 'H200': 989.0, 'A100': 312.0}  # dense bf16 TFLOP/s (SXM), no sparsity
 
 
 def peak_for(name: str):
@@ -35,11 +44,13 @@ def peak_for(name: str):
 
 
 def sync(dev):
-    if dev.type == 'cuda': torch.cuda.synchronize()
+    if dev.type == 'cuda':
+        torch.cuda.synchronize()
 
 
 class Plain(nn.Module):
     "The simplest distillation step: CLIP loss + MSE of projected student embeddings on the teacher's."
+
     def __init__(self, student, t_dim):
         super().__init__()
         self.student, self.proj = student, nn.Linear(student.embed_dim, t_dim)
@@ -55,33 +66,54 @@ class Plain(nn.Module):
 
 def measure(step, dev, steps, warmup):
     "Median seconds per call after `warmup` calls (compilation happens there), and the peak memory of the timed calls."
-    for _ in range(warmup): step()
+    for _ in range(warmup):
+        step()
     sync(dev)
-    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+    if dev.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(steps):
-        t = time.perf_counter(); step(); sync(dev); times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        step()
+        sync(dev)
+        times.append(time.perf_counter() - t)
     return statistics.median(times), (torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else None)
 
 
 def counted(fn) -> int:
-    with FlopCounterMode(display=False) as fc: fn()
+    with FlopCounterMode(display=False) as fc:
+        fn()
     return fc.get_total_flops()
 
 
 def trainer(preset_name, batch, device, fast):
     "The trainer of the preset's CMAPKD run, on random weights (no teacher training), with the fast path on or off."
-    cfg = apply_overrides(preset(preset_name), [f'device={device}', 'teacher_train_steps=0', 'setting=scratch', f'data.batch_size={batch}',
-                                                f'fast={str(fast).lower()}', 'teacher_cache=false',
-                                                f'out_dir={tempfile.mkdtemp()}'])
+    cfg = apply_overrides(
+        preset(preset_name),
+        [
+            f'device={device}',
+            'teacher_train_steps=0',
+            'setting=scratch',
+            f'data.batch_size={batch}',
+            f'fast={str(fast).lower()}',
+            'teacher_cache=false',
+            f'out_dir={tempfile.mkdtemp()}',
+        ],
+    )
     return Trainer(cfg, progress=False)
 
 
 def row(batch, sec, mem, flops, dev):
-    out = dict(images_per_s=round(batch / sec, 1), step_ms=round(sec * 1e3, 2), tflop_per_step=round(flops / 1e12, 4),
-               achieved_tflops=round(flops / sec / 1e12, 3), peak_mem_gib=None if mem is None else round(mem, 2))
+    out = dict(
+        images_per_s=round(batch / sec, 1),
+        step_ms=round(sec * 1e3, 2),
+        tflop_per_step=round(flops / 1e12, 4),
+        achieved_tflops=round(flops / sec / 1e12, 3),
+        peak_mem_gib=None if mem is None else round(mem, 2),
+    )
     peak = peak_for(torch.cuda.get_device_name()) if dev.type == 'cuda' else None
-    if peak: out['mfu'] = round(flops / sec / 1e12 / peak, 3)
+    if peak:
+        out['mfu'] = round(flops / sec / 1e12 / peak, 3)
     return out
 
 
@@ -89,53 +121,85 @@ def bench(preset_name, batch, steps, warmup, device, configs):
     dev = torch.device(device)
     out, flops = {}, {}
     for name in configs:
-        fast = name != 'plain' and dev.type == 'cuda'   # the CPU runs everything eager
+        fast = name != 'plain' and dev.type == 'cuda'  # the CPU runs everything eager
         tr = trainer(preset_name, batch, device, fast)
         torch.manual_seed(0)
         n, ctx = tr.cfg.data.image_size, tr.teacher.model.context_length
         images = torch.randn(batch, 3, n, n, device=dev)
-        tokens = torch.randint(1, 400, (batch, ctx), device=dev); tokens[:, ctx // 2] = tokens.max() + 1
-        stage = tr.stages[2]   # 'fine': every level active
-        tr._enter_stage(stage); tr._set_lr()
+        tokens = torch.randint(1, 400, (batch, ctx), device=dev)
+        tokens[:, ctx // 2] = tokens.max() + 1
+        stage = tr.stages[2]  # 'fine': every level active
+        tr._enter_stage(stage)
+        tr._set_lr()
         if name.startswith('plain'):
             model = Plain(tr.student, tr.teacher.embed_dim).to(dev)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=dev.type == 'cuda')
+
             def teacher_eager():
                 with torch.no_grad(), tr.rt.autocast():
-                    return {'v_emb': tr.teacher.encode_image(images).float(), 't_emb': tr.teacher.encode_text(tokens).float()}
+                    return {
+                        'v_emb': tr.teacher.encode_image(images).float(),
+                        't_emb': tr.teacher.encode_text(tokens).float(),
+                    }
+
             teacher_fn = torch.compile(teacher_eager) if name == 'plain_compiled' else teacher_eager
             forward, eager_forward = (torch.compile(model) if name == 'plain_compiled' else model), model
+
             def eager_step():
-                with tr.rt.autocast(): eager_forward(images, tokens, teacher_eager())['loss'].backward()
+                with tr.rt.autocast():
+                    eager_forward(images, tokens, teacher_eager())['loss'].backward()
+
             def step():
-                with tr.rt.autocast(): loss = forward(images, tokens, teacher_fn())['loss']
-                opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+                with tr.rt.autocast():
+                    loss = forward(images, tokens, teacher_fn())['loss']
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
         else:
             cached = tr.teacher_features(None, images, tokens)
             cached = {k: v.detach().clone() for k, v in cached.items()}
             live = name == 'cmapkd'
+
             def eager_step():
                 with tr.rt.autocast():
                     tf = tr.method.teacher_features(tr.teacher(images, tokens)) if live else cached
                     tr.model(images, tokens, tf, stage)['loss'].backward()
+
             def step():
                 tf = tr.teacher_features(None, images, tokens) if live else cached
-                with tr.rt.autocast(): loss = tr.module(images, tokens, tf, stage)['loss']
-                tr.opt.zero_grad(set_to_none=True); loss.backward(); tr.opt.step()
+                with tr.rt.autocast():
+                    loss = tr.module(images, tokens, tf, stage)['loss']
+                tr.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                tr.opt.step()
+
         flops[name] = counted(eager_step)
         sec, mem = measure(step, dev, steps, warmup)
         out[name] = row(batch, sec, mem, flops[name], dev)
-        print(json.dumps({'preset': preset_name, name: out[name]}), file=sys.stderr, flush=True)   # kept if a later one times out
-        if name == 'cmapkd':   # ALSN's reward on the same batch; the held-out batch is another one
+        print(
+            json.dumps({'preset': preset_name, name: out[name]}), file=sys.stderr, flush=True
+        )  # kept if a later one times out
+        if name == 'cmapkd':  # ALSN's reward on the same batch; the held-out batch is another one
             held = (torch.randn_like(images), tokens.roll(1, 0))
-            reward = lambda: tr.method.alsn_step(tr.student, images, tokens, cached, stage, *held)
+
+            def reward():
+                return tr.method.alsn_step(tr.student, images, tokens, cached, stage, *held)
+
             r_sec, r_mem = measure(reward, dev, max(3, steps // 2), 1)
             every = tr.cfg.method.alsn_every
-            out['alsn_reward'] = dict(step_ms=round(r_sec * 1e3, 2), every=every, peak_mem_gib=None if r_mem is None else round(r_mem, 2),
-                                      overhead_per_step=round(r_sec / every / sec, 3))
-        del tr
-        if dev.type == 'cuda': torch.cuda.empty_cache()
-    speed = lambda a, b: round(out[a]['images_per_s'] / out[b]['images_per_s'], 3)
+            out['alsn_reward'] = dict(
+                step_ms=round(r_sec * 1e3, 2),
+                every=every,
+                peak_mem_gib=None if r_mem is None else round(r_mem, 2),
+                overhead_per_step=round(r_sec / every / sec, 3),
+            )
+        tr = None  # frees the trainer before the next config (the closures above share this cell, so not `del`)
+        if dev.type == 'cuda':
+            torch.cuda.empty_cache()
+
+    def speed(a, b):
+        return round(out[a]['images_per_s'] / out[b]['images_per_s'], 3)
+
     ratios = {f'{a}_vs_{b}': speed(a, b) for a in configs for b in ('plain', 'plain_compiled') if a != b and b in out}
     if 'alsn_reward' in out:
         with_reward = out['cmapkd']['step_ms'] * (1 + out['alsn_reward']['overhead_per_step'])
@@ -143,8 +207,15 @@ def bench(preset_name, batch, steps, warmup, device, configs):
     if dev.type == 'cuda':
         ratios['peak_mem_cmapkd_over_plain'] = round(out['cmapkd']['peak_mem_gib'] / out['plain']['peak_mem_gib'], 3)
     name = torch.cuda.get_device_name() if dev.type == 'cuda' else f'cpu x{torch.get_num_threads()} threads'
-    return dict(preset=preset_name, device=name, batch=batch, image_size=224 if preset_name == 'gpu' else 64,
-                torch=torch.__version__, results=out, ratios=ratios)
+    return dict(
+        preset=preset_name,
+        device=name,
+        batch=batch,
+        image_size=224 if preset_name == 'gpu' else 64,
+        torch=torch.__version__,
+        results=out,
+        ratios=ratios,
+    )
 
 
 def main():
@@ -157,7 +228,9 @@ def main():
     a = ap.parse_args()
     report = {}
     if a.only != 'cpu' and torch.cuda.is_available():
-        report['gpu'] = bench('gpu', a.gpu_batch, a.steps, a.warmup, 'cuda', ('plain', 'plain_compiled', 'cmapkd', 'cmapkd_cache'))
+        report['gpu'] = bench(
+            'gpu', a.gpu_batch, a.steps, a.warmup, 'cuda', ('plain', 'plain_compiled', 'cmapkd', 'cmapkd_cache')
+        )
     elif a.only == 'gpu':
         raise SystemExit('--only gpu: no CUDA device is visible')
     if a.only != 'gpu':

@@ -13,7 +13,17 @@ and tokens), the pretrained-student setting's random-weight stand-in (no checkpo
 
   OMP_NUM_THREADS=2 python bench/cpu_step_ratios.py --json bench/results/cpu_step_ratios.json
 """
-import argparse, copy, datetime, itertools, json, os, platform, statistics, tempfile, time
+
+import argparse
+import copy
+import datetime
+import itertools
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
 import torch
 from bench_step import Plain
 from cmapkd.config import apply_overrides
@@ -23,9 +33,18 @@ from cmapkd.trainer import Trainer
 
 
 def cmapkd_trainer(batch: int, tradeoff: str) -> Trainer:
-    cfg = apply_overrides(preset('tiny'), ['device=cpu', 'teacher_train_steps=0', 'setting=scratch', 'teacher_cache=false',
-                                           f'data.batch_size={batch}', f'optim.tradeoff={tradeoff}',
-                                           f'out_dir={tempfile.mkdtemp()}'])
+    cfg = apply_overrides(
+        preset('tiny'),
+        [
+            'device=cpu',
+            'teacher_train_steps=0',
+            'setting=scratch',
+            'teacher_cache=false',
+            f'data.batch_size={batch}',
+            f'optim.tradeoff={tradeoff}',
+            f'out_dir={tempfile.mkdtemp()}',
+        ],
+    )
     return Trainer(cfg, progress=False)
 
 
@@ -42,46 +61,68 @@ def main():
     tr0 = trainers['cmapkd']
     n, ctx = tr0.cfg.data.image_size, tr0.teacher.model.context_length
     images, tokens = torch.randn(batch, 3, n, n), torch.randint(1, 400, (batch, ctx))
-    tokens[:, ctx // 2] = tokens.max() + 1   # an end-of-text token: the text tower pools there
+    tokens[:, ctx // 2] = tokens.max() + 1  # an end-of-text token: the text tower pools there
     held = dict(image=torch.randn_like(images), text=tokens.roll(1, 0))
     features = {k: v.detach().clone() for k, v in tr0.teacher_features(None, images, tokens).items()}
     steps = {}
     for name, tr in trainers.items():
         stage = next(s for s in tr.stages if s.name == 'alsn_joint')
-        tr._enter_stage(stage); tr._set_lr()
+        tr._enter_stage(stage)
+        tr._set_lr()
         tr.stream, tr.heldout = itertools.repeat(dict(image=images, text=tokens)), itertools.repeat(held)
         tr.teacher_features = lambda b, i, t: features
+
         def step(tr=tr, stage=stage, reward=False):
-            tr.step = 0 if reward else 1   # the trainer takes the reward when the stage's step is a multiple of `every`
+            tr.step = 0 if reward else 1  # the trainer takes the reward when the stage's step is a multiple of `every`
             tr.train_step(stage)
+
         steps[name] = step
         steps[name + '+reward'] = lambda step=step: step(reward=True)
-    plain = Plain(copy.deepcopy(tr0.student), tr0.teacher.embed_dim)   # its own student: the runs below step tr0's
+    plain = Plain(copy.deepcopy(tr0.student), tr0.teacher.embed_dim)  # its own student: the runs below step tr0's
     plain_opt = torch.optim.AdamW(plain.parameters(), lr=1e-5)
     with torch.no_grad():
-        plain_features = {'v_emb': tr0.teacher.encode_image(images).float(), 't_emb': tr0.teacher.encode_text(tokens).float()}
+        plain_features = {
+            'v_emb': tr0.teacher.encode_image(images).float(),
+            't_emb': tr0.teacher.encode_text(tokens).float(),
+        }
+
     def plain_step():
         loss = plain(images, tokens, plain_features)['loss']
-        plain_opt.zero_grad(set_to_none=True); loss.backward(); plain_opt.step()
+        plain_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        plain_opt.step()
+
     steps = {'plain': plain_step, **steps}
-    for fn in steps.values():   # warm-up: first-call allocations
+    for fn in steps.values():  # warm-up: first-call allocations
         fn()
     times = {k: [] for k in steps}
     for _ in range(a.rounds):
         for name, fn in steps.items():
             for _ in range(a.steps):
-                t = time.perf_counter(); fn(); times[name].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
     ms = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     every = tr0.cfg.method.alsn_every
-    per_step = {k: ms[k] + (ms[k + '+reward'] - ms[k]) / every for k in trainers}   # the reward on 1 step in `every`
+    per_step = {k: ms[k] + (ms[k + '+reward'] - ms[k]) / every for k in trainers}  # the reward on 1 step in `every`
     ratios = {f'{k}_over_plain': round(ms[k] / ms['plain'], 3) for k in steps if k != 'plain'}
     ratios.update({f'{k}_with_reward_every_{every}_over_plain': round(v / ms['plain'], 3) for k, v in per_step.items()})
     ratios['cmapkd_dto_over_cmapkd'] = round(ms['cmapkd_dto'] / ms['cmapkd'], 3)
-    record = dict(what=__doc__.split('\n')[0], preset='tiny', batch=batch, rounds=a.rounds, steps_per_round=a.steps,
-                  step_ms={k: round(v, 1) for k, v in ms.items()}, alsn_every=every, ratios=ratios,
-                  device=f'cpu: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads',
-                  load_average=os.getloadavg(), torch=torch.__version__, commit=git_commit(),
-                  date=datetime.date.today().isoformat())
+    record = dict(
+        what=__doc__.split('\n')[0],
+        preset='tiny',
+        batch=batch,
+        rounds=a.rounds,
+        steps_per_round=a.steps,
+        step_ms={k: round(v, 1) for k, v in ms.items()},
+        alsn_every=every,
+        ratios=ratios,
+        device=f'cpu: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads',
+        load_average=os.getloadavg(),
+        torch=torch.__version__,
+        commit=git_commit(),
+        date=datetime.date.today().isoformat(),
+    )
     atomic_write(a.json, json.dumps(record, indent=1))
     print(json.dumps(record, indent=1))
 

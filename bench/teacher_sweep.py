@@ -8,13 +8,32 @@ own teacher cache; one JSON line per variant is appended to `--out` as it finish
   python bench/teacher_sweep.py --out sweep.jsonl                  # every variant of VARIANTS, 4 at a time
   python bench/teacher_sweep.py --only 2400x64 600x256 --jobs 2    # some of them
 """
-import argparse, json, os, subprocess, sys, tempfile, time
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
 from dataclasses import replace
 
 # name -> (steps, batch, lr); 2400x64 was the recipe of the first three reproductions, 1200x256 is the tiny preset's
-VARIANTS = {f'{s}x{b}' + ('' if lr == 1e-3 else f'-lr{lr:g}'): (s, b, lr) for s, b, lr in [
-    (2400, 64, 1e-3), (4800, 64, 1e-3), (1200, 128, 1e-3), (600, 256, 1e-3), (2400, 128, 1e-3),
-    (1200, 256, 1e-3), (600, 256, 2e-3), (1200, 256, 2e-3), (1800, 256, 1e-3), (2400, 256, 1e-3)]}
+VARIANTS = {
+    f'{s}x{b}' + ('' if lr == 1e-3 else f'-lr{lr:g}'): (s, b, lr)
+    for s, b, lr in [
+        (2400, 64, 1e-3),
+        (4800, 64, 1e-3),
+        (1200, 128, 1e-3),
+        (600, 256, 1e-3),
+        (2400, 128, 1e-3),
+        (1200, 256, 1e-3),
+        (600, 256, 2e-3),
+        (1200, 256, 2e-3),
+        (1800, 256, 1e-3),
+        (2400, 256, 1e-3),
+    ]
+}
 
 
 def one(name: str, threads: int, workers: int) -> dict:
@@ -26,6 +45,7 @@ def one(name: str, threads: int, workers: int) -> dict:
     from cmapkd.io import git_commit
     from cmapkd.presets import preset
     from cmapkd.tokenizers import get_tokenizer
+
     steps, batch, lr = VARIANTS[name]
     torch.set_num_threads(threads)
     T.PRETRAIN_RECIPE['lr'] = lr
@@ -40,11 +60,21 @@ def one(name: str, threads: int, workers: int) -> dict:
     model = build_backbone(replace(cfg.teacher, pretrained=str(path)), frozen=True, device=dev)
     test = build_dataset(cfg.data, cfg.data.eval_split)
     m = T._curve_point(model, cfg, test, get_tokenizer(cfg.teacher), torch.device(dev))
-    return dict(variant=name, steps=steps, batch=batch, lr=lr, images=steps * batch, n_test=len(test),
-                train_s=round(train_s, 1), device=torch.cuda.get_device_name() if dev == 'cuda' else 'cpu',
-                commit=git_commit(os.path.dirname(os.path.abspath(__file__))), torch=torch.__version__,
-                logit_scale_final=hist['logit_scale_final'], curve=[(c['step'], c['mean_recall']) for c in hist['curve']],
-                **m)
+    return dict(
+        variant=name,
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        images=steps * batch,
+        n_test=len(test),
+        train_s=round(train_s, 1),
+        device=torch.cuda.get_device_name() if dev == 'cuda' else 'cpu',
+        commit=git_commit(os.path.dirname(os.path.abspath(__file__))),
+        torch=torch.__version__,
+        logit_scale_final=hist['logit_scale_final'],
+        curve=[(c['step'], c['mean_recall']) for c in hist['curve']],
+        **m,
+    )
 
 
 def main():
@@ -65,8 +95,12 @@ def main():
         while todo and len(running) < a.jobs:
             name = todo.pop(0)
             env = dict(os.environ, CMAPKD_CACHE=os.path.join(root, name))
-            running[name] = subprocess.Popen([sys.executable, __file__, '--one', name, '--threads', str(a.threads),
-                                              '--workers', str(a.workers)], env=env, stdout=subprocess.PIPE, text=True)
+            running[name] = subprocess.Popen(
+                [sys.executable, __file__, '--one', name, '--threads', str(a.threads), '--workers', str(a.workers)],
+                env=env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
         for name, p in list(running.items()):
             if p.poll() is None:
                 continue

@@ -4,7 +4,9 @@
 
 # %% ../nbs/08_alsn.ipynb #e4f1f9bb
 from __future__ import annotations
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from .config import P_LEVELS, L_LEVELS, ALSN_ACTIVATIONS
 
 # %% auto #0
@@ -20,22 +22,26 @@ def _check_active(active, name: str = 'active') -> list[bool]:
         raise ValueError(f"{name}: at least one level must be active")
     return a
 
+
 def masked_softmax(logits: torch.Tensor, active) -> torch.Tensor:
     "Softmax over the active levels of `logits` [B, 4]; inactive levels get exactly 0."
     a = torch.tensor(_check_active(active), device=logits.device)
     return logits.float().masked_fill(~a, float('-inf')).softmax(-1)
+
 
 def alsn_entropy(w: torch.Tensor) -> torch.Tensor:
     "Batch mean of $H(w) = -\\sum_k w_k \\log w_k$ of level weights [B, 4] (0 log 0 = 0, with a zero gradient)."
     # log(1) at masked levels: xlogy's derivative there is log 0 = -inf, and -inf x 0 (softmax Jacobian) = NaN
     return -(w * torch.log(torch.where(w > 0, w, torch.ones_like(w)))).sum(-1).mean()
 
+
 def level_names(levels) -> tuple[list[bool], list[bool]]:
     "Which of P2..P5 and of L1..L4 the names in `levels` (e.g. `stage.levels`) activate."
-    bad = [l for l in levels if l not in P_LEVELS + L_LEVELS]
+    bad = [level for level in levels if level not in P_LEVELS + L_LEVELS]
     if bad:
         raise ValueError(f"levels: unknown level(s) {bad}; valid: {list(P_LEVELS + L_LEVELS)}")
-    return [l in levels for l in P_LEVELS], [l in levels for l in L_LEVELS]
+    return [level in levels for level in P_LEVELS], [level in levels for level in L_LEVELS]
+
 
 def fixed_weights(B: int, active, manual=None, device=None) -> torch.Tensor:
     "Weights [B, 4] of the `uniform` (manual=None) or `manual` weighting, renormalised over the active levels."
@@ -51,10 +57,19 @@ def fixed_weights(B: int, active, manual=None, device=None) -> torch.Tensor:
 # %% ../nbs/08_alsn.ipynb #7670480c
 _ACTIVATIONS = {'gelu': nn.GELU, 'relu': nn.ReLU}
 
+
 class ALSN(nn.Module):
     "Adaptive Layer Selection Network: [g_v; g_t] -> MLP -> two heads of 4 -> sigmoid -> masked softmax / tau."
-    def __init__(self, in_dim: int, hidden=(512, 256), temperature: float = 0.25, detach: bool = True,
-                 activation: str = 'gelu', dropout: float = 0.0):
+
+    def __init__(
+        self,
+        in_dim: int,
+        hidden=(512, 256),
+        temperature: float = 0.25,
+        detach: bool = True,
+        activation: str = 'gelu',
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if temperature <= 0:
             raise ValueError(f"temperature: expected > 0, got {temperature}")
@@ -86,10 +101,12 @@ def standardise(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     a = w > 0
     x = u.float()[a]
     z = (u.float() - x.mean()) / x.std(unbiased=False).clamp_min(1e-12)
-    return torch.where(a, z, 0.).detach()
+    return torch.where(a, z, 0.0).detach()
 
-def policy_loss(w_v: torch.Tensor, w_l: torch.Tensor, r_v: torch.Tensor, r_l: torch.Tensor,
-                entropy_weight: float = 0.1) -> torch.Tensor:
+
+def policy_loss(
+    w_v: torch.Tensor, w_l: torch.Tensor, r_v: torch.Tensor, r_l: torch.Tensor, entropy_weight: float = 0.1
+) -> torch.Tensor:
     "ALSN's objective: minus the expected (standardised) reward `r` of both modalities, minus the entropy bonus."
     reward = sum((w * r).sum(-1).mean() for w, r in ((w_v, r_v), (w_l, r_l)))
     return -reward - entropy_weight * (alsn_entropy(w_v) + alsn_entropy(w_l))

@@ -7,7 +7,9 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 import open_clip
 from .config import ModelSpec, default_taps, register_model_config, model_config, check_model
 
@@ -18,20 +20,26 @@ __all__ = ['Taps', 'Backbone', 'random_init_quietly', 'build_backbone', 'HFText'
 @dataclass
 class Taps:
     "One forward of a dual encoder: what the pyramids and the losses read."
-    vision: list[torch.Tensor]   # 4 x [B, C, h, w]
-    text: list[torch.Tensor]     # 4 x [B, L, D]
-    text_mask: torch.Tensor      # [B, L] bool, True on real tokens
-    eot: torch.Tensor            # [B] index of the global token (EOT, or 0 for [CLS])
-    image_emb: torch.Tensor      # [B, E], not normalised
-    text_emb: torch.Tensor       # [B, E], not normalised
+
+    vision: list[torch.Tensor]  # 4 x [B, C, h, w]
+    text: list[torch.Tensor]  # 4 x [B, L, D]
+    text_mask: torch.Tensor  # [B, L] bool, True on real tokens
+    eot: torch.Tensor  # [B] index of the global token (EOT, or 0 for [CLS])
+    image_emb: torch.Tensor  # [B, E], not normalised
+    text_emb: torch.Tensor  # [B, E], not normalised
 
     def detach(self) -> 'Taps':
-        return Taps(*[[t.detach() for t in v] if isinstance(v, list) else v.detach() for v in
-                      (self.vision, self.text, self.text_mask, self.eot, self.image_emb, self.text_emb)])
+        return Taps(
+            *[
+                [t.detach() for t in v] if isinstance(v, list) else v.detach()
+                for v in (self.vision, self.text, self.text_mask, self.eot, self.image_emb, self.text_emb)
+            ]
+        )
 
 # %% ../nbs/06_backbones.ipynb #c82e3b1c
 class Backbone(nn.Module):
     "An open_clip dual encoder (optionally with a BERT-style text tower) that returns `Taps`."
+
     def __init__(self, spec: ModelSpec, model: nn.Module, hf_text: HFText | None = None, frozen: bool = False):
         super().__init__()
         self.spec, self.model, self.hf_text, self.frozen = spec, model, hf_text, frozen
@@ -46,10 +54,13 @@ class Backbone(nn.Module):
         dt = hf_text.bert.config.num_hidden_layers if hf_text is not None else cfg['text_cfg']['layers']
         self.taps_vision = list(spec.taps_vision or default_taps(dv))
         self.taps_text = list(spec.taps_text or default_taps(dt))
-        if frozen: self.requires_grad_(False); self.eval()
+        if frozen:
+            self.requires_grad_(False)
+            self.eval()
 
     @property
-    def logit_scale(self) -> nn.Parameter: return self.model.logit_scale
+    def logit_scale(self) -> nn.Parameter:
+        return self.model.logit_scale
 
     def train(self, mode: bool = True):
         return super().train(False if self.frozen else mode)
@@ -62,13 +73,15 @@ class Backbone(nn.Module):
     def forward(self, images: torch.Tensor, tokens: torch.Tensor) -> Taps:
         amp, grad = self._ctx(images)
         with amp, grad:
-            v = self.model.visual.forward_intermediates(images, indices=[i - 1 for i in self.taps_vision],
-                                                        output_fmt='NCHW')
+            v = self.model.visual.forward_intermediates(
+                images, indices=[i - 1 for i in self.taps_vision], output_fmt='NCHW'
+            )
             if self.hf_text is None:
-                t = self.model.forward_intermediates(text=tokens, text_indices=[i - 1 for i in self.taps_text],
-                                                     normalize=False)
+                t = self.model.forward_intermediates(
+                    text=tokens, text_indices=[i - 1 for i in self.taps_text], normalize=False
+                )
                 text, text_emb = t['text_intermediates'], t['text_features']
-                eot = tokens.argmax(dim=-1)   # open_clip's argmax pooling: EOT has the largest id
+                eot = tokens.argmax(dim=-1)  # open_clip's argmax pooling: EOT has the largest id
                 mask = torch.arange(tokens.shape[1], device=tokens.device)[None] <= eot[:, None]
             else:
                 text, mask, text_emb = self.hf_text(tokens, [i - 1 for i in self.taps_text])
@@ -77,7 +90,8 @@ class Backbone(nn.Module):
 
     def encode_image(self, images: torch.Tensor, normalize: bool = False) -> torch.Tensor:
         amp, grad = self._ctx(images)
-        with amp, grad: x = self.model.encode_image(images)
+        with amp, grad:
+            x = self.model.encode_image(images)
         return F.normalize(x, dim=-1) if normalize else x
 
     def encode_text(self, tokens: torch.Tensor, normalize: bool = False) -> torch.Tensor:
@@ -90,19 +104,22 @@ class Backbone(nn.Module):
 import logging
 from contextlib import contextmanager
 
+
 def _drop_no_weights_warning(record: logging.LogRecord) -> bool:
     "False for open_clip's 'No pretrained weights loaded ... initialized randomly' warning, True for any other record."
     return not record.getMessage().startswith('No pretrained weights loaded for model')
 
+
 @contextmanager
 def random_init_quietly():
     "Build open_clip models without weights on purpose: open_clip's warning about it is muted, any other log kept."
-    root = logging.getLogger()   # open_clip warns through the root logger
+    root = logging.getLogger()  # open_clip warns through the root logger
     root.addFilter(_drop_no_weights_warning)
     try:
         yield
     finally:
         root.removeFilter(_drop_no_weights_warning)
+
 
 def build_backbone(spec: ModelSpec, frozen: bool = False, device='cpu') -> Backbone:
     "Create (and load) the model `spec` names and wrap it; `frozen=True` for the teacher."
@@ -110,29 +127,37 @@ def build_backbone(spec: ModelSpec, frozen: bool = False, device='cpu') -> Backb
     name = register_model_config(spec)
     local = spec.pretrained is not None and Path(spec.pretrained).exists()
     hf = spec.text_kind == 'hf'
-    if hf:   # open_clip vision tower + transformers text tower; weights of the whole pair in one file
+    if hf:  # open_clip vision tower + transformers text tower; weights of the whole pair in one file
         cfg = model_config(spec)
         # private but unavoidable: open_clip builds a lone vision tower only through this function (its public
         # HF-text path downloads the text model's config from the hub, which these machines cannot reach)
         model = nn.Module()
-        model.visual = open_clip.model._build_vision_tower(cfg['embed_dim'], open_clip.model.CLIPVisionCfg(**cfg['vision_cfg']))
+        model.visual = open_clip.model._build_vision_tower(
+            cfg['embed_dim'], open_clip.model.CLIPVisionCfg(**cfg['vision_cfg'])
+        )
         model.logit_scale = nn.Parameter(torch.tensor(open_clip.model.np.log(1 / 0.07), dtype=torch.float32))
         model.encode_image = lambda x: model.visual(x)
         bb = Backbone(spec, model, HFText(spec.hf_text_config, cfg['embed_dim']))
-        if local: bb.load_state_dict(torch.load(spec.pretrained, map_location='cpu', weights_only=True))
+        if local:
+            bb.load_state_dict(torch.load(spec.pretrained, map_location='cpu', weights_only=True))
     else:
         with random_init_quietly() if spec.pretrained is None else nullcontext():
             model = open_clip.create_model(name, pretrained=spec.pretrained)
         bb = Backbone(spec, model)
-    if frozen: bb.requires_grad_(False); bb.frozen = True; bb.eval()
+    if frozen:
+        bb.requires_grad_(False)
+        bb.frozen = True
+        bb.eval()
     return bb.to(device)
 
 # %% ../nbs/06_backbones.ipynb #47c5ed19
 class HFText(nn.Module):
     "BERT-style text tower: taps from `hidden_states`, global token [CLS] projected to `embed_dim`."
+
     def __init__(self, hf_config: dict, embed_dim: int):
         super().__init__()
         from transformers import BertConfig, BertModel
+
         # CLIP towers train without dropout; keep the BERT tower comparable unless the config says otherwise
         cfg = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
         cfg.update({k: v for k, v in hf_config.items() if k != 'tokenizer'})
@@ -143,5 +168,5 @@ class HFText(nn.Module):
     def forward(self, tokens: torch.Tensor, idx: list[int]):
         mask = tokens != self.bert.config.pad_token_id
         out = self.bert(input_ids=tokens, attention_mask=mask.long(), output_hidden_states=True)
-        taps = [out.hidden_states[i + 1] for i in idx]   # hidden_states[0] is the embedding layer
+        taps = [out.hidden_states[i + 1] for i in idx]  # hidden_states[0] is the embedding layer
         return taps, mask, self.proj(out.last_hidden_state[:, 0])

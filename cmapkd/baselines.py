@@ -5,7 +5,9 @@
 # %% ../nbs/11_baselines.ipynb #fe791198
 from __future__ import annotations
 import math
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from einops import rearrange
 from .config import RunConfig, Stage, METHODS
 from .backbones import Backbone, Taps
@@ -27,21 +29,22 @@ def batch_logits(img: torch.Tensor, txt: torch.Tensor, scale) -> torch.Tensor:
 @register_method('scratch')
 class Scratch(Method):
     needs_teacher = False
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
+
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
         task = self.task(s, logit_scale)
         return self.total(task, task.new_zeros(()), self.task_weight(stage))
 
 # %% ../nbs/11_baselines.ipynb #060c4f82
 @register_method('kd')
 class KD(Method):
-    def kd(self, tf, s: Taps, logit_scale):
+    def kd(self, teacher_features, s: Taps, logit_scale):
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
-        zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
+        zt = batch_logits(teacher_features['v_emb'], teacher_features['t_emb'], self.t_scale)
         T = self.spec.kd_temperature
         return 0.5 * (kd_kl(zs, zt, T) + kd_kl(zs.T, zt.T, T))
 
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        task, kd = self.task(s, logit_scale), self.kd(tf, s, logit_scale)
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
+        task, kd = self.task(s, logit_scale), self.kd(teacher_features, s, logit_scale)
         return {**self.total(task, self.options.kd_weight * kd, self.task_weight(stage)), 'kd': kd}
 
 # %% ../nbs/11_baselines.ipynb #07ecbea5
@@ -58,59 +61,83 @@ class FitNet(KD):
         return [Stage('hint', h), Stage('kd', max(1, total - h))]
 
     def teacher_features(self, t: Taps) -> dict:
-        hints = {'v_hint': channel_norm(t.vision[1], 1), 't_hint': channel_norm(t.text[1], -1), 't_mask': t.text_mask.float()}
+        hints = {
+            'v_hint': channel_norm(t.vision[1], 1),
+            't_hint': channel_norm(t.text[1], -1),
+            't_mask': t.text_mask.float(),
+        }
         return {**super().teacher_features(t), **hints}
 
-    def hint(self, tf, s: Taps):
-        v = F.interpolate(self.v_reg(s.vision[1]), size=tf['v_hint'].shape[-2:], mode='bilinear', align_corners=False)
-        m = tf['t_mask'][..., None]
-        t = ((self.t_reg(s.text[1]) - tf['t_hint']).square() * m).sum() / (m.sum() * tf['t_hint'].shape[-1])
-        return F.mse_loss(v, tf['v_hint']) + t
+    def hint(self, teacher_features, s: Taps):
+        v = F.interpolate(
+            self.v_reg(s.vision[1]), size=teacher_features['v_hint'].shape[-2:], mode='bilinear', align_corners=False
+        )
+        m = teacher_features['t_mask'][..., None]
+        t = ((self.t_reg(s.text[1]) - teacher_features['t_hint']).square() * m).sum() / (
+            m.sum() * teacher_features['t_hint'].shape[-1]
+        )
+        return F.mse_loss(v, teacher_features['v_hint']) + t
 
     def task_weight(self, stage: Stage) -> float:
         return 0.0 if stage.name == 'hint' else 1.0
 
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
         if stage.name == 'hint':
-            h = self.hint(tf, s)
+            h = self.hint(teacher_features, s)
             return {**self.total(self.task(s, logit_scale), h, self.task_weight(stage)), 'hint': h}
-        return super().forward(tf, s, stage, logit_scale)
+        return super().forward(teacher_features, s, stage, logit_scale)
 
 # %% ../nbs/11_baselines.ipynb #69878740
 @register_method('clipkd')
 class CLIPKD(Method):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
-        same = student.embed_dim == teacher.embed_dim   # the official code maps only when the widths differ
+        same = student.embed_dim == teacher.embed_dim  # the official code maps only when the widths differ
         self.v_proj = nn.Identity() if same else nn.Linear(student.embed_dim, teacher.embed_dim)
         self.t_proj = nn.Identity() if same else nn.Linear(student.embed_dim, teacher.embed_dim)
         self.icl_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        n = lambda x: F.normalize(x.float(), dim=-1)
-        pu, pv, tu, tv = n(self.v_proj(s.image_emb)), n(self.t_proj(s.text_emb)), n(tf['v_emb']), n(tf['t_emb'])
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
+        def n(x):
+            return F.normalize(x.float(), dim=-1)
+
+        pu, pv, tu, tv = (
+            n(self.v_proj(s.image_emb)),
+            n(self.t_proj(s.text_emb)),
+            n(teacher_features['v_emb']),
+            n(teacher_features['t_emb']),
+        )
         fd = F.mse_loss(pu, tu) + F.mse_loss(pv, tv)
         # the global batch under DDP, as the official loss gathers its features
         pu, pv, tu, tv = [gather_batch(x, self.world_size) for x in (pu, pv, tu, tv)]
         # the official multiplier, not exponentiated
         icl = 0.5 * (info_nce(self.icl_scale * pu @ tv.T) + info_nce(self.icl_scale * pv @ tu.T))
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
-        zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
+        zt = batch_logits(teacher_features['v_emb'], teacher_features['t_emb'], self.t_scale)
         crd = 0.5 * (kd_kl(zs, zt, 1.0) + kd_kl(zs.T, zt.T, 1.0))
         o = self.options
         distill = o.fd_weight * fd + o.icl_weight * icl + o.crd_weight * crd
-        return {**self.total(self.task(s, logit_scale), distill, self.task_weight(stage)), 'fd': fd, 'icl': icl, 'crd': crd}
+        return {
+            **self.total(self.task(s, logit_scale), distill, self.task_weight(stage)),
+            'fd': fd,
+            'icl': icl,
+            'crd': crd,
+        }
 
 # %% ../nbs/11_baselines.ipynb #da595fd3
 def soft_ce(student_logits, teacher_logits):
     "Soft cross-entropy $-\\sum_j \\mathrm{softmax}(z^t)_j \\log \\mathrm{softmax}(z^s)_j$, mean over rows."
     return -(teacher_logits.softmax(-1) * student_logits.log_softmax(-1)).sum(-1).mean()
 
+
 @register_method('tinyclip')
 class TinyCLIP(Method):
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
         scale = self.options.logit_scale
-        zs, zt = batch_logits(s.image_emb, s.text_emb, scale), batch_logits(tf['v_emb'], tf['t_emb'], scale)
+        zs, zt = (
+            batch_logits(s.image_emb, s.text_emb, scale),
+            batch_logits(teacher_features['v_emb'], teacher_features['t_emb'], scale),
+        )
         am = 0.5 * (soft_ce(zs, zt) + soft_ce(zs.T, zt.T))
         return {**self.total(self.task(s, logit_scale), am, self.task_weight(stage)), 'am': am}
 
@@ -125,9 +152,9 @@ class PromptKD(Method):
         d_s, d_t = student.embed_dim, teacher.embed_dim
         self.proj = nn.Sequential(nn.Linear(d_s, d_t), nn.BatchNorm1d(d_t), nn.ReLU(), nn.Linear(d_t, d_t))
 
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        zs = batch_logits(self.proj(s.image_emb.float()), tf['t_emb'], logit_scale.exp())
-        zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
+        zs = batch_logits(self.proj(s.image_emb.float()), teacher_features['t_emb'], logit_scale.exp())
+        zt = batch_logits(teacher_features['v_emb'], teacher_features['t_emb'], self.t_scale)
         kd, task = kd_kl(zs, zt, self.options.temperature), self.task(s, logit_scale)
         return {**self.total(task, self.options.kd_weight * kd, self.task_weight(stage)), 'kd': kd}
 
@@ -139,10 +166,12 @@ def kendall_tau(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     sb = torch.sign(b[:, :, None] - b[:, None, :])
     return (sa * sb).sum((-1, -2)) / (n * (n - 1))
 
+
 def non_target_logits(z: torch.Tensor) -> torch.Tensor:
     "Row i of the in-batch logits without its target (column i): [n, n] -> [n, n-1]."
     n = z.shape[0]
     return z[~torch.eye(n, dtype=torch.bool, device=z.device)].view(n, n - 1)
+
 
 @register_method('c2kd')
 class C2KD(Method):
@@ -152,9 +181,9 @@ class C2KD(Method):
         kl = kd_kl(non_target_logits(zs), non_target_logits(zt), T, reduction='none')
         return (kl * keep).mean(), keep.mean()
 
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
-        zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
+        zt = batch_logits(teacher_features['v_emb'], teacher_features['t_emb'], self.t_scale)
         (k1, m1), (k2, m2) = self.direction(zs, zt), self.direction(zs.T, zt.T)
         ntkl, task = (k1 + k2) / 2, self.task(s, logit_scale)
         return {**self.total(task, ntkl, self.task_weight(stage)), 'ntkl': ntkl, 'kept': ((m1 + m2) / 2).detach()}
@@ -164,6 +193,7 @@ def token_self_similarity(maps: torch.Tensor) -> torch.Tensor:
     "Cosine self-similarity of the visual tokens of [B, C, h, w] maps -> [B, hw, hw]."
     x = F.normalize(rearrange(maps.float(), 'b c h w -> b (h w) c'), dim=-1)
     return x @ x.transpose(1, 2)
+
 
 @register_method('llavakd')
 class LLaVAKD(KD):
@@ -183,11 +213,11 @@ class LLaVAKD(KD):
     def task_weight(self, stage: Stage) -> float:
         return 0.0 if stage.name == 'dpt' else 1.0
 
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
         task, out = self.task(s, logit_scale), {}
         if stage.name != 'sft':
-            out['mdist'] = self.kd(tf, s, logit_scale)
-            out['rdist'] = F.mse_loss(token_self_similarity(s.vision[-1]), tf['v_rel'])
+            out['mdist'] = self.kd(teacher_features, s, logit_scale)
+            out['rdist'] = F.mse_loss(token_self_similarity(s.vision[-1]), teacher_features['v_rel'])
         distill = out['mdist'] + out['rdist'] if out else task.new_zeros(())
         return {**self.total(task, distill, self.task_weight(stage)), **out}
 
@@ -198,7 +228,8 @@ def knee_k(z: torch.Tensor, k_min: int = 2) -> torch.Tensor:
     n = p.shape[-1]
     x = torch.linspace(0, 1, n, device=z.device)
     y = (p - p[:, -1:]) / (p[:, :1] - p[:, -1:]).clamp(min=1e-12)
-    return (1 - x - y).argmax(-1).clamp(min=k_min, max=n)   # the entries before the knee
+    return (1 - x - y).argmax(-1).clamp(min=k_min, max=n)  # the entries before the knee
+
 
 def logit_difference_kl(zs, zt, idx, k, T: float, reverse: bool = True):
     "KL of the softmaxes of the pairwise differences of logits / T among the first k[i] of `idx` per row."
@@ -206,12 +237,13 @@ def logit_difference_kl(zs, zt, idx, k, T: float, reverse: bool = True):
     K = idx.shape[1]
     gs, gt = zs.gather(1, idx) / T, zt.gather(1, idx) / T
     a, b = torch.triu_indices(K, K, 1, device=zs.device)
-    valid = (b[None] < k[:, None])                          # both members of the pair inside this row's top-k
+    valid = b[None] < k[:, None]  # both members of the pair inside this row's top-k
     neg = torch.finfo(gs.dtype).min
     ls = (gs[:, a] - gs[:, b]).masked_fill(~valid, neg).log_softmax(-1)
     lt = (gt[:, a] - gt[:, b]).masked_fill(~valid, neg).log_softmax(-1)
     lp, lq = (ls, lt) if reverse else (lt, ls)
     return ((lp.exp() * (lp - lq)) * valid).sum(-1).mean()
+
 
 def bild(zs, zt, T: float, reverse: bool = True):
     "Teacher-led (the teacher's top-k, k at its knee) + student-led (the student's top-k) logit-difference KL."
@@ -219,53 +251,68 @@ def bild(zs, zt, T: float, reverse: bool = True):
     t_idx, s_idx = zt.topk(int(kt.max()), -1).indices, zs.detach().topk(int(ks.max()), -1).indices
     return logit_difference_kl(zs, zt, t_idx, kt, T, reverse) + logit_difference_kl(zs, zt, s_idx, ks, T, reverse)
 
+
 @register_method('dbild')
 class DBiLD(Method):
     def dbild(self, zs, zt):
-        "DBiLD of logits `zs` against the teacher's `zt`, both directions averaged, with the options' temperature and KL."
+        """DBiLD of logits `zs` against the teacher's `zt`, both directions averaged, with the options' temperature and
+        KL."""
         T, rev = self.options.temperature, self.options.kl == 'reverse'
         return 0.5 * (bild(zs, zt, T, rev) + bild(zs.T, zt.T, T, rev))
 
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
         zs = batch_logits(s.image_emb, s.text_emb, logit_scale.exp())
-        d = self.dbild(zs, batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale))
-        return {**self.total(self.task(s, logit_scale), self.options.dbild_weight * d, self.task_weight(stage)),
-                'dbild': d}
+        d = self.dbild(zs, batch_logits(teacher_features['v_emb'], teacher_features['t_emb'], self.t_scale))
+        return {
+            **self.total(self.task(s, logit_scale), self.options.dbild_weight * d, self.task_weight(stage)),
+            'dbild': d,
+        }
 
 # %% ../nbs/11_baselines.ipynb #b7c1e202
 @register_method('switchkd')
 class SwitchKD(DBiLD):
     def __init__(self, cfg, teacher, student, rank=0, world_size=1):
         super().__init__(cfg, teacher, student, rank, world_size)
-        self.switch = nn.Linear(student.embed_dim, teacher.embed_dim)   # student-side: into the teacher's joint space
+        self.switch = nn.Linear(student.embed_dim, teacher.embed_dim)  # student-side: into the teacher's joint space
 
-    def switched_logits(self, tf, s: Taps):
-        "z^Switch: the student's images, through the projector, scored by the teacher's captions at the teacher's scale."
-        return batch_logits(self.switch(s.image_emb.float()), tf['t_emb'], self.t_scale)
+    def switched_logits(self, teacher_features, s: Taps):
+        """z^Switch: the student's images, through the projector, scored by the teacher's captions at the teacher's
+        scale."""
+        return batch_logits(self.switch(s.image_emb.float()), teacher_features['t_emb'], self.t_scale)
 
-    def forward(self, tf, s: Taps, stage: Stage, logit_scale):
-        zt = batch_logits(tf['v_emb'], tf['t_emb'], self.t_scale)
+    def forward(self, teacher_features, s: Taps, stage: Stage, logit_scale):
+        zt = batch_logits(teacher_features['v_emb'], teacher_features['t_emb'], self.t_scale)
         own = self.dbild(batch_logits(s.image_emb, s.text_emb, logit_scale.exp()), zt)
-        switch = self.dbild(self.switched_logits(tf, s), zt)
+        switch = self.dbild(self.switched_logits(teacher_features, s), zt)
         o = self.options
         distill = o.dbild_weight * own + o.switch_weight * switch
-        return {**self.total(self.task(s, logit_scale), distill, self.task_weight(stage)), 'dbild': own, 'switch': switch}
+        return {
+            **self.total(self.task(s, logit_scale), distill, self.task_weight(stage)),
+            'dbild': own,
+            'switch': switch,
+        }
 
 # %% ../nbs/11_baselines.ipynb #3a09a0e4
 def method_class(name: str) -> type:
     "The class registered for method `name`."
-    if name not in REGISTRY: raise ConfigError(f"method.name: unknown method '{name}'; valid: {list(METHODS)}")
+    if name not in REGISTRY:
+        raise ConfigError(f"method.name: unknown method '{name}'; valid: {list(METHODS)}")
     return REGISTRY[name]
+
 
 def build_method(cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int = 0, world_size: int = 1) -> Method:
     "The loss module of `cfg.method.name`."
     return method_class(cfg.method.name)(cfg, teacher, student, rank, world_size)
 
+
 def stages_for(cfg: RunConfig) -> list[Stage]:
     "The schedule `cfg` (its variant applied: `resolve_variant`) runs: its own for cmapkd, the method's for a baseline."
-    if cfg.method.name == 'cmapkd': return cfg.stages
+    if cfg.method.name == 'cmapkd':
+        return cfg.stages
     total = sum(s.steps for s in cfg.stages)
     if total == 0:
-        raise ConfigError("stages: baselines need stage lengths in steps (the total is split by the method's own schedule)")
+        raise ConfigError(
+            "stages: baselines need stage lengths in steps (the total is split by the method's own schedule)"
+        )
     cls = method_class(cfg.method.name)
     return cls.schedule(total) if hasattr(cls, 'schedule') else [Stage(cfg.method.name, total)]

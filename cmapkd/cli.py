@@ -4,9 +4,15 @@
 
 # %% ../nbs/19_cli.ipynb #d9b9c47b
 from __future__ import annotations
-import argparse, json, os, shlex, signal, sys, time
+import argparse
+import json
+import os
+import shlex
+import signal
+import sys
+import time
 from pathlib import Path
-import cmapkd   # its __version__
+import cmapkd  # its __version__
 from .config import config_to_dict, SETTINGS
 from .io import check_writable, clone_root, preset_dir, ConfigError
 from .presets import PRESETS, add_config_args, load_run_config, run_command
@@ -22,28 +28,47 @@ def smoke(cfg) -> dict:
     "One forward of teacher and student on one batch of the embedded data: checks the install end to end."
     import torch
     from cmapkd.backbones import build_backbone
+
     t0 = time.time()
     t, s = build_backbone(cfg.teacher, frozen=True), build_backbone(cfg.student)
     n = cfg.data.image_size
-    x, tok = torch.randn(2, 3, n, n), torch.zeros(2, cfg.student.config['text_cfg']['context_length'] if cfg.student.config else 77, dtype=torch.long)
+    x, tok = (
+        torch.randn(2, 3, n, n),
+        torch.zeros(
+            2, cfg.student.config['text_cfg']['context_length'] if cfg.student.config else 77, dtype=torch.long
+        ),
+    )
     tok[:, 0], tok[:, 1] = 1, tok.new_tensor(511 if cfg.student.config else 49407)
     ot, os_ = t(x, tok), s(x, tok)
-    return {'teacher_maps': [list(v.shape) for v in ot.vision], 'student_maps': [list(v.shape) for v in os_.vision],
-            'seconds': round(time.time() - t0, 2)}
+    return {
+        'teacher_maps': [list(v.shape) for v in ot.vision],
+        'student_maps': [list(v.shape) for v in os_.vision],
+        'seconds': round(time.time() - t0, 2),
+    }
 
 # %% ../nbs/19_cli.ipynb #e9ae49a3
 class Parser(argparse.ArgumentParser):
     "argparse's parser whose usage errors are one line, with where to find the usage; exit status 2."
+
     def error(self, message):
         self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
-COMMANDS = dict(validate='check a run config and print it', smoke='build teacher and student and run one forward',
-                train='distil a student as the run config says',
-                tune='choose every row\'s base rate and distillation weight on the validation split (one seed)',
-                reproduce='run every experiment notebook: the result files, tables, figures and the draft (main.pdf)')
-RETRAIN_HELP = ("train the pretrained teacher and student anew instead of taking the checkpoints committed in checkpoints/ "
-                "(also CMAPKD_RETRAIN=1); a tower already in $CMAPKD_CACHE is used as it is")
-MISSING_HELP = {'--no-progress': 'no progress bar (e.g. for a log file)'}   # flags that 14_train leaves without a help text
+
+COMMANDS = dict(
+    validate='check a run config and print it',
+    smoke='build teacher and student and run one forward',
+    train='distil a student as the run config says',
+    tune='choose every row\'s base rate and distillation weight on the validation split (one seed)',
+    reproduce='run every experiment notebook: the result files, tables, figures and the draft (main.pdf)',
+)
+RETRAIN_HELP = (
+    "train the pretrained teacher and student anew instead of taking the checkpoints committed in checkpoints/ "
+    "(also CMAPKD_RETRAIN=1); a tower already in $CMAPKD_CACHE is used as it is"
+)
+MISSING_HELP = {
+    '--no-progress': 'no progress bar (e.g. for a log file)'
+}  # flags that 14_train leaves without a help text
+
 
 def build_parser(argv=()) -> Parser:
     "The `cmapkd` command's parser; `train`'s own arguments (they import torch) only when `argv` names `train`."
@@ -55,9 +80,15 @@ def build_parser(argv=()) -> Parser:
     tp = sub.add_parser('train', help=COMMANDS['train'], description=COMMANDS['train'])
     if next((x for x in argv if not x.startswith('-')), None) == 'train':
         from cmapkd.train import add_train_args
+
         add_train_args(tp)
-        tp.add_argument('--threads', type=int, metavar='N', help="torch threads of this process (default: torch's, one per "
-                        "physical core, or OMP_NUM_THREADS); with J jobs on the same cores, cores / J")
+        tp.add_argument(
+            '--threads',
+            type=int,
+            metavar='N',
+            help="torch threads of this process (default: torch's, one per "
+            "physical core, or OMP_NUM_THREADS); with J jobs on the same cores, cores / J",
+        )
         tp.add_argument('--retrain', action='store_true', help=RETRAIN_HELP)
         for act in tp._actions:
             act.help = act.help or MISSING_HELP.get(act.option_strings[0] if act.option_strings else act.dest)
@@ -65,126 +96,209 @@ def build_parser(argv=()) -> Parser:
     rp = sub.add_parser('reproduce', help=COMMANDS['reproduce'], description=COMMANDS['reproduce'])
     for p in (up, rp):
         p.add_argument('--preset', default='tiny', help=' | '.join(PRESETS) + ' (default tiny)')
-        p.add_argument('--out', help="output folder (default paper/ for the committed preset tiny, paper/<preset>/ for the "
-                       "others); never another preset's folder")
-    up.add_argument('--setting', default='finetune', choices=SETTINGS, help='the student starts pretrained (finetune, '
-                    'the paper\'s regime; default) or from random weights (scratch)')
-    up.add_argument('--rows', nargs='+', metavar='ROW', help='rows to tune: a method, or method_variant such as '
-                    'cmapkd_dto (default: every method and the DTO rows); rows tuned before keep their choice')
-    up.add_argument('--steps', type=int, default=0, metavar='N', help="the student's length in steps, every stage "
-                    "scaled alike (default: the preset's); the final runs must use the same")
+        p.add_argument(
+            '--out',
+            help="output folder (default paper/ for the committed preset tiny, paper/<preset>/ for the "
+            "others); never another preset's folder",
+        )
+    up.add_argument(
+        '--setting',
+        default='finetune',
+        choices=SETTINGS,
+        help='the student starts pretrained (finetune, the paper\'s regime; default) or from random weights (scratch)',
+    )
+    up.add_argument(
+        '--rows',
+        nargs='+',
+        metavar='ROW',
+        help='rows to tune: a method, or method_variant such as '
+        'cmapkd_dto (default: every method and the DTO rows); rows tuned before keep their choice',
+    )
+    up.add_argument(
+        '--steps',
+        type=int,
+        default=0,
+        metavar='N',
+        help="the student's length in steps, every stage "
+        "scaled alike (default: the preset's); the final runs must use the same",
+    )
     up.add_argument('--seed', type=int, default=0, help='the one seed of every tuning run (default 0)')
-    up.add_argument('--jobs', type=int, default=None, metavar='N', help='runs at a time, >= 1 (default: one per CPU core)')
+    up.add_argument(
+        '--jobs', type=int, default=None, metavar='N', help='runs at a time, >= 1 (default: one per CPU core)'
+    )
     up.add_argument('--force', action='store_true', help='train every grid point again, over its result file')
     up.add_argument('--retrain', action='store_true', help=RETRAIN_HELP)
     up.add_argument('--debug', action='store_true', help='show the traceback of an error (also CMAPKD_DEBUG=1)')
-    rp.add_argument('--seeds', type=int, nargs='+', default=[0], metavar='SEED',
-                    help='seeds of every run: distinct integers >= 0 (default 0; the paper: 0 1 2)')
-    rp.add_argument('--n-gpus', type=int, default=1, metavar='N',
-                    help='GPUs per training run (default 1; more run each training under torchrun, one run at a time)')
-    rp.add_argument('--jobs', type=int, default=None, metavar='N',
-                    help='runs at a time, >= 1 (default: one per CPU core without a GPU, else 1); each gets cores / N threads')
-    rp.add_argument('--force', action='store_true', help="remove the preset's result files and training runs in --out first, and run everything again")
-    rp.add_argument('--first-look', action='store_true', help='only the teacher, the pretrained student, the student '
-                    'fine-tuned without a teacher, CLIP-KD and CMAPKD, no length check, then the tables, figures and draft '
-                    '(default --out quick/, never the committed paper/)')
+    rp.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        default=[0],
+        metavar='SEED',
+        help='seeds of every run: distinct integers >= 0 (default 0; the paper: 0 1 2)',
+    )
+    rp.add_argument(
+        '--n-gpus',
+        type=int,
+        default=1,
+        metavar='N',
+        help='GPUs per training run (default 1; more run each training under torchrun, one run at a time)',
+    )
+    rp.add_argument(
+        '--jobs',
+        type=int,
+        default=None,
+        metavar='N',
+        help='runs at a time, >= 1 (default: one per CPU core without a GPU, else 1); each gets cores / N threads',
+    )
+    rp.add_argument(
+        '--force',
+        action='store_true',
+        help="remove the preset's result files and training runs in --out first, and run everything again",
+    )
+    rp.add_argument(
+        '--first-look',
+        action='store_true',
+        help='only the teacher, the pretrained student, the student '
+        'fine-tuned without a teacher, CLIP-KD and CMAPKD, no length check, then the tables, figures and draft '
+        '(default --out quick/, never the committed paper/)',
+    )
     rp.add_argument('--retrain', action='store_true', help=RETRAIN_HELP)
     rp.add_argument('--debug', action='store_true', help='show the traceback of an error (also CMAPKD_DEBUG=1)')
     return ap
+
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     a = build_parser(argv).parse_args(argv)
     return run_command(lambda: _run(a), a.debug)
 
+
 def check_reproduce_args(a) -> None:
-    "Every argument of `cmapkd reproduce`, before any work: a ConfigError that names the flag (one line on stderr, exit 2)."
+    """Every argument of `cmapkd reproduce`, before any work: a ConfigError that names the flag (one line on stderr,
+    exit 2)."""
     check_preset_and_jobs(a)
     bad = [s for s in a.seeds if not 0 <= s < 2**32]
-    if bad: raise ConfigError(f"--seeds: expected integers from 0 to {2**32 - 1}, got {bad[0]}")
+    if bad:
+        raise ConfigError(f"--seeds: expected integers from 0 to {2**32 - 1}, got {bad[0]}")
     twice = sorted({s for s in a.seeds if a.seeds.count(s) > 1})
-    if twice: raise ConfigError(f"--seeds: expected distinct seeds, got {twice[0]} more than once")
-    if a.n_gpus < 1: raise ConfigError(f"--n-gpus: expected an integer >= 1, got {a.n_gpus}")
+    if twice:
+        raise ConfigError(f"--seeds: expected distinct seeds, got {twice[0]} more than once")
+    if a.n_gpus < 1:
+        raise ConfigError(f"--n-gpus: expected an integer >= 1, got {a.n_gpus}")
     if a.jobs is not None and a.jobs > 1 and a.n_gpus > 1:
-        raise ConfigError(f"--jobs: a run on {a.n_gpus} GPUs takes them all; expected --jobs 1 or no --jobs, got {a.jobs}")
+        raise ConfigError(
+            f"--jobs: a run on {a.n_gpus} GPUs takes them all; expected --jobs 1 or no --jobs, got {a.jobs}"
+        )
     if a.first_look:
-        a.out = a.out or str(Path('quick', *preset_dir(a.preset).parts[1:]))   # quick/ for tiny, quick/<preset>/ else
+        a.out = a.out or str(Path('quick', *preset_dir(a.preset).parts[1:]))  # quick/ for tiny, quick/<preset>/ else
         if Path(a.out).resolve() in preset_folders(a.preset):
-            raise ConfigError(f"--out: a first look writes a folder of its own, not {a.out} (the committed results of "
-                             f"preset '{a.preset}'); expected another folder (default quick/)")
+            raise ConfigError(
+                f"--out: a first look writes a folder of its own, not {a.out} (the committed results of "
+                f"preset '{a.preset}'); expected another folder (default quick/)"
+            )
     check_out(a)
     if a.n_gpus > 1:
         import torch
+
         if torch.cuda.device_count() < a.n_gpus:
-            raise ConfigError(f"--n-gpus: {a.n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
-    check_writable(a.out, '--out')   # last: made and written to, as the reproduction will
+            raise ConfigError(
+                f"--n-gpus: {a.n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible"
+            )
+    check_writable(a.out, '--out')  # last: made and written to, as the reproduction will
+
 
 def check_tune_args(a) -> list:
-    "Every argument of `cmapkd tune`, before any work (a ConfigError that names the flag); returns the rows as (method, variant)."
+    """Every argument of `cmapkd tune`, before any work (a ConfigError that names the flag); returns the rows as
+    (method, variant)."""
     check_preset_and_jobs(a)
-    if not 0 <= a.seed < 2**32: raise ConfigError(f"--seed: expected an integer from 0 to {2**32 - 1}, got {a.seed}")
-    if a.steps < 0: raise ConfigError(f"--steps: expected an integer >= 0 (0: the preset's length), got {a.steps}")
-    from cmapkd.tune import TUNED_ROWS, parse_row   # torch: the rows are checked against the methods
+    if not 0 <= a.seed < 2**32:
+        raise ConfigError(f"--seed: expected an integer from 0 to {2**32 - 1}, got {a.seed}")
+    if a.steps < 0:
+        raise ConfigError(f"--steps: expected an integer >= 0 (0: the preset's length), got {a.steps}")
+    from cmapkd.tune import TUNED_ROWS, parse_row  # torch: the rows are checked against the methods
+
     rows = [parse_row(r) for r in a.rows] if a.rows else list(TUNED_ROWS)
     check_out(a)
     check_writable(a.out, '--out')
     return rows
 
+
 def check_preset_and_jobs(a) -> None:
     "The flags `tune` and `reproduce` share: `--preset` known, `--jobs` >= 1 when given."
-    if a.preset not in PRESETS: raise ConfigError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
+    if a.preset not in PRESETS:
+        raise ConfigError(f"--preset: unknown preset '{a.preset}'; valid: {list(PRESETS)}")
     if a.jobs is not None and a.jobs < 1:
         raise ConfigError(f"--jobs: expected an integer >= 1 (or no --jobs: one run per CPU core), got {a.jobs}")
+
 
 def preset_folders(preset: str) -> set:
     "The resolved folder of `preset`'s paper, named from here and from the clone's root."
     return {preset_dir(preset).resolve(), (clone_root() / preset_dir(preset)).resolve()}
 
+
 def check_out(a) -> None:
     "`--out`: a folder of this preset (or none yet), never another preset's; sets its default."
-    from cmapkd.report import check_preset_dir   # pandas, matplotlib: only for these commands
+    from cmapkd.report import check_preset_dir  # pandas, matplotlib: only for these commands
+
     a.out = str(a.out or preset_dir(a.preset))
     out = Path(a.out).absolute()
-    if out.exists() and not out.is_dir(): raise ConfigError(f"--out: {a.out} is a file, expected a folder")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out: {a.out} is a file, expected a folder")
     owner = next((p for p in PRESETS if p != a.preset and out.resolve() in preset_folders(p)), None)
     if owner:
-        raise ConfigError(f"--out: {a.out} is the folder of preset '{owner}'; expected a folder of preset '{a.preset}' "
-                         f"({preset_dir(a.preset)}/ by default)")
-    check_preset_dir(a.out, a.preset)   # one preset's results never overwrite another's
+        raise ConfigError(
+            f"--out: {a.out} is the folder of preset '{owner}'; expected a folder of preset '{a.preset}' "
+            f"({preset_dir(a.preset)}/ by default)"
+        )
+    check_preset_dir(a.out, a.preset)  # one preset's results never overwrite another's
 
 
 def _run(a) -> int:
     if getattr(a, 'retrain', False):
-        os.environ['CMAPKD_RETRAIN'] = '1'   # read where a tower is resolved: here, in the notebook kernels, in their workers
+        os.environ['CMAPKD_RETRAIN'] = (
+            '1'  # read where a tower is resolved: here, in the notebook kernels, in their workers
+        )
     if a.cmd == 'train':
         from cmapkd.train import run as run_train
+
         if a.threads is not None:
-            if a.threads < 1: raise ConfigError(f"--threads: expected an integer >= 1, got {a.threads}")
+            if a.threads < 1:
+                raise ConfigError(f"--threads: expected an integer >= 1, got {a.threads}")
             import torch
+
             torch.set_num_threads(a.threads)
         return run_train(a)
     if a.cmd == 'reproduce':
         check_reproduce_args(a)
         t0 = time.time()
-        stop_on_signals(a, t0)   # from here on, SIGINT, SIGTERM and SIGHUP end every process this command starts
+        stop_on_signals(a, t0)  # from here on, SIGINT, SIGTERM and SIGHUP end every process this command starts
         from cmapkd.experiments import reproduce, NotebookError, duration
+
         try:
             reproduce(a.preset, a.out, a.seeds, a.n_gpus, a.force, jobs=a.jobs, first_look=a.first_look)
         except NotebookError as e:
-            if a.debug or os.environ.get('CMAPKD_DEBUG', '') not in ('', '0'): raise
+            if a.debug or os.environ.get('CMAPKD_DEBUG', '') not in ('', '0'):
+                raise
             print(f'cmapkd: error: {e}', file=sys.stderr)
             return 1
-        print(f"{'first look at' if a.first_look else 'reproduction of'} preset {a.preset!r} written to {a.out}/ in "
-              f"{duration(time.time() - t0)}: tables in {a.out}/tables, figures in {a.out}/figures, "
-              f"times in {a.out}/reproduction_{a.preset}.json")
+        print(
+            f"{'first look at' if a.first_look else 'reproduction of'} preset {a.preset!r} written to {a.out}/ in "
+            f"{duration(time.time() - t0)}: tables in {a.out}/tables, figures in {a.out}/figures, "
+            f"times in {a.out}/reproduction_{a.preset}.json"
+        )
         return 0
     if a.cmd == 'tune':
         return run_tune(a, check_tune_args(a))
-    if a.cmd == 'smoke' and a.config is None and a.preset is None: a.preset = 'smoke'
+    if a.cmd == 'smoke' and a.config is None and a.preset is None:
+        a.preset = 'smoke'
     cfg = load_run_config(a.config, a.preset, a.set)
-    if a.cmd == 'validate': print(json.dumps(config_to_dict(cfg), indent=1))
-    elif a.cmd == 'smoke': print(json.dumps(smoke(cfg)))
+    if a.cmd == 'validate':
+        print(json.dumps(config_to_dict(cfg), indent=1))
+    elif a.cmd == 'smoke':
+        print(json.dumps(smoke(cfg)))
     return 0
+
 
 def run_tune(a, rows) -> int:
     "`cmapkd tune`: every row's grid on the validation split, then one line per row with its choice."
@@ -192,10 +306,14 @@ def run_tune(a, rows) -> int:
     stop_on_signals(a, t0)
     from cmapkd.experiments import duration, default_jobs, row_name
     from cmapkd.tune import tune, steps_overrides, tuning_file, TUNE_METRIC
-    choice = tune(a.preset, a.out, rows, a.setting, a.seed, a.jobs or default_jobs(), a.force,
-                  steps_overrides(a.preset, a.steps))
-    print(f"tuning of preset {a.preset!r}, setting {a.setting}, in {duration(time.time() - t0)}: "
-          f"{tuning_file(a.out, a.setting)} (every point beside it)")
+
+    choice = tune(
+        a.preset, a.out, rows, a.setting, a.seed, a.jobs or default_jobs(), a.force, steps_overrides(a.preset, a.steps)
+    )
+    print(
+        f"tuning of preset {a.preset!r}, setting {a.setting}, in {duration(time.time() - t0)}: "
+        f"{tuning_file(a.out, a.setting)} (every point beside it)"
+    )
     for row in map(lambda r: row_name(*r), rows):
         c = choice[row]
         print(f"  {row:<24} lr {c['lr']:g}  distill_weight {c['distill_weight']:g}  {TUNE_METRIC} {c['score']:.2f}")
@@ -204,18 +322,21 @@ def run_tune(a, rows) -> int:
 # %% ../nbs/19_cli.ipynb #c3e8a5d4
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+
 def processes() -> dict:
     "Every live process: pid -> (parent pid, process group, session), read from /proc (Linux)."
     out = {}
     for d in os.listdir('/proc') if os.path.isdir('/proc') else []:
-        if not d.isdigit(): continue
+        if not d.isdigit():
+            continue
         try:
-            f = Path(f'/proc/{d}/stat').read_text().rsplit(')', 1)[1].split()   # the name before ')' may hold spaces
+            f = Path(f'/proc/{d}/stat').read_text().rsplit(')', 1)[1].split()  # the name before ')' may hold spaces
         except (OSError, IndexError):
             continue
-        if f[0] not in 'ZX':   # a zombie has ended
+        if f[0] not in 'ZX':  # a zombie has ended
             out[int(d)] = (int(f[1]), int(f[2]), int(f[3]))
     return out
+
 
 def descendants(pid: int, procs: dict | None = None) -> set:
     "The processes `pid` started, and the ones they started, and so on."
@@ -224,73 +345,103 @@ def descendants(pid: int, procs: dict | None = None) -> set:
     while todo:
         parent = todo.pop()
         kids = [p for p, (pp, _, _) in procs.items() if pp == parent and p not in found]
-        found.update(kids); todo += kids
+        found.update(kids)
+        todo += kids
     return found
 
+
 def stop_descendants(pid: int | None = None, grace: float = 5.0) -> int:
-    "End every process `pid` (default: this one) started, with the process group of each (a kernel's workers are in its group): SIGTERM, then SIGKILL for what is left after `grace` seconds. Returns how many there were."
+    """End every process `pid` (default: this one) started, with the process group of each (a kernel's workers are in
+    its group): SIGTERM, then SIGKILL for what is left after `grace` seconds. Returns how many there were."""
     pid = os.getpid() if pid is None else pid
     procs = processes()
     mine = descendants(pid, procs)
-    groups = {procs[p][1] for p in mine} - {procs.get(pid, (0, os.getpgid(0), 0))[1]}   # never the caller's own group
+    groups = {procs[p][1] for p in mine} - {procs.get(pid, (0, os.getpgid(0), 0))[1]}  # never the caller's own group
+
     def left():
         return {p for p, (_, g, _) in processes().items() if p in mine or g in groups} - {pid}
+
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for g in groups:
-            try: os.killpg(g, sig)
-            except OSError: pass
+            try:
+                os.killpg(g, sig)
+            except OSError:
+                pass
         for p in left():
-            try: os.kill(p, sig)
-            except OSError: pass
+            try:
+                os.kill(p, sig)
+            except OSError:
+                pass
         end = time.monotonic() + grace
         while left() and time.monotonic() < end:
             time.sleep(0.05)
         if not left():
             break
-    for p in mine:   # reap the ones this process started: no zombie is left for init
-        try: os.waitpid(p, os.WNOHANG)
-        except ChildProcessError: pass
+    for p in mine:  # reap the ones this process started: no zombie is left for init
+        try:
+            os.waitpid(p, os.WNOHANG)
+        except ChildProcessError:
+            pass
     return len(mine)
+
 
 def resume_command(a) -> str:
     "The command that resumes the reproduction (or tuning) `a` asked for: its arguments without --force."
     words = ['cmapkd', a.cmd, '--preset', a.preset]
-    if Path(a.out).resolve() != preset_dir(a.preset).resolve(): words += ['--out', a.out]
+    if Path(a.out).resolve() != preset_dir(a.preset).resolve():
+        words += ['--out', a.out]
     if a.cmd == 'tune':
         words += ['--setting', a.setting] + (['--rows', *a.rows] if a.rows else [])
         words += (['--steps', str(a.steps)] if a.steps else []) + (['--seed', str(a.seed)] if a.seed else [])
     else:
-        if a.seeds != [0]: words += ['--seeds', *map(str, a.seeds)]
-        if a.n_gpus != 1: words += ['--n-gpus', str(a.n_gpus)]
-        if a.first_look: words += ['--first-look']
-    if a.jobs is not None: words += ['--jobs', str(a.jobs)]
-    if a.retrain: words += ['--retrain']
+        if a.seeds != [0]:
+            words += ['--seeds', *map(str, a.seeds)]
+        if a.n_gpus != 1:
+            words += ['--n-gpus', str(a.n_gpus)]
+        if a.first_look:
+            words += ['--first-look']
+    if a.jobs is not None:
+        words += ['--jobs', str(a.jobs)]
+    if a.retrain:
+        words += ['--retrain']
     return shlex.join(words)
+
 
 def kept_results(out, preset: str) -> int:
     "How many result files (runs, tuning points) of `preset` the folder `out` holds."
     n = 0
     for f in Path(out).glob('results/**/*.json'):
-        try: r = json.loads(f.read_text())
-        except (OSError, ValueError): continue
-        n += r.get('preset') == preset and 'metrics' in r   # not a tuning choice
+        try:
+            r = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        n += r.get('preset') == preset and 'metrics' in r  # not a tuning choice
     return n
+
 
 def stop_on_signals(a, t0: float):
     "From now on SIGINT, SIGTERM and SIGHUP end this command and every process it started, with one line on stderr."
     here = os.getcwd()
+
     def stop(signum, frame):
-        for s in STOP_SIGNALS: signal.signal(s, signal.SIG_IGN)   # a second Ctrl-C does not cut the cleaning short
-        os.chdir(here)   # papermill moves this process into nbs/ while a notebook runs; a relative --out is the user's
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C does not cut the cleaning short
+        os.chdir(here)  # papermill moves this process into nbs/ while a notebook runs; a relative --out is the user's
         stop_descendants()
         bar = 'tqdm' in sys.modules and len(getattr(sys.modules['tqdm'].tqdm, '_instances', ())) > 0
-        print(('\n' if bar else '') + f"cmapkd: stopped by {signal.Signals(signum).name} after {time.time() - t0:.0f} s; "
-              f"kept {kept_results(a.out, a.preset)} result files of preset '{a.preset}' in {a.out}/results (a run cut "
-              f"short is trained again); resume with: {resume_command(a)}", file=sys.stderr, flush=True)
+        print(
+            ('\n' if bar else '') + f"cmapkd: stopped by {signal.Signals(signum).name} after {time.time() - t0:.0f} s; "
+            f"kept {kept_results(a.out, a.preset)} result files of preset '{a.preset}' in {a.out}/results (a run cut "
+            f"short is trained again); resume with: {resume_command(a)}",
+            file=sys.stderr,
+            flush=True,
+        )
         os._exit(128 + signum)
+
     for s in STOP_SIGNALS:
         signal.signal(s, stop)
 
 # %% ../nbs/19_cli.ipynb #01ede24e
 #| eval: false
-if __name__ == '__main__': sys.exit(main())
+if __name__ == '__main__':
+    sys.exit(main())

@@ -4,7 +4,14 @@
 
 # %% ../nbs/01_config.ipynb #1497a1e7
 from __future__ import annotations
-import copy, dataclasses, json, math, os, re, types, typing
+import copy
+import dataclasses
+import json
+import math
+import os
+import re
+import types
+import typing
 from dataclasses import dataclass, field, asdict, fields, is_dataclass
 from pathlib import Path
 import yaml
@@ -23,138 +30,163 @@ __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GR
            'validate_suite', 'ResolvedConfig', 'resolve_variant']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
-P_LEVELS = ('P2', 'P3', 'P4', 'P5')   # visual pyramid, strides 4, 8, 16, 32
-L_LEVELS = ('L1', 'L2', 'L3', 'L4')   # token, phrase, sentence, global
+P_LEVELS = ('P2', 'P3', 'P4', 'P5')  # visual pyramid, strides 4, 8, 16, 32
+L_LEVELS = ('L1', 'L2', 'L3', 'L4')  # token, phrase, sentence, global
 LEVELS = P_LEVELS + L_LEVELS
-# baselines designed for another setting, adapted from their papers' equations to a two-tower student (daggered in tables)
-ADAPTED = {'promptkd': 'prompt tuning', 'c2kd': 'audio-visual', 'llavakd': 'multimodal LLMs', 'dbild': 'LLMs',
-           'switchkd': 'multimodal LLMs'}
+# baselines designed for another setting, adapted from their papers' equations to a two-tower student (daggered in
+# tables)
+ADAPTED = {
+    'promptkd': 'prompt tuning',
+    'c2kd': 'audio-visual',
+    'llavakd': 'multimodal LLMs',
+    'dbild': 'LLMs',
+    'switchkd': 'multimodal LLMs',
+}
 WEIGHTINGS = ('uniform', 'manual', 'alsn')
-MODULE_GROUPS = ('student', 'adapters', 'alsn')    # parameter groups a stage can train
+MODULE_GROUPS = ('student', 'adapters', 'alsn')  # parameter groups a stage can train
 DATASETS = ('scenes', 'coco', 'flickr30k', 'csv', 'wds', 'imagenet', 'vqav2')
 EVAL_TASKS = ('retrieval', 'zeroshot', 'vqa', 'efficiency')
-SETTINGS = ('finetune', 'scratch')   # the student starts from pretrained weights (the paper), or from random ones (design 3.10)
-TRADEOFFS = ('sum', 'dto')           # task vs distillation gradients: their plain sum, or DTO-KD's two-objective step
+SETTINGS = (
+    'finetune',
+    'scratch',
+)  # the student starts from pretrained weights (the paper), or from random ones (design 3.10)
+TRADEOFFS = ('sum', 'dto')  # task vs distillation gradients: their plain sum, or DTO-KD's two-objective step
 # CMAPKD's components where the outline and the first implementation differed (issue 27; measured in 07-10)
-BRIDGES = ('heads', 'v2l_l2v')                  # lower levels into the joint space: one-way heads, + V2L / L2V attn
-LANGUAGE_POOLINGS = ('window_attention', 'mha') # the student's L2 / L3: window mean + attention pooling, or multi-head
-LEVEL_NORMS = ('layernorm', 'l2')               # intra's normalisation of level features over channels
+BRIDGES = ('heads', 'v2l_l2v')  # lower levels into the joint space: one-way heads, + V2L / L2V attn
+LANGUAGE_POOLINGS = ('window_attention', 'mha')  # the student's L2 / L3: window mean + attention pooling, or multi-head
+LEVEL_NORMS = ('layernorm', 'l2')  # intra's normalisation of level features over channels
 ALSN_ACTIVATIONS = ('gelu', 'relu')
-RELATION_LEVELS = ('both', 'visual')            # the level-correlation term over both modalities, or the visual ones
+RELATION_LEVELS = ('both', 'visual')  # the level-correlation term over both modalities, or the visual ones
 
 # %% ../nbs/01_config.ipynb #225f8dcf
 @dataclass
 class ModelSpec:
     "One CLIP-style dual encoder: an open_clip model name or an inline open_clip config dict."
-    name: str = 'ViT-B-16'                 # open_clip model name, or a label for `config`
-    config: dict | None = None             # inline open_clip config (embed_dim, vision_cfg, text_cfg)
-    pretrained: str | None = None          # open_clip pretrained tag, or a local weight file (the student's: where fine-tuning starts)
-    taps_vision: list[int] | None = None   # 1-based block indices; None = quarters of the depth
+
+    name: str = 'ViT-B-16'  # open_clip model name, or a label for `config`
+    config: dict | None = None  # inline open_clip config (embed_dim, vision_cfg, text_cfg)
+    pretrained: str | None = (
+        None  # open_clip pretrained tag, or a local weight file (the student's: where fine-tuning starts)
+    )
+    taps_vision: list[int] | None = None  # 1-based block indices; None = quarters of the depth
     taps_text: list[int] | None = None
-    text_kind: str = 'clip'                # 'clip' (EOT global token) or 'hf' (BERT-style, [CLS])
-    hf_text_config: dict | None = None     # transformers BertConfig kwargs when text_kind == 'hf'
-    tokenizer: str = 'auto'                # 'auto' | 'open_clip' | 'scenes-words' | 'hf'
-    precision: str = 'fp32'                # 'fp32' | 'bf16' (teacher forward only)
+    text_kind: str = 'clip'  # 'clip' (EOT global token) or 'hf' (BERT-style, [CLS])
+    hf_text_config: dict | None = None  # transformers BertConfig kwargs when text_kind == 'hf'
+    tokenizer: str = 'auto'  # 'auto' | 'open_clip' | 'scenes-words' | 'hf'
+    precision: str = 'fp32'  # 'fp32' | 'bf16' (teacher forward only)
+
 
 @dataclass
 class DataSpec:
-    name: str = 'scenes'                   # one of DATASETS
-    root: str | None = None                # dataset root for the real formats
-    ann_file: str | None = None            # Karpathy json / VQA questions json / CSV / shard pattern
+    name: str = 'scenes'  # one of DATASETS
+    root: str | None = None  # dataset root for the real formats
+    ann_file: str | None = None  # Karpathy json / VQA questions json / CSV / shard pattern
     image_size: int = 64
-    n_train: int = 2000                    # scenes only: samples per split
+    n_train: int = 2000  # scenes only: samples per split
     n_val: int = 200
     n_test: int = 500
-    seed: int = 0                          # scenes: sample i is a pure function of (seed, split, i)
+    seed: int = 0  # scenes: sample i is a pure function of (seed, split, i)
     batch_size: int = 64
     num_workers: int = 0
     train_split: str = 'train'
     eval_split: str = 'test'
-    options: dict = field(default_factory=dict)   # reader-specific keyword arguments
+    options: dict = field(default_factory=dict)  # reader-specific keyword arguments
+
 
 @dataclass
 class LossWeights:
     "lambda_1..lambda_4 of L_total = l1 L_intra + l2 L_align + l3 L_relation + l4 L_task."
+
     intra: float = 1.0
     align: float = 0.5
     relation: float = 0.3
     task: float = 0.1
 
+
 @dataclass
 class MethodSpec:
-    name: str = 'cmapkd'                   # one of METHODS
-    variant: str | None = None             # one of VARIANTS (cmapkd ablations)
+    name: str = 'cmapkd'  # one of METHODS
+    variant: str | None = None  # one of VARIANTS (cmapkd ablations)
     weights: LossWeights = field(default_factory=LossWeights)
-    kd_temperature: float = 4.0            # temperature of the pyramid KL / Hinton KD
-    alpha_diag: float = 1.0                # 4x4 pyramid KL: same-level pairs
-    alpha_off: float = 0.5                 # 4x4 pyramid KL: cross-level pairs
-    align_beta: float = 0.5                # L_align = L_single + align_beta * L_pyramid (the outline's; 09_losses)
+    kd_temperature: float = 4.0  # temperature of the pyramid KL / Hinton KD
+    alpha_diag: float = 1.0  # 4x4 pyramid KL: same-level pairs
+    alpha_off: float = 0.5  # 4x4 pyramid KL: cross-level pairs
+    align_beta: float = 0.5  # L_align = L_single + align_beta * L_pyramid (the outline's; 09_losses)
     alsn_hidden: list[int] = field(default_factory=lambda: [512, 256])
-    alsn_temperature: float = 0.25         # one of four levels can take up to e^4 / (e^4 + 3) = 0.95
-    alsn_detach: bool = True               # ALSN inputs are detached by default (design 3.6)
-    alsn_every: int = 5                    # ALSN's reward (and update) every N steps of a stage that trains it
-    alsn_eps: float = 1e-3                 # central-difference step along the held-out task gradient (unit norm)
-    entropy_weight: float = 0.1            # ALSN's objective adds entropy_weight * H(w)
-    pyramid_dim: int | None = None         # width of the pyramid levels; None = teacher's widths
-    distill_weight: float = 1.0            # multiplies every distillation term of any method (the task term keeps its weight)
+    alsn_temperature: float = 0.25  # one of four levels can take up to e^4 / (e^4 + 3) = 0.95
+    alsn_detach: bool = True  # ALSN inputs are detached by default (design 3.6)
+    alsn_every: int = 5  # ALSN's reward (and update) every N steps of a stage that trains it
+    alsn_eps: float = 1e-3  # central-difference step along the held-out task gradient (unit norm)
+    entropy_weight: float = 0.1  # ALSN's objective adds entropy_weight * H(w)
+    pyramid_dim: int | None = None  # width of the pyramid levels; None = teacher's widths
+    distill_weight: float = 1.0  # multiplies every distillation term of any method (the task term keeps its weight)
     # the outline's choices below: each measured a tie with the first implementation's (issue 27, bench/deviations.py)
-    bridge: str = 'v2l_l2v'                # one of BRIDGES (07_pyramids)
-    language_pooling: str = 'mha'          # one of LANGUAGE_POOLINGS (07_pyramids)
-    alsn_activation: str = 'relu'          # one of ALSN_ACTIVATIONS (08_alsn)
-    alsn_dropout: float = 0.0              # dropout in ALSN's MLP; not the outline's: it splits runs by GPU count (08_alsn)
-    level_norm: str = 'l2'                 # one of LEVEL_NORMS (09_losses)
-    relation_gamma: float = 0.3            # L_relation = L_gram + relation_gamma * L_level (09_losses)
-    relation_levels: str = 'visual'        # one of RELATION_LEVELS (09_losses)
-    logit_temperature: float | None = 0.07 # the student's contrastive loss at this temperature; None: learned (10)
-    options: dict = field(default_factory=dict)   # the method's own settings, checked against METHODS[name].options
+    bridge: str = 'v2l_l2v'  # one of BRIDGES (07_pyramids)
+    language_pooling: str = 'mha'  # one of LANGUAGE_POOLINGS (07_pyramids)
+    alsn_activation: str = 'relu'  # one of ALSN_ACTIVATIONS (08_alsn)
+    alsn_dropout: float = 0.0  # dropout in ALSN's MLP; not the outline's: it splits runs by GPU count (08_alsn)
+    level_norm: str = 'l2'  # one of LEVEL_NORMS (09_losses)
+    relation_gamma: float = 0.3  # L_relation = L_gram + relation_gamma * L_level (09_losses)
+    relation_levels: str = 'visual'  # one of RELATION_LEVELS (09_losses)
+    logit_temperature: float | None = 0.07  # the student's contrastive loss at this temperature; None: learned (10)
+    options: dict = field(default_factory=dict)  # the method's own settings, checked against METHODS[name].options
+
 
 @dataclass
 class Stage:
     "One stage of the schedule: what is active, what trains, how levels are weighted (design 3.7)."
+
     name: str
-    steps: int = 0                         # exactly one of steps / epochs is > 0
+    steps: int = 0  # exactly one of steps / epochs is > 0
     epochs: float = 0.0
     levels: list[str] = field(default_factory=lambda: list(LEVELS))
     train: list[str] = field(default_factory=lambda: ['student', 'adapters'])
-    weighting: str = 'uniform'             # one of WEIGHTINGS
-    manual_weights: list[float] | None = None   # per level of each modality when weighting == 'manual'
-    lr_scale: float = 1.0                  # multiplies the run's schedule for the student and adapters
-    lr: dict = field(default_factory=dict) # per parameter group, overrides OptimSpec's base rate
+    weighting: str = 'uniform'  # one of WEIGHTINGS
+    manual_weights: list[float] | None = None  # per level of each modality when weighting == 'manual'
+    lr_scale: float = 1.0  # multiplies the run's schedule for the student and adapters
+    lr: dict = field(default_factory=dict)  # per parameter group, overrides OptimSpec's base rate
+
 
 @dataclass
 class OptimSpec:
-    lr_student: float = 5e-4               # the base rate (the one a method tunes); the others are multiples of it
-    adapters_lr_ratio: float = 0.5         # student-side adapters below the student's rate, as in the outline
-    alsn_lr_ratio: float = 2.0             # ALSN at twice the base rate (outline: 1e-4 against 5e-5)
-    tradeoff: str = 'sum'                  # one of TRADEOFFS
+    lr_student: float = 5e-4  # the base rate (the one a method tunes); the others are multiples of it
+    adapters_lr_ratio: float = 0.5  # student-side adapters below the student's rate, as in the outline
+    alsn_lr_ratio: float = 2.0  # ALSN at twice the base rate (outline: 1e-4 against 5e-5)
+    tradeoff: str = 'sum'  # one of TRADEOFFS
     weight_decay: float = 0.1
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
     eps: float = 1e-6
-    warmup: float = 0.05                   # fraction of the run spent in linear warm-up
+    warmup: float = 0.05  # fraction of the run spent in linear warm-up
     grad_clip: float = 1.0
     accum_steps: int = 1
+
 
 @dataclass
 class EvalData:
     "One named dataset of the evaluation suite: a reader spec and the tasks run on it."
-    name: str                              # its metrics are keyed '<name>/<metric>' in the result file
-    dataset: str = 'scenes'                # reader, one of DATASETS; 'scenes' takes its sizes and seed from `data`
-    root: str | None = None                # a relative path is under eval.data_root
-    ann_file: str | None = None            # likewise; VQAv2 reads each split's standard files under root
+
+    name: str  # its metrics are keyed '<name>/<metric>' in the result file
+    dataset: str = 'scenes'  # reader, one of DATASETS; 'scenes' takes its sizes and seed from `data`
+    root: str | None = None  # a relative path is under eval.data_root
+    ann_file: str | None = None  # likewise; VQAv2 reads each split's standard files under root
     split: str = 'test'
-    train_split: str = 'train'             # VQA: the head is trained on this split's questions
+    train_split: str = 'train'  # VQA: the head is trained on this split's questions
     tasks: list[str] = field(default_factory=lambda: ['retrieval', 'zeroshot', 'vqa'])
-    options: dict = field(default_factory=dict)   # reader-specific keyword arguments
+    options: dict = field(default_factory=dict)  # reader-specific keyword arguments
+
 
 @dataclass
 class EvalSpec:
-    tasks: list[str] = field(default_factory=lambda: list(EVAL_TASKS))   # the tasks run at all (efficiency: once per model)
+    tasks: list[str] = field(
+        default_factory=lambda: list(EVAL_TASKS)
+    )  # the tasks run at all (efficiency: once per model)
     suite: list[EvalData] = field(default_factory=lambda: [EvalData('scenes')])
-    data_root: str = 'data'                # the suite's relative paths are under it
+    data_root: str = 'data'  # the suite's relative paths are under it
     batch_size: int = 256
-    vqa_answers: int = 100                 # VQA head predicts over the most frequent answers
+    vqa_answers: int = 100  # VQA head predicts over the most frequent answers
     vqa_epochs: int = 20
     efficiency_batch: int = 32
+
 
 @dataclass
 class RunConfig:
@@ -166,27 +198,38 @@ class RunConfig:
     stages: list[Stage] = field(default_factory=list)
     optim: OptimSpec = field(default_factory=OptimSpec)
     eval: EvalSpec = field(default_factory=EvalSpec)
-    teacher_train_steps: int = 0           # >0: train the teacher from scratch on the data first
-    teacher_batch: int = 0                 # that teacher's batch; 0: data.batch_size
-    setting: str = 'finetune'              # one of SETTINGS; 'scratch' ignores every source of student weights
-    student_pretrain_steps: int = 0        # >0 (finetune): the student is first pretrained CLIP-style on the scenes' web stream
-    student_pretrain_batch: int = 0        # that pretraining's batch; 0: data.batch_size
-    precision: str = 'auto'                # 'auto' (bf16 autocast on GPU, fp32 on CPU) | 'fp32' | 'bf16'
-    device: str = 'auto'                   # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
+    teacher_train_steps: int = 0  # >0: train the teacher from scratch on the data first
+    teacher_batch: int = 0  # that teacher's batch; 0: data.batch_size
+    setting: str = 'finetune'  # one of SETTINGS; 'scratch' ignores every source of student weights
+    student_pretrain_steps: int = (
+        0  # >0 (finetune): the student is first pretrained CLIP-style on the scenes' web stream
+    )
+    student_pretrain_batch: int = 0  # that pretraining's batch; 0: data.batch_size
+    precision: str = 'auto'  # 'auto' (bf16 autocast on GPU, fp32 on CPU) | 'fp32' | 'bf16'
+    device: str = 'auto'  # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
     seed: int = 0
     out_dir: str = 'runs/default'
     log_every: int = 10
     ckpt_every: int = 100
     teacher_cache: bool = False
-    tensorboard: bool = False              # also write the logged scalars to OUT_DIR/tb (needs tensorboard)
-    fast: bool | None = None               # torch.compile + fused AdamW; None: on with a GPU
+    tensorboard: bool = False  # also write the logged scalars to OUT_DIR/tb (needs tensorboard)
+    fast: bool | None = None  # torch.compile + fused AdamW; None: on with a GPU
 
 # %% ../nbs/01_config.ipynb #0a8e3bea
-_NESTED = {'teacher': ModelSpec, 'student': ModelSpec, 'data': DataSpec, 'method': MethodSpec,
-           'optim': OptimSpec, 'eval': EvalSpec, 'weights': LossWeights}
+_NESTED = {
+    'teacher': ModelSpec,
+    'student': ModelSpec,
+    'data': DataSpec,
+    'method': MethodSpec,
+    'optim': OptimSpec,
+    'eval': EvalSpec,
+    'weights': LossWeights,
+}
+
 
 def _build(cls, d: dict, where: str):
-    if not isinstance(d, dict): raise ConfigError(f"config field '{where}' must be a mapping, got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ConfigError(f"config field '{where}' must be a mapping, got {type(d).__name__}")
     names = {f.name for f in fields(cls)}
     unknown = set(d) - names
     if unknown:
@@ -194,15 +237,20 @@ def _build(cls, d: dict, where: str):
     kw, hints = {}, typing.get_type_hints(cls)
     for k, v in d.items():
         path = f'{where}.{k}' if where else k
-        if k in _NESTED and isinstance(v, dict): v = _build(_NESTED[k], v, path)
+        if k in _NESTED and isinstance(v, dict):
+            v = _build(_NESTED[k], v, path)
         elif k == 'stages':
-            if not isinstance(v, list): raise ConfigError(f"stages: expected a list of stages, got {v!r}")
+            if not isinstance(v, list):
+                raise ConfigError(f"stages: expected a list of stages, got {v!r}")
             v = [s if isinstance(s, Stage) else _build(Stage, s, f'{path}[{i}]') for i, s in enumerate(v)]
-        elif k == 'suite': v = [s if isinstance(s, EvalData) else _build(EvalData, s, f'{path}[{i}]') for i, s in enumerate(v)]
+        elif k == 'suite':
+            v = [s if isinstance(s, EvalData) else _build(EvalData, s, f'{path}[{i}]') for i, s in enumerate(v)]
         kw[k] = _number(hints[k], v)
     return cls(**kw)
 
+
 _EXP = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+')
+
 
 def _number(hint, v):
     "YAML 1.1 reads `1e-3` as a string: a float field takes it as the number it spells."
@@ -210,11 +258,15 @@ def _number(hint, v):
         return float(v)
     return v
 
+
 def config_from_dict(d: dict) -> RunConfig:
     "Build a `RunConfig` from plain dicts (as loaded from YAML/JSON)."
     return _build(RunConfig, d, '')
 
-def config_to_dict(cfg: RunConfig) -> dict: return asdict(cfg)
+
+def config_to_dict(cfg: RunConfig) -> dict:
+    return asdict(cfg)
+
 
 def save_config(cfg: RunConfig, path):
     "Write `cfg` as YAML or JSON (by suffix), atomically."
@@ -222,10 +274,12 @@ def save_config(cfg: RunConfig, path):
     text = json.dumps(d, indent=2) if Path(path).suffix == '.json' else yaml.safe_dump(d, sort_keys=False)
     return atomic_write(path, text)
 
+
 def load_config(path) -> RunConfig:
     "Read a YAML or JSON config written by `save_config` (or by hand)."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"config file {path} does not exist")
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
     try:
         d = json.loads(path.read_text()) if path.suffix == '.json' else yaml.safe_load(path.read_text())
     except json.JSONDecodeError as e:
@@ -243,22 +297,29 @@ def apply_overrides(cfg: RunConfig, overrides) -> RunConfig:
     "Return a copy of `cfg` with `key=value` overrides (dotted paths, YAML values) applied."
     d = config_to_dict(cfg)
     for o in overrides or []:
-        if '=' not in o: raise ConfigError(f"override '{o}' must look like key=value")
+        if '=' not in o:
+            raise ConfigError(f"override '{o}' must look like key=value")
         key, val = o.split('=', 1)
         node, parts = d, key.replace('[', '.').replace(']', '').split('.')
         for i, p in enumerate(parts):
             if isinstance(node, list):
                 if not (p.isdigit() and int(p) < len(node)):
-                    raise ConfigError(f"override '{o}': {'.'.join(parts[:i])} has {len(node)} entries "
-                                   f"(indices 0..{len(node) - 1}), no [{p}]")
+                    raise ConfigError(
+                        f"override '{o}': {'.'.join(parts[:i])} has {len(node)} entries "
+                        f"(indices 0..{len(node) - 1}), no [{p}]"
+                    )
                 p = int(p)
-            elif not isinstance(node, dict) or (p not in node and parts[i - 1:i] not in _FREE):
+            elif not isinstance(node, dict) or (p not in node and parts[i - 1 : i] not in _FREE):
                 raise ConfigError(f"override '{o}': no config field '{key}'")
-            if i == len(parts) - 1: node[p] = yaml.safe_load(val)
-            else: node = node[p]
+            if i == len(parts) - 1:
+                node[p] = yaml.safe_load(val)
+            else:
+                node = node[p]
     return config_from_dict(d)
 
-_FREE = [['options'], ['lr'], ['config'], ['hf_text_config']]   # free-form dicts: an override may add a key
+
+_FREE = [['options'], ['lr'], ['config'], ['hf_text_config']]  # free-form dicts: an override may add a key
+
 
 def replaced(obj, path: str, value):
     "`obj` (a config dataclass) with the field at dotted `path` set to `value`: `dataclasses.replace` at each level."
@@ -273,35 +334,51 @@ def lr_factor(step: int, total: int, warmup: float) -> float:
         return (step + 1) / w
     return 0.5 * (1 + math.cos(math.pi * (step - w) / max(1, total - w)))
 
-PROGRESSIVE = dict(coarse=.20, medium=.20, fine=.40, alsn_policy=.05)   # the outline's 5 / 5 / 10 / 5 of 25 epochs; joint: the rest
+
+PROGRESSIVE = dict(
+    coarse=0.20, medium=0.20, fine=0.40, alsn_policy=0.05
+)  # the outline's 5 / 5 / 10 / 5 of 25 epochs; joint: the rest
+
 
 def progressive(total: int = 0, epochs: float = 0.0) -> list[Stage]:
     "The outline's progressive schedule over `total` optimiser steps (or `epochs` epochs)."
     if total:
         n = {k: max(1, round(total * f)) for k, f in PROGRESSIVE.items()}
-        n['alsn_joint'] = max(1, total - sum(n.values()))   # the remainder: the lengths add up to `total`
-        size = lambda k: dict(steps=n[k])
+        n['alsn_joint'] = max(1, total - sum(n.values()))  # the remainder: the lengths add up to `total`
+
+        def size(k):
+            return dict(steps=n[k])
     else:
-        size = lambda k: dict(epochs=round(epochs * PROGRESSIVE.get(k, 1 - sum(PROGRESSIVE.values())), 6))
-    return [Stage('coarse', **size('coarse'), levels=['P5', 'L4']),
-            Stage('medium', **size('medium'), levels=['P4', 'P5', 'L3', 'L4'], lr_scale=0.6),
-            Stage('fine', **size('fine'), train=['student', 'adapters', 'alsn'], lr_scale=0.2),
-            Stage('alsn_policy', **size('alsn_policy'), train=['alsn'], weighting='alsn', lr_scale=0.2),
-            Stage('alsn_joint', **size('alsn_joint'), train=['student', 'adapters', 'alsn'], weighting='alsn',
-                  lr_scale=0.2)]
+
+        def size(k):
+            return dict(epochs=round(epochs * PROGRESSIVE.get(k, 1 - sum(PROGRESSIVE.values())), 6))
+
+    return [
+        Stage('coarse', **size('coarse'), levels=['P5', 'L4']),
+        Stage('medium', **size('medium'), levels=['P4', 'P5', 'L3', 'L4'], lr_scale=0.6),
+        Stage('fine', **size('fine'), train=['student', 'adapters', 'alsn'], lr_scale=0.2),
+        Stage('alsn_policy', **size('alsn_policy'), train=['alsn'], weighting='alsn', lr_scale=0.2),
+        Stage(
+            'alsn_joint', **size('alsn_joint'), train=['student', 'adapters', 'alsn'], weighting='alsn', lr_scale=0.2
+        ),
+    ]
+
 
 def one_stage(total: int = 0, epochs: float = 0.0, lr_scale: float = 1.0) -> list[Stage]:
     "A single stage of `total` steps (or `epochs` epochs) with every level, ALSN weighting and every module training."
-    return [Stage('one_stage', total, epochs, train=['student', 'adapters', 'alsn'], weighting='alsn', lr_scale=lr_scale)]
+    return [
+        Stage('one_stage', total, epochs, train=['student', 'adapters', 'alsn'], weighting='alsn', lr_scale=lr_scale)
+    ]
+
 
 def integrated_lr_scale(stages: list[Stage], warmup: float) -> float:
-    "The student's mean rate multiplier over a schedule: each step's `lr_scale` (0 where the student is frozen) weighted by the run's warm-up and cosine factor."
-    units = [s.steps or round(s.epochs * 100) for s in stages]   # a stage in epochs: a hundred units an epoch
+    """The student's mean rate multiplier over a schedule: each step's `lr_scale` (0 where the student is frozen)
+    weighted by the run's warm-up and cosine factor."""
+    units = [s.steps or round(s.epochs * 100) for s in stages]  # a stage in epochs: a hundred units an epoch
     total = sum(units)
     scale = [s.lr_scale if 'student' in s.train else 0.0 for s, u in zip(stages, units) for _ in range(u)]
     factor = [lr_factor(t, total, warmup) for t in range(total)]
     return sum(a * b for a, b in zip(scale, factor)) / sum(factor)
-
 
 # %% ../nbs/01_config.ipynb #f4727138
 VARIANTS = {
@@ -312,33 +389,47 @@ VARIANTS = {
     'no_alignment': {'method.weights.align': 0.0},
     'no_relation': {'method.weights.relation': 0.0},
     'one_stage': {'schedule': 'one_stage'},
-    'one_stage_lr_matched': {'schedule': 'one_stage', 'lr_matched': True},   # at the progressive schedule's integrated rate
-    'dto': {'optim.tradeoff': 'dto'},   # DTO-KD's two-objective step instead of the plain sum: a variant of any method
-    'one_way_bridge': {'method.bridge': 'heads'},   # one-way heads instead of the outline's V2L / L2V bridge (07)
+    'one_stage_lr_matched': {
+        'schedule': 'one_stage',
+        'lr_matched': True,
+    },  # at the progressive schedule's integrated rate
+    'dto': {'optim.tradeoff': 'dto'},  # DTO-KD's two-objective step instead of the plain sum: a variant of any method
+    'one_way_bridge': {'method.bridge': 'heads'},  # one-way heads instead of the outline's V2L / L2V bridge (07)
 }
 ANY_METHOD_VARIANTS = ('dto',)
+
 
 def apply_variant(cfg: RunConfig) -> RunConfig:
     "Return `cfg` with the overrides of `cfg.method.variant` applied (identity when there is none)."
     v = cfg.method.variant
-    if v is None: return cfg
-    if v not in VARIANTS: raise ConfigError(f"unknown variant '{v}' in method.variant; valid: {sorted(VARIANTS)}")
+    if v is None:
+        return cfg
+    if v not in VARIANTS:
+        raise ConfigError(f"unknown variant '{v}' in method.variant; valid: {sorted(VARIANTS)}")
     cfg = copy.deepcopy(cfg)
-    ov = VARIANTS[v]
-    if ov.get('schedule') == 'one_stage':   # as long as the schedule it replaces, in steps or in epochs
+    changes = VARIANTS[v]
+    if changes.get('schedule') == 'one_stage':  # as long as the schedule it replaces, in steps or in epochs
         steps, epochs = sum(s.steps for s in cfg.stages), sum(s.epochs for s in cfg.stages)
         if steps and epochs:
-            raise ConfigError(f"method.variant: 'one_stage' replaces the schedule by one stage as long as it; expected "
-                             f"every stage in steps or every stage in epochs, got {steps} steps and {epochs} epochs")
-        cfg.stages = one_stage(steps, epochs, integrated_lr_scale(cfg.stages, cfg.optim.warmup) if ov.get('lr_matched') else 1.0)
+            raise ConfigError(
+                f"method.variant: 'one_stage' replaces the schedule by one stage as long as it; expected "
+                f"every stage in steps or every stage in epochs, got {steps} steps and {epochs} epochs"
+            )
+        cfg.stages = one_stage(
+            steps, epochs, integrated_lr_scale(cfg.stages, cfg.optim.warmup) if changes.get('lr_matched') else 1.0
+        )
     for s in cfg.stages:
-        if 'levels_v' in ov: s.levels = [l for l in s.levels if l in L_LEVELS] + ov['levels_v']
-        if 'levels_l' in ov: s.levels = [l for l in s.levels if l in P_LEVELS] + ov['levels_l']
-        if 'weighting' in ov:   # no ALSN at all: a stage that trained only ALSN trains the student instead
-            if s.weighting == 'alsn': s.weighting, s.manual_weights = ov['weighting'], ov.get('manual_weights')
+        if 'levels_v' in changes:
+            s.levels = [level for level in s.levels if level in L_LEVELS] + changes['levels_v']
+        if 'levels_l' in changes:
+            s.levels = [level for level in s.levels if level in P_LEVELS] + changes['levels_l']
+        if 'weighting' in changes:  # no ALSN at all: a stage that trained only ALSN trains the student instead
+            if s.weighting == 'alsn':
+                s.weighting, s.manual_weights = changes['weighting'], changes.get('manual_weights')
             s.train = [m for m in s.train if m != 'alsn'] or ['student', 'adapters']
-    for k, v in ov.items():
-        if k.startswith(('method.', 'optim.')): cfg = replaced(cfg, k, v)
+    for k, v in changes.items():
+        if k.startswith(('method.', 'optim.')):
+            cfg = replaced(cfg, k, v)
     return cfg
 
 # %% ../nbs/01_config.ipynb #6e0ee939
@@ -346,105 +437,147 @@ def apply_variant(cfg: RunConfig) -> RunConfig:
 class NoOptions:
     "The options of a method without settings of its own."
 
-@dataclass
-class KDOptions:
-    kd_weight: float = 1.0                 # multiplies the KD term (KD, FitNet's second stage)
 
 @dataclass
-class CLIPKDOptions:                       # the official code's weights of its three terms
-    fd_weight: float = 2000.0              # feature distillation
-    icl_weight: float = 1.0                # interactive contrastive learning
-    crd_weight: float = 1.0                # contrastive relational distillation
+class KDOptions:
+    kd_weight: float = 1.0  # multiplies the KD term (KD, FitNet's second stage)
+
+
+@dataclass
+class CLIPKDOptions:  # the official code's weights of its three terms
+    fd_weight: float = 2000.0  # feature distillation
+    icl_weight: float = 1.0  # interactive contrastive learning
+    crd_weight: float = 1.0  # contrastive relational distillation
+
 
 @dataclass
 class TinyCLIPOptions:
-    logit_scale: float = 50.0              # the fixed scale of the affinity logits (the official code's)
-    task_weight: float = 0.0               # affinity mimicking alone, as in the paper
+    logit_scale: float = 50.0  # the fixed scale of the affinity logits (the official code's)
+    task_weight: float = 0.0  # affinity mimicking alone, as in the paper
+
 
 @dataclass
 class PromptKDOptions:
     kd_weight: float = 1.0
     temperature: float = 1.0
 
+
 @dataclass
 class C2KDOptions:
-    kendall_threshold: float = 0.0         # a row is distilled when teacher and student rank its logits alike
+    kendall_threshold: float = 0.0  # a row is distilled when teacher and student rank its logits alike
     temperature: float = 1.0
+
 
 @dataclass
 class DBiLDOptions:
-    kl: str = 'reverse'                    # 'reverse' (DBiLD) or 'forward' (BiLD)
+    kl: str = 'reverse'  # 'reverse' (DBiLD) or 'forward' (BiLD)
     temperature: float = 3.0
     dbild_weight: float = 1.0
 
+
 @dataclass
 class SwitchKDOptions(DBiLDOptions):
-    switch_weight: float = 1.0             # the DBiLD term of the switched logits (lambda_2)
+    switch_weight: float = 1.0  # the DBiLD term of the switched logits (lambda_2)
+
 
 @dataclass(frozen=True)
 class MethodCard:
     "What a config is checked against for one method: the dataclass of its options, the ablation variants it takes."
+
     options: type = NoOptions
     variants: tuple = ANY_METHOD_VARIANTS
 
-METHODS = {'scratch': MethodCard(), 'kd': MethodCard(KDOptions), 'fitnet': MethodCard(KDOptions),
-           'clipkd': MethodCard(CLIPKDOptions), 'tinyclip': MethodCard(TinyCLIPOptions),
-           'promptkd': MethodCard(PromptKDOptions), 'c2kd': MethodCard(C2KDOptions), 'llavakd': MethodCard(),
-           'dbild': MethodCard(DBiLDOptions), 'switchkd': MethodCard(SwitchKDOptions),
-           'cmapkd': MethodCard(variants=tuple(VARIANTS))}
+
+METHODS = {
+    'scratch': MethodCard(),
+    'kd': MethodCard(KDOptions),
+    'fitnet': MethodCard(KDOptions),
+    'clipkd': MethodCard(CLIPKDOptions),
+    'tinyclip': MethodCard(TinyCLIPOptions),
+    'promptkd': MethodCard(PromptKDOptions),
+    'c2kd': MethodCard(C2KDOptions),
+    'llavakd': MethodCard(),
+    'dbild': MethodCard(DBiLDOptions),
+    'switchkd': MethodCard(SwitchKDOptions),
+    'cmapkd': MethodCard(variants=tuple(VARIANTS)),
+}
+
 
 def check_variant(name: str, variant: str | None, where: str = 'method.variant'):
     "Raise, naming `where`, when method `name` does not take the ablation `variant` (None: no variant)."
-    if variant is None: return
-    if variant not in VARIANTS: raise ConfigError(f"{where}: unknown variant '{variant}'; valid: {sorted(VARIANTS)}")
+    if variant is None:
+        return
+    if variant not in VARIANTS:
+        raise ConfigError(f"{where}: unknown variant '{variant}'; valid: {sorted(VARIANTS)}")
     if variant not in METHODS[name].variants:
         takers = ' / '.join(repr(m) for m, card in METHODS.items() if variant in card.variants)
-        raise ConfigError(f"{where}: '{variant}' is an ablation of {takers}, not of '{name}' "
-                         f"('{name}' takes {list(METHODS[name].variants)})")
+        raise ConfigError(
+            f"{where}: '{variant}' is an ablation of {takers}, not of '{name}' "
+            f"('{name}' takes {list(METHODS[name].variants)})"
+        )
 
 # %% ../nbs/01_config.ipynb #acfab2c5
 def register_model_config(spec: ModelSpec) -> str:
     "Make an inline config loadable by name through `open_clip.create_model` (writes a json to the cache)."
     import open_clip
-    if spec.config is None: return spec.name
+
+    if spec.config is None:
+        return spec.name
     f = cache_root() / 'model_configs' / f'{spec.name}.json'
     text = json.dumps(spec.config, indent=1)
-    if not f.exists() or f.read_text() != text: atomic_write(f, text)
+    if not f.exists() or f.read_text() != text:
+        atomic_write(f, text)
     open_clip.add_model_config(f)
     return spec.name
+
 
 def model_config(spec: ModelSpec, where: str = 'model') -> dict:
     "The open_clip config dict of `spec` (inline or by name); unknown names list the valid ones."
     import open_clip
-    if spec.config is not None: return spec.config
+
+    if spec.config is not None:
+        return spec.config
     cfg = open_clip.get_model_config(spec.name)
     if cfg is None:
-        raise ConfigError(f"{where}.name: unknown open_clip model '{spec.name}'; valid: {open_clip.list_models()} "
-                         f"(or give an inline open_clip config in {where}.config)")
+        raise ConfigError(
+            f"{where}.name: unknown open_clip model '{spec.name}'; valid: {open_clip.list_models()} "
+            f"(or give an inline open_clip config in {where}.config)"
+        )
     return cfg
+
 
 def tower_depths(spec: ModelSpec, where: str = 'model') -> tuple[int, int]:
     "(vision blocks, text blocks) of the towers `spec` describes."
     cfg = model_config(spec, where)
-    if spec.text_kind == 'hf': text_layers = spec.hf_text_config.get('num_hidden_layers', 12)
-    else: text_layers = cfg['text_cfg']['layers']
+    if spec.text_kind == 'hf':
+        text_layers = spec.hf_text_config.get('num_hidden_layers', 12)
+    else:
+        text_layers = cfg['text_cfg']['layers']
     return cfg['vision_cfg']['layers'], text_layers
+
 
 def default_taps(depth: int) -> list[int]:
     "Quarter-depth taps, 1-based: 12 -> [3, 6, 9, 12], 24 -> [6, 12, 18, 24] (design 3.1)."
     return [round(depth * q / 4) for q in (1, 2, 3, 4)]
 
-def _is_path(p: str) -> bool: return os.sep in p or p.endswith(('.pt', '.pth', '.bin', '.safetensors'))
+
+def _is_path(p: str) -> bool:
+    return os.sep in p or p.endswith(('.pt', '.pth', '.bin', '.safetensors'))
+
 
 def check_model(spec: ModelSpec, where: str):
     "Check the model `spec` (at config field `where`): taps within the towers, text kind, precision, weight file."
     dv, dt = tower_depths(spec, where)
     for taps, depth, key in ((spec.taps_vision, dv, 'taps_vision'), (spec.taps_text, dt, 'taps_text')):
-        if taps is None: continue
-        if len(taps) != 4: raise ConfigError(f"{where}.{key}: expected 4 tapped layers, got {taps}")
+        if taps is None:
+            continue
+        if len(taps) != 4:
+            raise ConfigError(f"{where}.{key}: expected 4 tapped layers, got {taps}")
         bad = [t for t in taps if not 1 <= t <= depth]
-        if bad: raise ConfigError(f"{where}.{key}: layer(s) {bad} outside the tower's depth 1..{depth} ({spec.name})")
-        if list(taps) != sorted(taps): raise ConfigError(f"{where}.{key}: taps must increase, got {taps}")
+        if bad:
+            raise ConfigError(f"{where}.{key}: layer(s) {bad} outside the tower's depth 1..{depth} ({spec.name})")
+        if list(taps) != sorted(taps):
+            raise ConfigError(f"{where}.{key}: taps must increase, got {taps}")
     if spec.text_kind not in ('clip', 'hf'):
         raise ConfigError(f"{where}.text_kind: expected 'clip' or 'hf', got '{spec.text_kind}'")
     if spec.text_kind == 'hf' and not spec.hf_text_config:
@@ -454,34 +587,85 @@ def check_model(spec: ModelSpec, where: str):
     if spec.pretrained and _is_path(spec.pretrained) and not Path(spec.pretrained).exists():
         raise FileNotFoundError(f"{where}.pretrained: weight file {spec.pretrained} does not exist")
 
-def _at_least(lo): return (lambda v: v >= lo), f'>= {lo}'
-def _above(lo): return (lambda v: v > lo), f'> {lo}'
-def _within(lo, hi): return (lambda v: lo <= v <= hi), f'within [{lo}, {hi}]'
-def _one_of(choices): return (lambda v: v in choices), f'one of {list(choices)}'
-def _each(rule): return (lambda v: all(rule[0](x) for x in v)), f'entries {rule[1]}'
 
-_DBILD_RULES = dict(kl=((lambda v: v in ('reverse', 'forward')), "'reverse' (DBiLD) or 'forward' (BiLD)"),
-                   temperature=_above(0), dbild_weight=_at_least(0))
+def _at_least(lo):
+    return (lambda v: v >= lo), f'>= {lo}'
+
+
+def _above(lo):
+    return (lambda v: v > lo), f'> {lo}'
+
+
+def _within(lo, hi):
+    return (lambda v: lo <= v <= hi), f'within [{lo}, {hi}]'
+
+
+def _one_of(choices):
+    return (lambda v: v in choices), f'one of {list(choices)}'
+
+
+def _each(rule):
+    return (lambda v: all(rule[0](x) for x in v)), f'entries {rule[1]}'
+
+
+_DBILD_RULES = dict(
+    kl=((lambda v: v in ('reverse', 'forward')), "'reverse' (DBiLD) or 'forward' (BiLD)"),
+    temperature=_above(0),
+    dbild_weight=_at_least(0),
+)
 
 # The range of every field with one, per dataclass; the types come from the dataclasses' annotations.
 FIELD_RULES = {
     ModelSpec: dict(tokenizer=_one_of(('auto', 'open_clip', 'scenes-words', 'hf'))),
-    DataSpec: dict(image_size=_at_least(1), n_train=_at_least(1), n_val=_at_least(1),
-                   n_test=_at_least(1), seed=_at_least(0), batch_size=_at_least(1), num_workers=_at_least(0)),
+    DataSpec: dict(
+        image_size=_at_least(1),
+        n_train=_at_least(1),
+        n_val=_at_least(1),
+        n_test=_at_least(1),
+        seed=_at_least(0),
+        batch_size=_at_least(1),
+        num_workers=_at_least(0),
+    ),
     LossWeights: dict(intra=_at_least(0), align=_at_least(0), relation=_at_least(0), task=_at_least(0)),
-    MethodSpec: dict(kd_temperature=_above(0), alpha_diag=_at_least(0), alpha_off=_at_least(0),
-                     align_beta=_at_least(0), alsn_hidden=_each(_at_least(1)), alsn_temperature=_above(0),
-                     alsn_every=_at_least(1), alsn_eps=_above(0), entropy_weight=_at_least(0), pyramid_dim=_at_least(1),
-                     distill_weight=_at_least(0), bridge=_one_of(BRIDGES), language_pooling=_one_of(LANGUAGE_POOLINGS),
-                     alsn_activation=_one_of(ALSN_ACTIVATIONS), alsn_dropout=((lambda v: 0 <= v < 1), 'within [0, 1)'),
-                     level_norm=_one_of(LEVEL_NORMS), relation_gamma=_at_least(0),
-                     relation_levels=_one_of(RELATION_LEVELS), logit_temperature=_above(0)),
-    Stage: dict(steps=_at_least(0), epochs=_at_least(0), lr_scale=_at_least(0),
-                lr=(lambda v: all(isinstance(x, (int, float)) and x > 0 for x in v.values()), 'learning rates > 0')),
-    OptimSpec: dict(lr_student=_above(0), adapters_lr_ratio=_above(0), alsn_lr_ratio=_above(0), tradeoff=_one_of(TRADEOFFS),
-                    weight_decay=_at_least(0),
-                    betas=(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), 'two numbers in [0, 1)'),
-                    eps=_above(0), warmup=_within(0, 1), grad_clip=_above(0), accum_steps=_at_least(1)),
+    MethodSpec: dict(
+        kd_temperature=_above(0),
+        alpha_diag=_at_least(0),
+        alpha_off=_at_least(0),
+        align_beta=_at_least(0),
+        alsn_hidden=_each(_at_least(1)),
+        alsn_temperature=_above(0),
+        alsn_every=_at_least(1),
+        alsn_eps=_above(0),
+        entropy_weight=_at_least(0),
+        pyramid_dim=_at_least(1),
+        distill_weight=_at_least(0),
+        bridge=_one_of(BRIDGES),
+        language_pooling=_one_of(LANGUAGE_POOLINGS),
+        alsn_activation=_one_of(ALSN_ACTIVATIONS),
+        alsn_dropout=((lambda v: 0 <= v < 1), 'within [0, 1)'),
+        level_norm=_one_of(LEVEL_NORMS),
+        relation_gamma=_at_least(0),
+        relation_levels=_one_of(RELATION_LEVELS),
+        logit_temperature=_above(0),
+    ),
+    Stage: dict(
+        steps=_at_least(0),
+        epochs=_at_least(0),
+        lr_scale=_at_least(0),
+        lr=(lambda v: all(isinstance(x, (int, float)) and x > 0 for x in v.values()), 'learning rates > 0'),
+    ),
+    OptimSpec: dict(
+        lr_student=_above(0),
+        adapters_lr_ratio=_above(0),
+        alsn_lr_ratio=_above(0),
+        tradeoff=_one_of(TRADEOFFS),
+        weight_decay=_at_least(0),
+        betas=(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), 'two numbers in [0, 1)'),
+        eps=_above(0),
+        warmup=_within(0, 1),
+        grad_clip=_above(0),
+        accum_steps=_at_least(1),
+    ),
     KDOptions: dict(kd_weight=_at_least(0)),
     CLIPKDOptions: dict(fd_weight=_at_least(0), icl_weight=_at_least(0), crd_weight=_at_least(0)),
     TinyCLIPOptions: dict(logit_scale=_above(0), task_weight=_at_least(0)),
@@ -489,32 +673,51 @@ FIELD_RULES = {
     C2KDOptions: dict(kendall_threshold=_within(-1, 1), temperature=_above(0)),
     DBiLDOptions: dict(_DBILD_RULES),
     SwitchKDOptions: dict(_DBILD_RULES, switch_weight=_at_least(0)),
-    EvalSpec: dict(batch_size=_at_least(1), vqa_answers=_at_least(1), vqa_epochs=_at_least(1),
-                   efficiency_batch=_at_least(1)),   # eval.suite (issue 17): its type comes from EvalSpec; its rule goes here
-    RunConfig: dict(teacher_train_steps=_at_least(0), teacher_batch=_at_least(0), setting=_one_of(SETTINGS),
-                    student_pretrain_steps=_at_least(0), student_pretrain_batch=_at_least(0),
-                    precision=_one_of(('auto', 'fp32', 'bf16')),
-                    device=(lambda v: re.fullmatch(r'auto|cpu|cuda(:\d+)?', v) is not None, "'auto', 'cpu', 'cuda' or 'cuda:N'"),
-                    seed=_at_least(0), log_every=_at_least(1), ckpt_every=_at_least(1)),
+    EvalSpec: dict(
+        batch_size=_at_least(1), vqa_answers=_at_least(1), vqa_epochs=_at_least(1), efficiency_batch=_at_least(1)
+    ),  # eval.suite (issue 17): its type comes from EvalSpec; its rule goes here
+    RunConfig: dict(
+        teacher_train_steps=_at_least(0),
+        teacher_batch=_at_least(0),
+        setting=_one_of(SETTINGS),
+        student_pretrain_steps=_at_least(0),
+        student_pretrain_batch=_at_least(0),
+        precision=_one_of(('auto', 'fp32', 'bf16')),
+        device=(lambda v: re.fullmatch(r'auto|cpu|cuda(:\d+)?', v) is not None, "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+        seed=_at_least(0),
+        log_every=_at_least(1),
+        ckpt_every=_at_least(1),
+    ),
 }
 
 _TYPE_NAMES = {int: 'an integer', float: 'a number', str: 'a string', bool: 'true or false', dict: 'a mapping'}
+
 
 def _expected(hint, v) -> str | None:
     "None when `v` has the type `hint` (an annotation of the dataclasses above), else the type in words."
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (types.UnionType, typing.Union):
-        if v is None and type(None) in args: return None
+        if v is None and type(None) in args:
+            return None
         wants = [_expected(a, v) for a in args if a is not type(None)]
         return None if None in wants else ' or '.join(wants) + (' or null' if type(None) in args else '')
     if typing.get_origin(hint) is list:
         item = _TYPE_NAMES.get(args[0], f'a {args[0].__name__}').split(' ', 1)[-1]
         ok = isinstance(v, list) and all(_expected(args[0], x) is None for x in v)
-        return None if ok else f"a list of {item.replace('integer', 'integers').replace('number', 'numbers').replace('string', 'strings')}"
-    if is_dataclass(hint): return None if isinstance(v, hint) else f'a mapping ({hint.__name__})'
-    ok = {int: lambda: isinstance(v, int) and not isinstance(v, bool),
-          float: lambda: isinstance(v, (int, float)) and not isinstance(v, bool)}.get(hint, lambda: isinstance(v, hint))()
+        return (
+            None
+            if ok
+            else "a list of "
+            f"{item.replace('integer', 'integers').replace('number', 'numbers').replace('string', 'strings')}"
+        )
+    if is_dataclass(hint):
+        return None if isinstance(v, hint) else f'a mapping ({hint.__name__})'
+    ok = {
+        int: lambda: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda: isinstance(v, (int, float)) and not isinstance(v, bool),
+    }.get(hint, lambda: isinstance(v, hint))()
     return None if ok else _TYPE_NAMES[hint]
+
 
 def check_fields(obj, where: str = ''):
     "Check the type and the range (`FIELD_RULES`) of every field of the config dataclass `obj`, recursively."
@@ -522,12 +725,17 @@ def check_fields(obj, where: str = ''):
     for f in fields(obj):
         v, path = getattr(obj, f.name), f'{where}.{f.name}' if where else f.name
         want = _expected(hints[f.name], v)
-        if want: raise ConfigError(f"{path}: expected {want}, got {v!r}")
+        if want:
+            raise ConfigError(f"{path}: expected {want}, got {v!r}")
         rule = next((FIELD_RULES[c] for c in type(obj).__mro__ if c in FIELD_RULES), {}).get(f.name)
-        if rule and v is not None and not rule[0](v): raise ConfigError(f"{path}: expected {rule[1]}, got {v!r}")
-        if is_dataclass(v): check_fields(v, path)
+        if rule and v is not None and not rule[0](v):
+            raise ConfigError(f"{path}: expected {rule[1]}, got {v!r}")
+        if is_dataclass(v):
+            check_fields(v, path)
         if f.name == 'stages':
-            for i, s in enumerate(v): check_fields(s, f'{path}[{i}]')
+            for i, s in enumerate(v):
+                check_fields(s, f'{path}[{i}]')
+
 
 def method_options(name: str, options: dict):
     "The options of method `name`, the config's `method.options` as the method's dataclass, checked like every field."
@@ -542,93 +750,138 @@ def method_options(name: str, options: dict):
     check_fields(opts, 'method.options')
     return opts
 
+
 def validate(cfg: RunConfig) -> RunConfig:
     "Check `cfg` and raise a clear error naming the field; returns `cfg` so calls can chain."
-    if not isinstance(cfg, RunConfig): raise TypeError(f"validate: expected a RunConfig, got {type(cfg).__name__}")
+    if not isinstance(cfg, RunConfig):
+        raise TypeError(f"validate: expected a RunConfig, got {type(cfg).__name__}")
     check_fields(cfg)
     check_model(cfg.teacher, 'teacher')
     check_model(cfg.student, 'student')
     m = cfg.method
-    if m.name not in METHODS: raise ConfigError(f"method.name: unknown method '{m.name}'; valid: {list(METHODS)}")
+    if m.name not in METHODS:
+        raise ConfigError(f"method.name: unknown method '{m.name}'; valid: {list(METHODS)}")
     check_variant(m.name, m.variant)
     method_options(m.name, m.options)
     if cfg.data.name not in DATASETS:
         raise ConfigError(f"data.name: unknown dataset '{cfg.data.name}'; valid: {list(DATASETS)}")
     if cfg.data.name != 'scenes' and (not cfg.data.root or not Path(cfg.data.root).exists()):
-        raise FileNotFoundError(f"data.root: dataset root '{cfg.data.root}' does not exist (needed for '{cfg.data.name}')")
+        raise FileNotFoundError(
+            f"data.root: dataset root '{cfg.data.root}' does not exist (needed for '{cfg.data.name}')"
+        )
     if cfg.data.name == 'vqav2':
-        raise ConfigError("data.name: 'vqav2' holds questions, not captions, so it cannot be the training data; "
-                         "expected an image-caption dataset (coco, flickr30k, csv, wds) or scenes")
-    stream = cfg.data.name == 'wds' and 'length' not in cfg.data.options   # an iterable without a length
+        raise ConfigError(
+            "data.name: 'vqav2' holds questions, not captions, so it cannot be the training data; "
+            "expected an image-caption dataset (coco, flickr30k, csv, wds) or scenes"
+        )
+    stream = cfg.data.name == 'wds' and 'length' not in cfg.data.options  # an iterable without a length
     if cfg.teacher_cache and cfg.data.name == 'wds':
-        raise ConfigError("teacher_cache: the teacher cache needs a dataset with random access; 'wds' is a stream "
-                         "(set teacher_cache=false, or convert the shards to csv)")
+        raise ConfigError(
+            "teacher_cache: the teacher cache needs a dataset with random access; 'wds' is a stream "
+            "(set teacher_cache=false, or convert the shards to csv)"
+        )
     if cfg.setting == 'finetune' and not (cfg.student.pretrained or cfg.student_pretrain_steps > 0):
-        raise ConfigError("student.pretrained: the finetune setting starts from a pretrained student; expected an open_clip "
-                         "tag or weight file in student.pretrained, student_pretrain_steps > 0 (the scenes presets), "
-                         "or setting=scratch for random weights")
-    if not cfg.stages: raise ConfigError("stages: the schedule is empty; expected at least one stage")
+        raise ConfigError(
+            "student.pretrained: the finetune setting starts from a pretrained student; expected an open_clip "
+            "tag or weight file in student.pretrained, student_pretrain_steps > 0 (the scenes presets), "
+            "or setting=scratch for random weights"
+        )
+    if not cfg.stages:
+        raise ConfigError("stages: the schedule is empty; expected at least one stage")
     for i, s in enumerate(cfg.stages):
         w = f'stages[{i}] ({s.name})'
         if (s.steps > 0) == (s.epochs > 0):
             raise ConfigError(f"{w}: set exactly one of steps / epochs > 0, got steps={s.steps}, epochs={s.epochs}")
         if s.epochs > 0 and stream:
-            raise ConfigError(f"{w}.epochs: data '{cfg.data.name}' is a stream without a length, so an epoch has no "
-                             f"size; expected this stage in steps, or the stream's length in data.options.length")
-        bad = [l for l in s.levels if l not in LEVELS]
-        if bad: raise ConfigError(f"{w}.levels: unknown level(s) {bad}; valid: {list(LEVELS)}")
-        if not any(l in P_LEVELS for l in s.levels) or not any(l in L_LEVELS for l in s.levels):
+            raise ConfigError(
+                f"{w}.epochs: data '{cfg.data.name}' is a stream without a length, so an epoch has no "
+                f"size; expected this stage in steps, or the stream's length in data.options.length"
+            )
+        bad = [level for level in s.levels if level not in LEVELS]
+        if bad:
+            raise ConfigError(f"{w}.levels: unknown level(s) {bad}; valid: {list(LEVELS)}")
+        if not any(level in P_LEVELS for level in s.levels) or not any(level in L_LEVELS for level in s.levels):
             raise ConfigError(f"{w}.levels: a stage needs at least one active P level and one L level, got {s.levels}")
         if s.weighting not in WEIGHTINGS:
             raise ConfigError(f"{w}.weighting: expected one of {list(WEIGHTINGS)}, got '{s.weighting}'")
-        if s.weighting == 'manual' and (not s.manual_weights or len(s.manual_weights) != 4 or min(s.manual_weights) < 0):
-            raise ConfigError(f"{w}.manual_weights: expected 4 non-negative weights (one per level), got {s.manual_weights}")
+        if s.weighting == 'manual' and (
+            not s.manual_weights or len(s.manual_weights) != 4 or min(s.manual_weights) < 0
+        ):
+            raise ConfigError(
+                f"{w}.manual_weights: expected 4 non-negative weights (one per level), got {s.manual_weights}"
+            )
         bad = [g for g in s.train if g not in MODULE_GROUPS]
         if bad or not s.train:
             raise ConfigError(f"{w}.train: expected a non-empty subset of {list(MODULE_GROUPS)}, got {s.train}")
         bad = [g for g in s.lr if g not in MODULE_GROUPS]
-        if bad: raise ConfigError(f"{w}.lr: unknown parameter group(s) {bad}; valid: {list(MODULE_GROUPS)}")
+        if bad:
+            raise ConfigError(f"{w}.lr: unknown parameter group(s) {bad}; valid: {list(MODULE_GROUPS)}")
     bad = [t for t in cfg.eval.tasks if t not in EVAL_TASKS]
-    if bad: raise ConfigError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
+    if bad:
+        raise ConfigError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
     validate_suite(cfg)
     return cfg
 
 # %% ../nbs/01_config.ipynb #c5db2ec0
-SUITE_TASKS = tuple(t for t in EVAL_TASKS if t != 'efficiency')   # the tasks that read a dataset
+SUITE_TASKS = tuple(t for t in EVAL_TASKS if t != 'efficiency')  # the tasks that read a dataset
 VQA_NO_ANSWERS = ('test', 'test-dev', 'test2015', 'test-dev2015')
+
 
 def _under(root: str, p: str | None) -> str | None:
     return p if p is None or Path(p).is_absolute() or '://' in p else str(Path(root) / p)
 
+
 def eval_data_spec(cfg: RunConfig, e: EvalData) -> DataSpec:
-    "The `DataSpec` the reader of suite entry `e` is built from: scenes keep `cfg.data`'s sizes and seed, paths go under `eval.data_root`."
-    return dataclasses.replace(cfg.data, name=e.dataset, root=_under(cfg.eval.data_root, e.root),
-                               ann_file=_under(cfg.eval.data_root, e.ann_file), options=dict(e.options))
+    """The `DataSpec` the reader of suite entry `e` is built from: scenes keep `cfg.data`'s sizes and seed, paths go
+    under `eval.data_root`."""
+    return dataclasses.replace(
+        cfg.data,
+        name=e.dataset,
+        root=_under(cfg.eval.data_root, e.root),
+        ann_file=_under(cfg.eval.data_root, e.ann_file),
+        options=dict(e.options),
+    )
+
 
 def validate_suite(cfg: RunConfig) -> RunConfig:
-    "Check `cfg.eval.suite`: unique names, known readers and tasks, every dataset present on disk (naming the path looked for), VQA on a split with answers."
+    """Check `cfg.eval.suite`: unique names, known readers and tasks, every dataset present on disk (naming the path
+    looked for), VQA on a split with answers."""
     suite = cfg.eval.suite
-    if not suite: raise ConfigError("eval.suite: empty; expected at least one evaluation dataset")
+    if not suite:
+        raise ConfigError("eval.suite: empty; expected at least one evaluation dataset")
     names = [e.name for e in suite]
-    if len(set(names)) < len(names): raise ConfigError(f"eval.suite: dataset names must be unique, got {names}")
+    if len(set(names)) < len(names):
+        raise ConfigError(f"eval.suite: dataset names must be unique, got {names}")
     for i, e in enumerate(suite):
         w = f'eval.suite[{i}] ({e.name})'
-        if not e.name or '/' in e.name: raise ConfigError(f"{w}.name: expected a non-empty name without '/', got {e.name!r}")
-        if e.dataset not in DATASETS: raise ConfigError(f"{w}.dataset: unknown reader '{e.dataset}'; valid: {list(DATASETS)}")
+        if not e.name or '/' in e.name:
+            raise ConfigError(f"{w}.name: expected a non-empty name without '/', got {e.name!r}")
+        if e.dataset not in DATASETS:
+            raise ConfigError(f"{w}.dataset: unknown reader '{e.dataset}'; valid: {list(DATASETS)}")
         bad = [t for t in e.tasks if t not in SUITE_TASKS]
-        if bad or not e.tasks: raise ConfigError(f"{w}.tasks: expected a non-empty subset of {list(SUITE_TASKS)}, got {e.tasks}")
+        if bad or not e.tasks:
+            raise ConfigError(f"{w}.tasks: expected a non-empty subset of {list(SUITE_TASKS)}, got {e.tasks}")
         spec = eval_data_spec(cfg, e)
         if e.dataset != 'scenes':
-            if not e.root: raise ConfigError(f"{w}.root: required for '{e.dataset}'")
+            if not e.root:
+                raise ConfigError(f"{w}.root: required for '{e.dataset}'")
             for key, p in (('root', spec.root), ('ann_file', spec.ann_file)):
                 if p and '://' not in p and not Path(p).exists():
                     raise FileNotFoundError(f"{w}.{key}: {p} does not exist (eval.data_root = {cfg.eval.data_root!r})")
         if 'vqa' in e.tasks and e.dataset == 'vqav2':
             for key in ('split', 'train_split'):
                 if getattr(e, key) in VQA_NO_ANSWERS:
-                    raise ConfigError(f"{w}.{key}: VQAv2 '{getattr(e, key)}' has no public answers, so it cannot be scored or trained "
-                                     f"on here; train the head on 'train' and score on 'val' (test-dev is scored by the EvalAI server)")
-            if e.ann_file: raise ConfigError(f"{w}.ann_file: leave it empty for VQAv2; each split's standard question and annotation files are read under root")
+                    raise ConfigError(
+                        f"{w}.{key}: VQAv2 '{getattr(e, key)}' has no public answers, so it cannot be scored or "
+                        "trained "
+                        "on here; train the head on 'train' and score on 'val' (test-dev is scored by the EvalAI "
+                        "server)"
+                    )
+            if e.ann_file:
+                raise ConfigError(
+                    f"{w}.ann_file: leave it empty for VQAv2; each split's standard question and annotation files are "
+                    "read under root"
+                )
     return cfg
 
 # %% ../nbs/01_config.ipynb #e9ff282b
@@ -636,7 +889,9 @@ def validate_suite(cfg: RunConfig) -> RunConfig:
 class ResolvedConfig(RunConfig):
     "A `RunConfig` validated with its ablation variant applied (`method.variant` records which): what a run trains."
 
+
 def resolve_variant(cfg: RunConfig) -> ResolvedConfig:
     "`cfg` validated, its variant applied and validated again; a `ResolvedConfig` as it is."
-    if isinstance(cfg, ResolvedConfig): return cfg
+    if isinstance(cfg, ResolvedConfig):
+        return cfg
     return ResolvedConfig(**vars(validate(apply_variant(validate(cfg)))))

@@ -4,7 +4,12 @@
 
 # %% ../nbs/05_data.ipynb #7111e826
 from __future__ import annotations
-import csv, io, json, random, re, warnings
+import csv
+import io
+import json
+import random
+import re
+import warnings
 from collections import Counter
 from pathlib import Path
 import torch
@@ -26,53 +31,87 @@ __all__ = ['KARPATHY_LAYOUT', 'VQA_SPLITS', 'VQA_LAYOUT', 'IMAGE_EXTS', 'IMAGENE
 # %% ../nbs/05_data.ipynb #25df5aab
 def choose_caption(mode, index: int, epoch: int, n: int, seed: int = 0) -> int:
     "Which of the `n` captions of image `index` to use in `epoch`: a pure function of its arguments."
-    if n <= 1: return 0
-    if mode == 'cycle': return (index + epoch) % n
-    if mode == 'first': return 0
-    if mode == 'random': return random.Random(f'caption/{seed}/{epoch}/{index}').randrange(n)
-    if isinstance(mode, int) and not isinstance(mode, bool): return mode % n
+    if n <= 1:
+        return 0
+    if mode == 'cycle':
+        return (index + epoch) % n
+    if mode == 'first':
+        return 0
+    if mode == 'random':
+        return random.Random(f'caption/{seed}/{epoch}/{index}').randrange(n)
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        return mode % n
     raise ValueError(f"caption: expected 'cycle', 'first', 'random' or an int, got {mode!r}")
+
 
 class EpochSampler(Sampler):
     "A DistributedSampler (one replica when not distributed) that yields (index, epoch) pairs."
+
     def __init__(self, dataset, shuffle=True, seed=0, epoch=0, world_size=1, rank=0, drop_last=False):
-        self.inner = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed,
-                                        drop_last=drop_last and world_size > 1)
+        self.inner = DistributedSampler(
+            dataset,
+            num_replicas=world_size,
+            rank=rank,
+            shuffle=shuffle,
+            seed=seed,
+            drop_last=drop_last and world_size > 1,
+        )
         self.set_epoch(epoch)
+
     def set_epoch(self, epoch: int):
         self.epoch = epoch
         self.inner.set_epoch(epoch)
-    def __len__(self): return len(self.inner)
-    def __iter__(self): return ((i, self.epoch) for i in self.inner)
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __iter__(self):
+        return ((i, self.epoch) for i in self.inner)
+
 
 def _reader(ds):
     "The reader behind `ds` (through `Subset`s)."
-    while isinstance(ds, Subset): ds = ds.dataset
+    while isinstance(ds, Subset):
+        ds = ds.dataset
     return ds
+
 
 def _skip(ds, i) -> dict:
     "The skip marker of item `i` of `ds`: where, and why (read in the process that tried, a worker's included)."
-    while isinstance(ds, Subset): ds, i = ds.dataset, ds.indices[i]
+    while isinstance(ds, Subset):
+        ds, i = ds.dataset, ds.indices[i]
     where = ds.describe(i) if isinstance(i, int) else str(i)
     return {'skipped': where, 'why': next((w for k, w in reversed(ds.skipped) if k == where), 'unreadable')}
 
+
 class _CaptionView(Dataset):
     "Maps (index, epoch) to the sample's image and its chosen caption, or to a skip marker."
-    def __init__(self, dataset, caption, seed): self.dataset, self.caption, self.seed = dataset, caption, seed
-    def __len__(self): return len(self.dataset)
+
+    def __init__(self, dataset, caption, seed):
+        self.dataset, self.caption, self.seed = dataset, caption, seed
+
+    def __len__(self):
+        return len(self.dataset)
+
     def __getitem__(self, key):
         i, epoch = key
         s = self.dataset[i]
-        if s is None: return _skip(self.dataset, i)
+        if s is None:
+            return _skip(self.dataset, i)
         caps = s['captions'] or ['']
         c = choose_caption(self.caption, i, epoch, len(caps), self.seed)
         return dict(image=s['image'], caption=caps[c], index=i, caption_idx=c, label=s['label'])
 
+
 class _CaptionStream(IterableDataset):
     "The same for an iterable (webdataset) reader."
+
     def __init__(self, dataset, caption, seed, epoch=0):
         self.dataset, self.caption, self.seed, self.epoch = dataset, caption, seed, epoch
-    def __len__(self): return len(self.dataset)   # the reader's `length`, when it was given
+
+    def __len__(self):
+        return len(self.dataset)  # the reader's `length`, when it was given
+
     def __iter__(self):
         for i, key, s in self.dataset.keyed():
             if s is None:
@@ -82,56 +121,91 @@ class _CaptionStream(IterableDataset):
             c = choose_caption(self.caption, i, self.epoch, len(caps), self.seed)
             yield dict(image=s['image'], caption=caps[c], index=i, caption_idx=c, label=s['label'])
 
+
 class _Collate:
-    def __init__(self, tokenizer): self.tokenizer = tokenizer
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
     def __call__(self, items):
         ok = [x for x in items if 'skipped' not in x]
         out = {'skipped': [(x['skipped'], x['why']) for x in items if 'skipped' in x]}
-        if not ok: return out
-        return out | dict(image=torch.stack([x['image'] for x in ok]), text=self.tokenizer([x['caption'] for x in ok]),
-                          index=torch.tensor([x['index'] for x in ok], dtype=torch.long),
-                          caption_idx=torch.tensor([x['caption_idx'] for x in ok], dtype=torch.long),
-                          label=torch.tensor([x['label'] for x in ok], dtype=torch.long),
-                          caption=[x['caption'] for x in ok])
+        if not ok:
+            return out
+        return out | dict(
+            image=torch.stack([x['image'] for x in ok]),
+            text=self.tokenizer([x['caption'] for x in ok]),
+            index=torch.tensor([x['index'] for x in ok], dtype=torch.long),
+            caption_idx=torch.tensor([x['caption_idx'] for x in ok], dtype=torch.long),
+            label=torch.tensor([x['label'] for x in ok], dtype=torch.long),
+            caption=[x['caption'] for x in ok],
+        )
+
 
 class Loader(DataLoader):
     "A DataLoader that drops unreadable samples, counts them (`.skipped`) and reports them at the end of each epoch."
+
     def __init__(self, source, epoch_sampler=None, **kw):
         super().__init__(source, sampler=epoch_sampler, **kw)
         self.epoch_sampler, self.skipped = epoch_sampler, []
 
     def set_epoch(self, epoch: int):
         "Move the order and the caption choice to `epoch`."
-        if self.epoch_sampler is not None: self.epoch_sampler.set_epoch(epoch)
-        else: self.dataset.epoch = epoch
+        if self.epoch_sampler is not None:
+            self.epoch_sampler.set_epoch(epoch)
+        else:
+            self.dataset.epoch = epoch
 
     def __iter__(self):
         skipped = []
         for b in super().__iter__():
             skipped += b.pop('skipped')
-            if 'image' in b: yield b
+            if 'image' in b:
+                yield b
         self._report(skipped)
 
     def _report(self, skipped):
-        if not skipped: return
+        if not skipped:
+            return
         ds = _reader(self.dataset.dataset)
-        for where, why in skipped: ds.note_skipped(where, why)
+        for where, why in skipped:
+            ds.note_skipped(where, why)
         self.skipped += [where for where, _ in skipped]
-        warnings.warn(f'{len(skipped)} unreadable image(s) skipped this epoch; the run goes on.\n{ds.report()}',
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f'{len(skipped)} unreadable image(s) skipped this epoch; the run goes on.\n{ds.report()}',
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
-def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool = True, seed: int = 0, num_workers: int = 0,
-                drop_last: bool = True, caption='cycle', epoch: int = 0, world_size: int | None = None,
-                rank: int | None = None) -> Loader:
+
+def make_loader(
+    dataset,
+    tokenizer,
+    batch_size: int,
+    shuffle: bool = True,
+    seed: int = 0,
+    num_workers: int = 0,
+    drop_last: bool = True,
+    caption='cycle',
+    epoch: int = 0,
+    world_size: int | None = None,
+    rank: int | None = None,
+) -> Loader:
     "Batches of images and tokenized captions; order and caption choice are pure functions of (seed, epoch)."
-    if batch_size < 1: raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
-    choose_caption(caption, 0, 0, 2)   # validate the mode early
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
+    choose_caption(caption, 0, 0, 2)  # validate the mode early
     # the loader's own generator: starting an epoch draws its workers' seed from it, never from torch's global
     # generator, so a resumed run (which starts its loaders anew) leaves the global draws (dropout) as they were
-    kw = dict(batch_size=batch_size, num_workers=num_workers, collate_fn=_Collate(tokenizer),
-              pin_memory=torch.cuda.is_available(), drop_last=drop_last,
-              generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-    if isinstance(dataset, IterableDataset): return Loader(_CaptionStream(dataset, caption, seed, epoch), **kw)
+    kw = dict(
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=_Collate(tokenizer),
+        pin_memory=torch.cuda.is_available(),
+        drop_last=drop_last,
+        generator=torch.Generator().manual_seed(seed * 100_003 + epoch),
+    )
+    if isinstance(dataset, IterableDataset):
+        return Loader(_CaptionStream(dataset, caption, seed, epoch), **kw)
     if world_size is None:
         on = dist.is_available() and dist.is_initialized()
         world_size, rank = (dist.get_world_size(), dist.get_rank()) if on else (1, 0)
@@ -139,7 +213,9 @@ def make_loader(dataset, tokenizer, batch_size: int, shuffle: bool = True, seed:
     return Loader(_CaptionView(dataset, caption, seed), sampler, **kw)
 
 # %% ../nbs/05_data.ipynb #62c79152
-def default_transform(image_size: int): return open_clip.image_transform(image_size, is_train=False)
+def default_transform(image_size: int):
+    return open_clip.image_transform(image_size, is_train=False)
+
 
 def _need(path, what: str, layout: str) -> Path:
     p = Path(path) if path is not None else None
@@ -147,51 +223,93 @@ def _need(path, what: str, layout: str) -> Path:
         raise FileNotFoundError(f"{what} '{path}' does not exist; expected layout:\n{layout}")
     return p
 
+
 def _read_json(path: Path, layout: str):
     try:
         return json.loads(Path(path).read_text(encoding='utf-8'))
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path} is not valid JSON ({e}); expected layout:\n{layout}") from e
 
+
 def _field(d: dict, key: str, where):
-    if key not in d: raise ConfigError(f"{where}: missing field '{key}' (found {sorted(d)[:10]})")
+    if key not in d:
+        raise ConfigError(f"{where}: missing field '{key}' (found {sorted(d)[:10]})")
     return d[key]
 
 # %% ../nbs/05_data.ipynb #6113ebcb
 KARPATHY_LAYOUT = {
     'coco': "  ROOT/dataset_coco.json      (Karpathy split: images[].filepath, filename, split, sentences[].raw)\n"
-            "  ROOT/train2014/COCO_train2014_*.jpg\n  ROOT/val2014/COCO_val2014_*.jpg",
+    "  ROOT/train2014/COCO_train2014_*.jpg\n  ROOT/val2014/COCO_val2014_*.jpg",
     'flickr30k': "  ROOT/dataset_flickr30k.json (Karpathy split: images[].filename, split, sentences[].raw)\n"
-                 "  ROOT/flickr30k-images/*.jpg"}
+    "  ROOT/flickr30k-images/*.jpg",
+}
+
 
 class KarpathyDataset(ImageTextDataset):
     "COCO or Flickr30K with the Karpathy splits; all captions of each image kept."
-    def __init__(self, root, split: str = 'test', ann_file=None, transform=None, flavour: str = 'coco',
-                 restval: bool = True, image_dir=None):
+
+    def __init__(
+        self,
+        root,
+        split: str = 'test',
+        ann_file=None,
+        transform=None,
+        flavour: str = 'coco',
+        restval: bool = True,
+        image_dir=None,
+    ):
         super().__init__(transform)
-        if flavour not in KARPATHY_LAYOUT: raise ValueError(f"flavour: expected 'coco' or 'flickr30k', got '{flavour}'")
+        if flavour not in KARPATHY_LAYOUT:
+            raise ValueError(f"flavour: expected 'coco' or 'flickr30k', got '{flavour}'")
         layout = KARPATHY_LAYOUT[flavour]
         self.root = _need(root, f'{flavour} root', layout)
-        ann = _need(Path(ann_file) if ann_file else self.root / f'dataset_{flavour}.json', f'{flavour} annotation file', layout)
+        ann = _need(
+            Path(ann_file) if ann_file else self.root / f'dataset_{flavour}.json', f'{flavour} annotation file', layout
+        )
         images = _field(_read_json(ann, layout), 'images', ann)
         fold = re.fullmatch(r'test1k-([0-4])', split)
-        want = {'train': ('train', 'restval') if restval else ('train',), 'val': ('val',), 'test': ('test',),
-                'test5k': ('test',), 'restval': ('restval',)}.get('test' if fold else split)
-        if want is None: raise ConfigError(f"split: expected train, val, test, test5k, restval or test1k-0..4, got '{split}'")
+        want = {
+            'train': ('train', 'restval') if restval else ('train',),
+            'val': ('val',),
+            'test': ('test',),
+            'test5k': ('test',),
+            'restval': ('restval',),
+        }.get('test' if fold else split)
+        if want is None:
+            raise ConfigError(f"split: expected train, val, test, test5k, restval or test1k-0..4, got '{split}'")
         sel = [im for im in images if _field(im, 'split', ann) in want]
-        if fold: sel = sel[1000 * int(fold.group(1)): 1000 * (int(fold.group(1)) + 1)]
-        if not sel: raise ConfigError(f"{ann}: no images in split '{split}' (splits present: {sorted({im['split'] for im in images})})")
-        if image_dir: base = Path(image_dir)
-        else: base = self.root if flavour == 'coco' else self.root / 'flickr30k-images'
-        self.items = [(base / im.get('filepath', '') / _field(im, 'filename', ann),
-                       [_field(s, 'raw', f"{ann}: image {im.get('filename')!r}, a sentence").strip()
-                        for s in _field(im, 'sentences', ann)],
-                       {k: im[k] for k in ('cocoid', 'imgid', 'filename', 'split') if k in im}) for im in sel]
+        if fold:
+            sel = sel[1000 * int(fold.group(1)) : 1000 * (int(fold.group(1)) + 1)]
+        if not sel:
+            raise ConfigError(
+                f"{ann}: no images in split '{split}' (splits present: {sorted({im['split'] for im in images})})"
+            )
+        if image_dir:
+            base = Path(image_dir)
+        else:
+            base = self.root if flavour == 'coco' else self.root / 'flickr30k-images'
+        self.items = [
+            (
+                base / im.get('filepath', '') / _field(im, 'filename', ann),
+                [
+                    _field(s, 'raw', f"{ann}: image {im.get('filename')!r}, a sentence").strip()
+                    for s in _field(im, 'sentences', ann)
+                ],
+                {k: im[k] for k in ('cocoid', 'imgid', 'filename', 'split') if k in im},
+            )
+            for im in sel
+        ]
         self.split, self.flavour = split, flavour
 
-    def __len__(self): return len(self.items)
-    def describe(self, i): return str(self.items[i][0])
-    def n_captions(self, i): return max(1, len(self.items[i][1]))   # from the json: no image read
+    def __len__(self):
+        return len(self.items)
+
+    def describe(self, i):
+        return str(self.items[i][0])
+
+    def n_captions(self, i):
+        return max(1, len(self.items[i][1]))  # from the json: no image read
+
     def __getitem__(self, i):
         path, caps, meta = self.items[i]
         img = self.load_image(path)
@@ -199,137 +317,227 @@ class KarpathyDataset(ImageTextDataset):
 
 # %% ../nbs/05_data.ipynb #171c8fa9
 VQA_SPLITS = {'train': 'train2014', 'val': 'val2014', 'test': 'test2015', 'test-dev': 'test-dev2015'}
-VQA_LAYOUT = ("  ROOT/v2_OpenEnded_mscoco_<sub>_questions.json   (questions[].image_id, question, question_id)\n"
-              "  ROOT/v2_mscoco_<sub>_annotations.json           (annotations[].question_id, answers[].answer, answer_type,\n"
-              "                                                  multiple_choice_answer, question_type; not for test)\n"
-              "  ROOT/<images>/COCO_<images>_<12-digit image id>.jpg\n"
-              "  with <sub> = train2014 | val2014 | test2015 | test-dev2015 and <images> = train2014 | val2014 | test2015")
+VQA_LAYOUT = (
+    "  ROOT/v2_OpenEnded_mscoco_<sub>_questions.json   (questions[].image_id, question, question_id)\n"
+    "  ROOT/v2_mscoco_<sub>_annotations.json           (annotations[].question_id, answers[].answer, answer_type,\n"
+    "                                                  multiple_choice_answer, question_type; not for test)\n"
+    "  ROOT/<images>/COCO_<images>_<12-digit image id>.jpg\n"
+    "  with <sub> = train2014 | val2014 | test2015 | test-dev2015 and <images> = train2014 | val2014 | test2015"
+)
+
 
 class VQAv2Dataset(ImageTextDataset):
     "VQAv2: one item per image with all its questions and their ten answers."
-    def __init__(self, root, split: str = 'val', questions_file=None, annotations_file=None, image_dir=None,
-                 transform=None):
+
+    def __init__(
+        self, root, split: str = 'val', questions_file=None, annotations_file=None, image_dir=None, transform=None
+    ):
         super().__init__(transform)
         sub = VQA_SPLITS.get(split, split)
-        if sub not in VQA_SPLITS.values(): raise ConfigError(f"split: expected one of {list(VQA_SPLITS)}, got '{split}'")
+        if sub not in VQA_SPLITS.values():
+            raise ConfigError(f"split: expected one of {list(VQA_SPLITS)}, got '{split}'")
         self.root = _need(root, 'VQAv2 root', VQA_LAYOUT)
-        qf = _need(questions_file or self.root / f'v2_OpenEnded_mscoco_{sub}_questions.json', 'VQAv2 questions file', VQA_LAYOUT)
+        qf = _need(
+            questions_file or self.root / f'v2_OpenEnded_mscoco_{sub}_questions.json',
+            'VQAv2 questions file',
+            VQA_LAYOUT,
+        )
         questions = _field(_read_json(qf, VQA_LAYOUT), 'questions', qf)
         ann = {}
         if not sub.startswith('test'):
-            af = _need(annotations_file or self.root / f'v2_mscoco_{sub}_annotations.json', 'VQAv2 annotations file', VQA_LAYOUT)
+            af = _need(
+                annotations_file or self.root / f'v2_mscoco_{sub}_annotations.json',
+                'VQAv2 annotations file',
+                VQA_LAYOUT,
+            )
             ann = {a['question_id']: a for a in _field(_read_json(af, VQA_LAYOUT), 'annotations', af)}
         self.image_sub = 'test2015' if sub.startswith('test') else sub
         self.image_dir = Path(image_dir) if image_dir else self.root / self.image_sub
         by_image = {}
         for q in questions:
             a = ann.get(q['question_id'])
-            if ann and a is None: raise ConfigError(f"annotations: no entry for question_id {q['question_id']} of {qf}")
+            if ann and a is None:
+                raise ConfigError(f"annotations: no entry for question_id {q['question_id']} of {qf}")
             where = f"{af}: annotation of question_id {q['question_id']}" if a else qf
-            by_image.setdefault(q['image_id'], []).append(dict(
-                question=q['question'], question_id=q['question_id'],
-                answers=[_field(x, 'answer', where) for x in _field(a, 'answers', where)] if a else [],
-                answer_type=_field(a, 'answer_type', where) if a else None,
-                question_type=a.get('question_type') if a else None,
-                multiple_choice_answer=_field(a, 'multiple_choice_answer', where) if a else None))
+            by_image.setdefault(q['image_id'], []).append(
+                dict(
+                    question=q['question'],
+                    question_id=q['question_id'],
+                    answers=[_field(x, 'answer', where) for x in _field(a, 'answers', where)] if a else [],
+                    answer_type=_field(a, 'answer_type', where) if a else None,
+                    question_type=a.get('question_type') if a else None,
+                    multiple_choice_answer=_field(a, 'multiple_choice_answer', where) if a else None,
+                )
+            )
         self.items = list(by_image.items())
         self.split = split
 
-    def __len__(self): return len(self.items)
-    def path(self, image_id): return self.image_dir / f'COCO_{self.image_sub}_{image_id:012d}.jpg'
-    def describe(self, i): return str(self.path(self.items[i][0]))
+    def __len__(self):
+        return len(self.items)
+
+    def path(self, image_id):
+        return self.image_dir / f'COCO_{self.image_sub}_{image_id:012d}.jpg'
+
+    def describe(self, i):
+        return str(self.path(self.items[i][0]))
+
     def __getitem__(self, i):
         image_id, qs = self.items[i]
         img = self.load_image(self.path(image_id))
-        return None if img is None else make_sample(img, [], qs, meta={'image_id': image_id, 'path': str(self.path(image_id))})
+        return (
+            None
+            if img is None
+            else make_sample(img, [], qs, meta={'image_id': image_id, 'path': str(self.path(image_id))})
+        )
 
 # %% ../nbs/05_data.ipynb #33430753
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp')
-IMAGENET_LAYOUT = "  ROOT/<split>/<synset id>/*.JPEG   (1000 synset folders, e.g. ROOT/val/n01440764/ILSVRC2012_val_00000293.JPEG)"
+IMAGENET_LAYOUT = (
+    "  ROOT/<split>/<synset id>/*.JPEG   (1000 synset folders, e.g. ROOT/val/n01440764/ILSVRC2012_val_00000293.JPEG)"
+)
+
 
 def openai_imagenet_templates() -> list[str]:
     "open_clip's 80 OpenAI ImageNet prompts as format strings with '{}'."
     from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
     return [t('{}') for t in OPENAI_IMAGENET_TEMPLATES]
+
 
 class ImageFolderDataset(ImageTextDataset):
     "ImageNet-style class folders with open_clip's class names and prompt templates."
+
     def __init__(self, root, split: str = 'val', transform=None, classnames=None, templates=None):
         super().__init__(transform)
         root = _need(root, 'ImageNet root', IMAGENET_LAYOUT)
         d = root / split if (root / split).is_dir() else root
         self.classes = sorted(p.name for p in d.iterdir() if p.is_dir())
-        if not self.classes: raise FileNotFoundError(f"no class folders in {d}; expected layout:\n{IMAGENET_LAYOUT}")
-        if classnames == 'folders': classnames = list(self.classes)
+        if not self.classes:
+            raise FileNotFoundError(f"no class folders in {d}; expected layout:\n{IMAGENET_LAYOUT}")
+        if classnames == 'folders':
+            classnames = list(self.classes)
         elif classnames is None:
             from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
+
             if len(self.classes) != len(IMAGENET_CLASSNAMES):
-                raise ConfigError(f"{d}: {len(self.classes)} class folders, but open_clip's ImageNet class names need the "
-                                 f"{len(IMAGENET_CLASSNAMES)} synsets; pass classnames=[...] or classnames='folders'")
+                raise ConfigError(
+                    f"{d}: {len(self.classes)} class folders, but open_clip's ImageNet class names need the "
+                    f"{len(IMAGENET_CLASSNAMES)} synsets; pass classnames=[...] or classnames='folders'"
+                )
             classnames = list(IMAGENET_CLASSNAMES)
         if len(classnames) != len(self.classes):
             raise ConfigError(f"classnames: {len(classnames)} names for {len(self.classes)} class folders in {d}")
         self.classnames, self.templates = list(classnames), list(templates or openai_imagenet_templates())
-        self.items = [(f, k) for k, c in enumerate(self.classes) for f in sorted((d / c).iterdir())
-                      if f.suffix.lower() in IMAGE_EXTS]
+        self.items = [
+            (f, k)
+            for k, c in enumerate(self.classes)
+            for f in sorted((d / c).iterdir())
+            if f.suffix.lower() in IMAGE_EXTS
+        ]
         self.split = split
 
-    def __len__(self): return len(self.items)
-    def describe(self, i): return str(self.items[i][0])
+    def __len__(self):
+        return len(self.items)
+
+    def describe(self, i):
+        return str(self.items[i][0])
+
     def __getitem__(self, i):
         path, k = self.items[i]
         img = self.load_image(path)
-        return None if img is None else make_sample(img, [f'a photo of a {self.classnames[k]}.'], label=k,
-                                                    meta={'path': str(path), 'synset': self.classes[k]})
+        return (
+            None
+            if img is None
+            else make_sample(
+                img,
+                [f'a photo of a {self.classnames[k]}.'],
+                label=k,
+                meta={'path': str(path), 'synset': self.classes[k]},
+            )
+        )
 
 # %% ../nbs/05_data.ipynb #92b81964
-CSV_LAYOUT = "  a CSV/TSV file with an image path column (default 'filepath') and a caption column (default 'title'), tab-separated by default"
+CSV_LAYOUT = (
+    "  a CSV/TSV file with an image path column (default 'filepath') and a caption column (default 'title'), "
+    "tab-separated by default"
+)
 WDS_LAYOUT = "  tar shards (e.g. ROOT/cc3m-{0000..0331}.tar) holding <key>.jpg (or .png/.webp) and <key>.txt per sample"
+
 
 class CsvDataset(ImageTextDataset):
     "open_clip's CSV format: one image path and one caption per row."
-    def __init__(self, csv_file, root=None, transform=None, csv_img_key: str = 'filepath',
-                 csv_caption_key: str = 'title', csv_separator: str = '\t'):
+
+    def __init__(
+        self,
+        csv_file,
+        root=None,
+        transform=None,
+        csv_img_key: str = 'filepath',
+        csv_caption_key: str = 'title',
+        csv_separator: str = '\t',
+    ):
         super().__init__(transform)
         f = _need(csv_file, 'CSV file', CSV_LAYOUT)
         with open(f, newline='', encoding='utf-8') as fh:
             reader = csv.DictReader(fh, delimiter=csv_separator)
             cols = reader.fieldnames or []
             for k, what in ((csv_img_key, 'csv_img_key'), (csv_caption_key, 'csv_caption_key')):
-                if k not in cols: raise ConfigError(f"{f}: no column '{k}' ({what}); columns found: {cols} "
-                                                 f"(separator {csv_separator!r})")
+                if k not in cols:
+                    raise ConfigError(
+                        f"{f}: no column '{k}' ({what}); columns found: {cols} (separator {csv_separator!r})"
+                    )
             rows = [(r[csv_img_key], r[csv_caption_key]) for r in reader]
-        if not rows: raise ConfigError(f"{f}: no rows under the header; expected one row per image (path, caption)")
+        if not rows:
+            raise ConfigError(f"{f}: no rows under the header; expected one row per image (path, caption)")
         base = Path(root) if root else f.parent
         self.items = [(Path(p) if Path(p).is_absolute() else base / p, c) for p, c in rows]
 
-    def __len__(self): return len(self.items)
-    def describe(self, i): return str(self.items[i][0])
-    def n_captions(self, i): return 1
+    def __len__(self):
+        return len(self.items)
+
+    def describe(self, i):
+        return str(self.items[i][0])
+
+    def n_captions(self, i):
+        return 1
+
     def __getitem__(self, i):
         path, cap = self.items[i]
         img = self.load_image(path)
         return None if img is None else make_sample(img, [cap], meta={'path': str(path)})
 
+
 class WdsDataset(IterableDataset):
     "webdataset tar shards (image + txt): iterable; shards split over ranks and workers by webdataset."
+
     classnames = templates = None
-    def __init__(self, urls, transform=None, image_keys=('jpg', 'jpeg', 'png', 'webp'), caption_key: str = 'txt',
-                 length: int | None = None):
+
+    def __init__(
+        self,
+        urls,
+        transform=None,
+        image_keys=('jpg', 'jpeg', 'png', 'webp'),
+        caption_key: str = 'txt',
+        length: int | None = None,
+    ):
         from webdataset.shardlists import expand_urls
+
         self.urls = expand_urls(urls) if isinstance(urls, str) else list(urls)
         missing = [u for u in self.urls if '://' not in u and not Path(u).exists()]
-        if missing: raise FileNotFoundError(f"webdataset shard(s) {missing[:3]} do not exist; expected layout:\n{WDS_LAYOUT}")
+        if missing:
+            raise FileNotFoundError(f"webdataset shard(s) {missing[:3]} do not exist; expected layout:\n{WDS_LAYOUT}")
         self.transform, self.image_keys, self.caption_key, self.length = transform, image_keys, caption_key, length
         self.skipped, self._skipped_keys = [], set()
 
     def __len__(self):
-        if self.length is None: raise TypeError('a webdataset stream has no length; give length= or use stages in steps')
+        if self.length is None:
+            raise TypeError('a webdataset stream has no length; give length= or use stages in steps')
         return self.length
 
     def keyed(self):
         "Yield (index, key, sample or None): index = shard * 1_000_000 + position in the shard."
         import webdataset as wds
+
         pos = {u: k for k, u in enumerate(self.urls)}
         seen = Counter()
         for raw in wds.WebDataset(self.urls, shardshuffle=False, nodesplitter=wds.split_by_node, empty_check=False):
@@ -341,8 +549,10 @@ class WdsDataset(IterableDataset):
     def _decode(self, raw, where):
         data = next((raw[k] for k in self.image_keys if k in raw), None)
         try:
-            if data is None: raise ConfigError(f'no image entry among {self.image_keys}')
-            with Image.open(io.BytesIO(data)) as im: im = im.convert('RGB')
+            if data is None:
+                raise ConfigError(f'no image entry among {self.image_keys}')
+            with Image.open(io.BytesIO(data)) as im:
+                im = im.convert('RGB')
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
             ImageTextDataset.note_skipped(self, where, f'{type(e).__name__}: {e}')
             return None
@@ -350,33 +560,49 @@ class WdsDataset(IterableDataset):
         cap = cap.decode('utf-8') if isinstance(cap, bytes) else str(cap)
         return make_sample(self.transform(im) if self.transform else im, [cap.strip()], meta={'key': where})
 
-    def __iter__(self): return (s for _, _, s in self.keyed())
+    def __iter__(self):
+        return (s for _, _, s in self.keyed())
+
     note_skipped, report = ImageTextDataset.note_skipped, ImageTextDataset.report
-    def describe(self, i): return str(i)
+
+    def describe(self, i):
+        return str(i)
 
 # %% ../nbs/05_data.ipynb #b5110d09
 def _split_file(spec: DataSpec, split: str):
-    if not spec.ann_file: raise ConfigError(f"data.ann_file: required for '{spec.name}' ({CSV_LAYOUT if spec.name == 'csv' else WDS_LAYOUT})")
+    if not spec.ann_file:
+        raise ConfigError(
+            f"data.ann_file: required for '{spec.name}' ({CSV_LAYOUT if spec.name == 'csv' else WDS_LAYOUT})"
+        )
     f = spec.ann_file.replace('{split}', split)
     return f if Path(f).is_absolute() or '://' in f or not spec.root else str(Path(spec.root) / f)
+
 
 def build_dataset(spec: DataSpec, split: str, transform=None):
     "The dataset `spec` names, for `split` ('train', 'val', 'test', or a reader-specific split)."
     name, opts = spec.name, dict(spec.options or {})
-    if name not in DATASETS: raise ConfigError(f"data.name: unknown dataset '{name}'; valid: {list(DATASETS)}")
+    if name not in DATASETS:
+        raise ConfigError(f"data.name: unknown dataset '{name}'; valid: {list(DATASETS)}")
     if name == 'scenes':
         # n_train sizes whichever stream a run trains on: the training split, or the web stream of a pretraining
         sizes = {'train': spec.n_train, 'val': spec.n_val, 'test': spec.n_test, 'web': spec.n_train}
-        if split not in sizes: raise ConfigError(f"split: scenes has splits {list(sizes)}, got '{split}'")
+        if split not in sizes:
+            raise ConfigError(f"split: scenes has splits {list(sizes)}, got '{split}'")
         return ScenesDataset(sizes[split], split, spec.seed, spec.image_size, transform, **opts)
     transform = transform or default_transform(spec.image_size)
     if name in ('csv', 'wds'):
         f = _split_file(spec, split)
         return CsvDataset(f, spec.root, transform, **opts) if name == 'csv' else WdsDataset(f, transform, **opts)
     if spec.root is None:
-        layout = {'coco': KARPATHY_LAYOUT['coco'], 'flickr30k': KARPATHY_LAYOUT['flickr30k'], 'vqav2': VQA_LAYOUT,
-                  'imagenet': IMAGENET_LAYOUT}[name]
+        layout = {
+            'coco': KARPATHY_LAYOUT['coco'],
+            'flickr30k': KARPATHY_LAYOUT['flickr30k'],
+            'vqav2': VQA_LAYOUT,
+            'imagenet': IMAGENET_LAYOUT,
+        }[name]
         raise ConfigError(f"data.root: required for '{name}'; expected layout:\n{layout}")
-    if name in ('coco', 'flickr30k'): return KarpathyDataset(spec.root, split, spec.ann_file, transform, flavour=name, **opts)
-    if name == 'vqav2': return VQAv2Dataset(spec.root, split, spec.ann_file, transform=transform, **opts)
+    if name in ('coco', 'flickr30k'):
+        return KarpathyDataset(spec.root, split, spec.ann_file, transform, flavour=name, **opts)
+    if name == 'vqav2':
+        return VQAv2Dataset(spec.root, split, spec.ann_file, transform=transform, **opts)
     return ImageFolderDataset(spec.root, split, transform, **opts)

@@ -4,16 +4,22 @@
 
 # %% ../nbs/21_draft.ipynb #4d7ea5e4
 from __future__ import annotations
-import dataclasses, importlib, os, re, shutil, subprocess
+import dataclasses
+import importlib
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .config import MethodSpec, P_LEVELS, L_LEVELS, METHODS, ADAPTED
 from .presets import preset as preset_config
 from .io import atomic_write, record_sources
-from .tables import (teacher_training, student_start, setup_parts, load_results, select_runs, row_runs, table_frame, format_cell,
-                           tex_escape, MAIN_ROWS, ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS, METHOD_LABELS, DATASET_LABELS,
-                           TASK_OF, CONVENTIONS, suite_datasets, rate_ratios, write_schedule)
+from .tables import teacher_training, student_start, setup_parts, load_results, select_runs, row_runs, table_frame
+from .tables import format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS
+from .tables import METHOD_LABELS, DATASET_LABELS, TASK_OF, CONVENTIONS, suite_datasets, rate_ratios
+from .tables import write_schedule
 from .figure_data import EMB_PANELS
 from .figures import figure_runs, embedding_stats, reward_records, REWARD_COLUMNS, sample_words, PRINT_WIDTH
 
@@ -29,8 +35,10 @@ __all__ = ['BASELINES', 'NUMBER_WORDS', 'VQA_TYPES', 'DEVIATIONS', 'PENDING', 'N
 # %% ../nbs/21_draft.ipynb #b7c467a5
 def macro_name(key: str) -> str:
     "`cmapkd<Key>`, the LaTeX command defined for `key` (letters only)."
-    if not re.fullmatch(r'[A-Za-z]+', key): raise ValueError(f"macro key {key!r}: LaTeX command names take letters only")
+    if not re.fullmatch(r'[A-Za-z]+', key):
+        raise ValueError(f"macro key {key!r}: LaTeX command names take letters only")
     return 'cmapkd' + key[0].upper() + key[1:]
+
 
 def render_macros(values: dict, header=()) -> str:
     "numbers.tex: one `\\newcommand` per entry of `values` (LaTeX strings), after `header` as comment lines."
@@ -42,23 +50,39 @@ def pct(x) -> str:
     "A percentage as the tables print it; '--' when missing."
     return format_cell(x)
 
+
 def difference(a: float, b: float) -> float:
     "a - b of the precise values, rounded once to the tables' one decimal: the number Table 4's $\\Delta$ prints."
-    return round(a - b, 1) + 0.0   # + 0.0: -0.04 rounds to -0.0, a tie
+    return round(a - b, 1) + 0.0  # + 0.0: -0.04 rounds to -0.0, a tie
+
 
 def relation(d: float, spread: float = np.nan) -> int:
-    "+1 (above), -1 (below) or 0 (a tie) for the rounded difference `d`: a tie when `d` is 0.0 or, with seed spread, no larger than it."
-    if d == 0 or (np.isfinite(spread) and abs(d) <= spread): return 0
+    """+1 (above), -1 (below) or 0 (a tie) for the rounded difference `d`: a tie when `d` is 0.0 or, with seed spread,
+    no larger than it."""
+    if d == 0 or (np.isfinite(spread) and abs(d) <= spread):
+        return 0
     return 1 if d > 0 else -1
 
-def compare(ours: float, other: float, name: str, spread: float = np.nan, role: str = '', shown: str | None = None) -> str:
-    "How CMAPKD's `ours` stands against row `name` (`other`, printed as `shown`, described by `role`); `spread` = the larger seed std."
-    if not (np.isfinite(ours) and np.isfinite(other)): return f'cannot yet be compared with {name} (no result file)'
+
+def compare(
+    ours: float, other: float, name: str, spread: float = np.nan, role: str = '', shown: str | None = None
+) -> str:
+    """How CMAPKD's `ours` stands against row `name` (`other`, printed as `shown`, described by `role`); `spread` = the
+    larger seed std."""
+    if not (np.isfinite(ours) and np.isfinite(other)):
+        return f'cannot yet be compared with {name} (no result file)'
     d, r, shown = difference(ours, other), (', ' + role if role else ''), shown or pct(other)
-    if d == 0: return f'matches {name} ({shown}{r})'
+    if d == 0:
+        return f'matches {name} ({shown}{r})'
     if relation(d, spread) == 0:
-        return f"is within seed variation of {name} ({shown}{r}; difference {format_cell(d, kind='delta')}, seed std up to {spread:.1f})"
-    return f"{'improves over' if d > 0 else 'falls behind'} {name} ({shown}){r + ',' if role else ''} by {abs(d):.1f} points"
+        return (
+            f"is within seed variation of {name} ({shown}{r}; difference {format_cell(d, kind='delta')}, seed std up "
+            f"to {spread:.1f})"
+        )
+    return (
+        f"{'improves over' if d > 0 else 'falls behind'} {name} ({shown}){r + ',' if role else ''} by {abs(d):.1f} "
+        "points"
+    )
 
 # %% ../nbs/21_draft.ipynb #37fdcad0
 def data_description(cfg: dict, metrics: dict) -> tuple[str, str]:
@@ -66,17 +90,30 @@ def data_description(cfg: dict, metrics: dict) -> tuple[str, str]:
     d = cfg.get('data') or {}
     name, n_img, n_cap = d.get('name'), metrics.get('n_images'), metrics.get('n_captions')
     test = f'{int(n_img)} test images' if n_img else 'its test split'
-    if n_img and n_cap: test += f', {n_cap / n_img:g} captions each'
+    if n_img and n_cap:
+        test += f', {n_cap / n_img:g} captions each'
     if name == 'scenes':
-        return (f"procedurally generated scenes at {d.get('image_size')}\\,px ({d.get('n_train')} training and {test})", 'generated')
+        return (
+            f"procedurally generated scenes at {d.get('image_size')}\\,px ({d.get('n_train')} training and {test})",
+            'generated',
+        )
     return f'{tex_escape(DATASET_LABELS.get(name, name or "unknown data"))} ({test})', 'real'
 
+
 def device_words(devices) -> str:
-    "The devices of `cmapkd.evaluate.device_name` as a phrase: 'cpu: x86_64 (2 threads)' reads 'a CPU (x86\\_64, 2 threads)'."
+    """The devices of `cmapkd.evaluate.device_name` as a phrase: 'cpu: x86_64 (2 threads)' reads 'a CPU (x86\\_64, 2
+    threads)'."""
+
     def one(d):
         m = re.fullmatch(r'cpu: (.*) \((\d+) threads?\)', d)
-        return f"a CPU ({tex_escape(m.group(1))}, {m.group(2)} thread{'s' if m.group(2) != '1' else ''})" if m else tex_escape(d)
+        return (
+            f"a CPU ({tex_escape(m.group(1))}, {m.group(2)} thread{'s' if m.group(2) != '1' else ''})"
+            if m
+            else tex_escape(d)
+        )
+
     return '; '.join(one(d) for d in sorted(set(devices))) or '--'
+
 
 def listing(items) -> str:
     "'a', 'a and b', 'a, b and c'."
@@ -84,63 +121,98 @@ def listing(items) -> str:
     return ' and '.join(items) if len(items) < 3 else ', '.join(items[:-1]) + ' and ' + items[-1]
 
 # %% ../nbs/21_draft.ipynb #b2a8c9ff
-BASELINES = tuple(m for m in METHODS if m not in ('scratch', 'cmapkd'))   # the distillation baselines (scratch is the control)
+BASELINES = tuple(
+    m for m in METHODS if m not in ('scratch', 'cmapkd')
+)  # the distillation baselines (scratch is the control)
 NUMBER_WORDS = ('no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve')
+
 
 def words(n: int) -> str:
     "A count as a word up to twelve ('eight'), in digits beyond."
     return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
 
-def _short(commit: str) -> str: return commit[:7] + ('+dirty' if commit.endswith('+dirty') else '') if commit else 'unknown'
+
+def _short(commit: str) -> str:
+    return commit[:7] + ('+dirty' if commit.endswith('+dirty') else '') if commit else 'unknown'
+
 
 def _spread(frame, a: str, b: str, m: str) -> float:
     "The larger seed std of rows `a`, `b` for metric `m` when both have several seeds, else NaN."
-    if a not in frame.index or b not in frame.index or min(frame.loc[a, f'{m}_n'], frame.loc[b, f'{m}_n']) < 2: return np.nan
+    if a not in frame.index or b not in frame.index or min(frame.loc[a, f'{m}_n'], frame.loc[b, f'{m}_n']) < 2:
+        return np.nan
     return float(np.nanmax([frame.loc[a, f'{m}_std'], frame.loc[b, f'{m}_std']]))
+
 
 def _value(frame, row: str, m: str) -> float:
     return float(frame.loc[row, m]) if row in frame.index else np.nan
+
 
 def _rel(frame, a: str, b: str, m: str) -> int:
     "`relation` of row `a` against row `b` in metric `m` (the one rule of the text)."
     return relation(difference(_value(frame, a, m), _value(frame, b, m)), _spread(frame, a, b, m))
 
+
 def leaders(frame, rows, m: str) -> tuple[list, list]:
-    "(leaders, close) among `rows` in metric `m`: the rows at the highest value (a difference that rounds to 0.0 is a tie, "
+    """(leaders, close) among `rows` in metric `m`: the rows at the highest value (a difference that rounds to 0.0 is a
+    tie,"""
     "so several rows can lead), and the other rows within seed variation of the first leader."
     vals = {r: frame.loc[r, m] for r in rows if r in frame.index and np.isfinite(frame.loc[r, m])}
-    if not vals: return [], []
+    if not vals:
+        return [], []
     top = max(vals, key=vals.get)
     lead = sorted((r for r in vals if difference(vals[r], vals[top]) == 0), key=lambda r: -vals[r])
     close = sorted((r for r in vals if r not in lead and _rel(frame, r, top, m) == 0), key=lambda r: -vals[r])
     return lead, close
+
 
 def _first(sub: pd.DataFrame, method: str, col: str):
     "`col` of the lowest-seed run of `method` in `sub` (None without one)."
     runs = sub[sub['method'] == method].sort_values('seed', key=lambda s: s.map(lambda x: -1 if x is None else x))
     return runs.iloc[0][col] if len(runs) else None
 
+
 def _main_comparison(frame, m: str, key: str, what: str) -> dict:
     "The strongest baseline(s) in metric `m` and CMAPKD's clause against it (ties named as ties, close rows named)."
     lead, close = leaders(frame, BASELINES, m)
-    if not lead: return {f'Best{key}Baseline': '--', f'Best{key}BaselineValue': '--',
-                         f'Vs{key}Baseline': f'cannot yet be compared with a baseline in {what} (no baseline result file)'}
-    label = lambda r: tex_escape(frame.loc[r, 'label'])
+    if not lead:
+        return {
+            f'Best{key}Baseline': '--',
+            f'Best{key}BaselineValue': '--',
+            f'Vs{key}Baseline': f'cannot yet be compared with a baseline in {what} (no baseline result file)',
+        }
+
+    def label(r):
+        return tex_escape(frame.loc[r, 'label'])
+
     name, top = listing(map(label, lead)), lead[0]
     spread = np.nanmax([_spread(frame, 'cmapkd', r, m) for r in lead] + [-np.inf])
-    role = (f'tied as the strongest baselines in {what}' if len(lead) > 1 else f'the strongest baseline in {what}')
-    if close: role += f" ({listing(map(label, close))} within seed variation of {'them' if len(lead) > 1 else 'it'})"
+    role = f'tied as the strongest baselines in {what}' if len(lead) > 1 else f'the strongest baseline in {what}'
+    if close:
+        role += f" ({listing(map(label, close))} within seed variation of {'them' if len(lead) > 1 else 'it'})"
     shown = ('both ' if len(lead) == 2 else 'all ' if len(lead) > 2 else '') + pct(_value(frame, top, m))
-    return {f'Best{key}Baseline': name, f'Best{key}BaselineValue': pct(_value(frame, top, m)),
-            f'Vs{key}Baseline': compare(_value(frame, 'cmapkd', m), _value(frame, top, m), name,
-                                        spread if np.isfinite(spread) else np.nan, role=role, shown=shown)}
+    return {
+        f'Best{key}Baseline': name,
+        f'Best{key}BaselineValue': pct(_value(frame, top, m)),
+        f'Vs{key}Baseline': compare(
+            _value(frame, 'cmapkd', m),
+            _value(frame, top, m),
+            name,
+            spread if np.isfinite(spread) else np.nan,
+            role=role,
+            shown=shown,
+        ),
+    }
 
 # %% ../nbs/21_draft.ipynb #934c9084
 def _setting(df: pd.DataFrame, preset: str | None) -> dict:
     sub = select_runs(df, 'main', preset)
     cfg = _first(sub, 'cmapkd', 'config') or (sub.iloc[0]['config'] if len(sub) else {}) or {}
-    h = {m: k.partition('/')[0] for m, k in headline(sub, preset).items()}   # the datasets of the headline numbers
-    cols = dict(n_images=f"{h['mean_recall']}/n_images", n_captions=f"{h['mean_recall']}/n_captions", zs_classes=f"{h['zs_top1']}/zs_classes")
+    h = {m: k.partition('/')[0] for m, k in headline(sub, preset).items()}  # the datasets of the headline numbers
+    cols = dict(
+        n_images=f"{h['mean_recall']}/n_images",
+        n_captions=f"{h['mean_recall']}/n_captions",
+        zs_classes=f"{h['zs_top1']}/zs_classes",
+    )
     metrics = {k: _first(sub, 'cmapkd', c) for k, c in cols.items() if c in sub}
     metrics = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
     data, kind = data_description(cfg, metrics) if cfg else ('--', '--')
@@ -148,83 +220,146 @@ def _setting(df: pd.DataFrame, preset: str | None) -> dict:
     seeds = sorted({s for s in sub['seed'] if s is not None})
     stages = cfg.get('stages') or []
     steps = sum(int(s.get('steps') or 0) for s in stages)
-    name = lambda who: tex_escape((cfg.get(who) or {}).get('name') or '--')
-    params = lambda who: format_cell(_value(eff, who, 'params_m'), kind='sig') + 'M' if np.isfinite(_value(eff, who, 'params_m')) else '--'
-    ran = [m for m in BASELINES if (sub['method'] == m).any()]   # the baselines with a result file, else the registry's
+
+    def name(who):
+        return tex_escape((cfg.get(who) or {}).get('name') or '--')
+
+    def params(who):
+        return (
+            format_cell(_value(eff, who, 'params_m'), kind='sig') + 'M'
+            if np.isfinite(_value(eff, who, 'params_m'))
+            else '--'
+        )
+
+    ran = [m for m in BASELINES if (sub['method'] == m).any()]  # the baselines with a result file, else the registry's
     parts = setup_parts(df, list(sub['file']))
-    out = dict(Preset=tex_escape(sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else preset or '--'),
-               Data=data, DataKind=kind, Teacher=name('teacher'), TeacherParams=params('teacher'),
-               TeacherTraining=teacher_training(cfg) if cfg else '--', Student=name('student'), StudentParams=params('cmapkd'),
-               StudentStart=student_start(cfg) if cfg else '--',
-               StudentSteps=str(steps) if steps and all(int(s.get('steps') or 0) > 0 for s in stages) else '--',
-               BatchSize=str((cfg.get('data') or {}).get('batch_size', '--')), NumSeeds=str(len(seeds)),
-               Seeds=('seed ' if len(seeds) == 1 else 'seeds ') + listing(seeds) if seeds else '--',
-               Device=device_words(sub['device']),
-               Commit=tex_escape(', '.join(sorted({_short(c) for c in sub['commit']}))) or '--',
-               NumTestImages=str(int(metrics['n_images'])) if metrics.get('n_images') else '--',
-               ZsClasses=str(int(metrics['zs_classes'])) if metrics.get('zs_classes') else '--',
-               ZsChance=f"{100 / metrics['zs_classes']:.3g}" if metrics.get('zs_classes') else '--',
-               NumBaselines=words(len(ran or BASELINES)), NumAdapted=words(len(ADAPTED)),   # the adapted baselines the text names (all of the registry)
-               Setup=' '.join(parts.values()) if parts else 'No result files yet.', Conventions=CONVENTIONS)
+    out = dict(
+        Preset=tex_escape(sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else preset or '--'),
+        Data=data,
+        DataKind=kind,
+        Teacher=name('teacher'),
+        TeacherParams=params('teacher'),
+        TeacherTraining=teacher_training(cfg) if cfg else '--',
+        Student=name('student'),
+        StudentParams=params('cmapkd'),
+        StudentStart=student_start(cfg) if cfg else '--',
+        StudentSteps=str(steps) if steps and all(int(s.get('steps') or 0) > 0 for s in stages) else '--',
+        BatchSize=str((cfg.get('data') or {}).get('batch_size', '--')),
+        NumSeeds=str(len(seeds)),
+        Seeds=('seed ' if len(seeds) == 1 else 'seeds ') + listing(seeds) if seeds else '--',
+        Device=device_words(sub['device']),
+        Commit=tex_escape(', '.join(sorted({_short(c) for c in sub['commit']}))) or '--',
+        NumTestImages=str(int(metrics['n_images'])) if metrics.get('n_images') else '--',
+        ZsClasses=str(int(metrics['zs_classes'])) if metrics.get('zs_classes') else '--',
+        ZsChance=f"{100 / metrics['zs_classes']:.3g}" if metrics.get('zs_classes') else '--',
+        NumBaselines=words(len(ran or BASELINES)),
+        NumAdapted=words(len(ADAPTED)),  # the adapted baselines the text names (all of the registry)
+        Setup=' '.join(parts.values()) if parts else 'No result files yet.',
+        Conventions=CONVENTIONS,
+    )
     out['NumAdaptedCap'] = out['NumAdapted'].capitalize()
-    out['SeedNote'] = ('No result files yet.' if not seeds else 'All numbers come from one training run per method (' + out['Seeds'] + '); with a single seed, '
-                       'differences of a few points between methods are not evidence of an ordering.' if len(seeds) == 1 else
-                       f'Numbers are means over {len(seeds)} {out["Seeds"]} ($\\pm$ the sample standard deviation). A difference '
-                       'between two rows is computed from the unrounded means and rounded once (as in Table~\\ref{tab:ablation}); '
-                       'one no larger than the larger of the two standard deviations is reported as within seed variation, '
-                       'and the text calls a row above, below or ahead of another only beyond that.')
+    out['SeedNote'] = (
+        'No result files yet.'
+        if not seeds
+        else 'All numbers come from one training run per method (' + out['Seeds'] + '); with a single seed, '
+        'differences of a few points between methods are not evidence of an ordering.'
+        if len(seeds) == 1
+        else f'Numbers are means over {len(seeds)} {out["Seeds"]} ($\\pm$ the sample standard deviation). A difference '
+        'between two rows is computed from the unrounded means and rounded once (as in Table~\\ref{tab:ablation}); '
+        'one no larger than the larger of the two standard deviations is reported as within seed variation, '
+        'and the text calls a row above, below or ahead of another only beyond that.'
+    )
     return out
+
 
 def num(x) -> str:
     "A config constant: one decimal when that is exact (1.0, 0.5), else as short as exact (0.25)."
     return f'{x:.1f}' if round(x, 1) == x else f'{x:g}'
 
+
 def _method(df: pd.DataFrame, preset: str | None) -> dict:
     sub = select_runs(df, 'main', preset)
-    m = dataclasses.asdict(MethodSpec()) | ((_first(sub, 'cmapkd', 'config') or {}).get('method') or {})   # recorded, else defaults
+    m = dataclasses.asdict(MethodSpec()) | (
+        (_first(sub, 'cmapkd', 'config') or {}).get('method') or {}
+    )  # recorded, else defaults
     w, tau = m['weights'], float(m['alsn_temperature'])
-    top = np.exp(1 / tau) / (np.exp(1 / tau) + 3)   # sigmoid logits in (0, 1/tau): one level at 1/tau, three at 0
-    return dict(Lambda=f"({', '.join(num(w[k]) for k in ('intra', 'align', 'relation', 'task'))})",
-                KdTemperature=num(m['kd_temperature']), AlphaDiag=num(m['alpha_diag']), AlphaOff=num(m['alpha_off']),
-                AlsnHidden=listing(m['alsn_hidden']), AlsnTau=num(tau), EntropyWeight=num(m['entropy_weight']),
-                AlignBeta=num(m['align_beta']), AlsnEvery=str(int(m['alsn_every'])),   # a step count: an integer
-                AlsnMaxWeight=f'{100 * top:.0f}',
-                AlsnSelects='ALSN can select one level, not only tilt the weights' if top >= 0.8 else
-                            'ALSN can only tilt the weights; it cannot give one level most of them')
+    top = np.exp(1 / tau) / (np.exp(1 / tau) + 3)  # sigmoid logits in (0, 1/tau): one level at 1/tau, three at 0
+    return dict(
+        Lambda=f"({', '.join(num(w[k]) for k in ('intra', 'align', 'relation', 'task'))})",
+        KdTemperature=num(m['kd_temperature']),
+        AlphaDiag=num(m['alpha_diag']),
+        AlphaOff=num(m['alpha_off']),
+        AlsnHidden=listing(m['alsn_hidden']),
+        AlsnTau=num(tau),
+        EntropyWeight=num(m['entropy_weight']),
+        AlignBeta=num(m['align_beta']),
+        AlsnEvery=str(int(m['alsn_every'])),  # a step count: an integer
+        AlsnMaxWeight=f'{100 * top:.0f}',
+        AlsnSelects='ALSN can select one level, not only tilt the weights'
+        if top >= 0.8
+        else 'ALSN can only tilt the weights; it cannot give one level most of them',
+    )
 
 # %% ../nbs/21_draft.ipynb #41d1e55e
 def headline(sub: pd.DataFrame, preset: str | None) -> dict:
     "{metric: '<dataset>/<metric>'} of the text's headline numbers: each task on the suite's first dataset for it."
     return {m: f'{d[0]}/{m}' if (d := suite_datasets(sub, m, preset)) else m for m in TASK_OF}
 
+
 def signed(x: float, digits: int = 2) -> str:
     "A number with a typeset minus sign ('$-$0.06')."
     return f'{x:.{digits}f}'.replace('-', '$-$')
 
+
 VQA_TYPES = {'vqa_yes/no': 'Yes/No', 'vqa_number': 'Number', 'vqa_other': 'Other', 'vqa_overall': 'overall'}
+
 
 def _blind(f: pd.DataFrame) -> str:
     "Where the question-only VQA head (no image) is ahead of CMAPKD or within seed variation of it, by the text's rule."
-    have = [k for k in VQA_TYPES if k in f and np.isfinite(_value(f, 'blind', k)) and np.isfinite(_value(f, 'cmapkd', k))]
-    if not have: return ''
+    have = [
+        k for k in VQA_TYPES if k in f and np.isfinite(_value(f, 'blind', k)) and np.isfinite(_value(f, 'cmapkd', k))
+    ]
+    if not have:
+        return ''
     d = {k: difference(_value(f, 'blind', k), _value(f, 'cmapkd', k)) for k in have}
     rel = {k: relation(d[k], _spread(f, 'blind', 'cmapkd', k)) for k in have}
-    show = lambda k: f"{VQA_TYPES[k]}: {pct(_value(f, 'blind', k))} against {pct(_value(f, 'cmapkd', k))}, {format_cell(d[k], kind='delta')}"
+
+    def show(k):
+        return (
+            f"{VQA_TYPES[k]}: {pct(_value(f, 'blind', k))} against {pct(_value(f, 'cmapkd', k))}, "
+            f"{format_cell(d[k], kind='delta')}"
+        )
+
     ahead, tie = [k for k in have if rel[k] > 0], [k for k in have if rel[k] == 0]
-    if not ahead and not tie: return 'CMAPKD is ahead of the question-only head (which sees no image) on every answer type.'
-    parts = ([f"ahead of CMAPKD on {listing(VQA_TYPES[k] for k in ahead)} ({'; '.join(map(show, ahead))})"] if ahead else []) + \
-            ([f"within seed variation of {'it' if ahead else 'CMAPKD'} on {listing(VQA_TYPES[k] for k in tie)} "
-              f"({'; '.join(map(show, tie))})"] if tie else [])
-    return ('The question-only head, which sees no image, is ' + ' and '.join(parts) +
-            f": on {'this answer type' if len(ahead + tie) == 1 else 'these answer types'} the image features of the CMAPKD student "
-            'add nothing measurable to the question prior.')
+    if not ahead and not tie:
+        return 'CMAPKD is ahead of the question-only head (which sees no image) on every answer type.'
+    parts = (
+        [f"ahead of CMAPKD on {listing(VQA_TYPES[k] for k in ahead)} ({'; '.join(map(show, ahead))})"] if ahead else []
+    ) + (
+        [
+            f"within seed variation of {'it' if ahead else 'CMAPKD'} on {listing(VQA_TYPES[k] for k in tie)} "
+            f"({'; '.join(map(show, tie))})"
+        ]
+        if tie
+        else []
+    )
+    return (
+        'The question-only head, which sees no image, is '
+        + ' and '.join(parts)
+        + f": on {'this answer type' if len(ahead + tie) == 1 else 'these answer types'} the image features of the "
+        "CMAPKD student "
+        'add nothing measurable to the question prior.'
+    )
+
 
 def _results(df: pd.DataFrame, preset: str | None) -> dict:
     h = headline(select_runs(df, 'main', preset), preset)
     vqa_d = h['vqa_overall'].partition('/')[0] if '/' in h['vqa_overall'] else None
     extra = [f'{vqa_d}/{k}' if vqa_d else k for k in VQA_TYPES if k != 'vqa_overall']
     zs5 = h['zs_top1'].replace('zs_top1', 'zs_top5')
-    f = table_frame(df, 'main', MAIN_ROWS + ('blind',), list(h.values()) + extra + [zs5], preset).rename(columns=lambda c: c.partition('/')[2] or c)
+    f = table_frame(df, 'main', MAIN_ROWS + ('blind',), list(h.values()) + extra + [zs5], preset).rename(
+        columns=lambda c: c.partition('/')[2] or c
+    )
     out = {}
     for key, m in (('MeanR', 'mean_recall'), ('Zs', 'zs_top1'), ('ZsFive', 'zs_top5'), ('Vqa', 'vqa_overall')):
         std = f.loc['cmapkd', f'{m}_std'] if 'cmapkd' in f.index else np.nan
@@ -232,149 +367,282 @@ def _results(df: pd.DataFrame, preset: str | None) -> dict:
         out[key + 'Std'] = rf'$\pm${std:.1f}' if np.isfinite(std) else ''
         out['Teacher' + key], out['Scratch' + key] = pct(_value(f, 'teacher', m)), pct(_value(f, 'scratch', m))
     out['TeacherGap'] = pct(difference(_value(f, 'teacher', 'mean_recall'), _value(f, 'cmapkd', 'mean_recall')))
-    out['VsScratch'] = compare(_value(f, 'cmapkd', 'mean_recall'), _value(f, 'scratch', 'mean_recall'),
-                               'the student trained without a teacher', _spread(f, 'cmapkd', 'scratch', 'mean_recall'))
+    out['VsScratch'] = compare(
+        _value(f, 'cmapkd', 'mean_recall'),
+        _value(f, 'scratch', 'mean_recall'),
+        'the student trained without a teacher',
+        _spread(f, 'cmapkd', 'scratch', 'mean_recall'),
+    )
     out |= _main_comparison(f, 'mean_recall', '', 'mean recall')
     out |= _main_comparison(f, 'zs_top1', 'Zs', 'zero-shot top-1')
     out |= _main_comparison(f, 'vqa_overall', 'Vqa', 'VQA accuracy')
     out['VqaBlindSentence'] = _blind(f)
     return out
 
+
 def _ablation(df: pd.DataFrame, preset: str | None) -> dict:
     key = headline(select_runs(df, 'ablation', preset), preset)['mean_recall']
     f = table_frame(df, 'ablation', ABLATION_ROWS, (key,), preset).rename(columns=lambda c: c.partition('/')[2] or c)
     full = _value(f, 'full', 'mean_recall')
-    d = {r: difference(v, full) for r, v in f['mean_recall'].items() if r != 'full' and np.isfinite(v)} if np.isfinite(full) else {}
+    d = (
+        {r: difference(v, full) for r, v in f['mean_recall'].items() if r != 'full' and np.isfinite(v)}
+        if np.isfinite(full)
+        else {}
+    )
     rel = {r: relation(v, _spread(f, r, 'full', 'mean_recall')) for r, v in d.items()}
-    label = lambda r: tex_escape(VARIANT_LABELS.get(r, r))
-    count = lambda n, one, many: f'{n} {one if n == 1 else many}'
+
+    def label(r):
+        return tex_escape(VARIANT_LABELS.get(r, r))
+
+    def count(n, one, many):
+        return f'{n} {one if n == 1 else many}'
+
     below, above = {r: d[r] for r in d if rel[r] < 0}, {r: d[r] for r in d if rel[r] > 0}
     same, within = [r for r in d if d[r] == 0], [r for r in d if rel[r] == 0 and d[r] != 0]
-    if not d: return dict(FullMeanR=pct(full), AblationSentence='No ablation has a result file yet.')
+    if not d:
+        return dict(FullMeanR=pct(full), AblationSentence='No ablation has a result file yet.')
     parts, ref = [], 'the full method'
     if below:
         r = min(below, key=below.get)
-        parts.append(f"{count(len(below), 'scores', 'score')} below {ref} (the largest drop, {abs(below[r]):.1f} points, for {label(r)})"); ref = 'it'
+        parts.append(
+            f"{count(len(below), 'scores', 'score')} below {ref} (the largest drop, {abs(below[r]):.1f} points, for "
+            f"{label(r)})"
+        )
+        ref = 'it'
     if above:
         r = max(above, key=above.get)
-        parts.append(f"{count(len(above), 'scores', 'score')} above {ref} (the largest gain, {above[r]:.1f} points, for {label(r)})"); ref = 'it'
-    if within: parts.append(f"{count(len(within), 'is', 'are')} within seed variation of {ref} ({', '.join(map(label, within))})"); ref = 'it'
-    if same: parts.append(f"{count(len(same), 'matches', 'match')} {ref}")
+        parts.append(
+            f"{count(len(above), 'scores', 'score')} above {ref} (the largest gain, {above[r]:.1f} points, for "
+            f"{label(r)})"
+        )
+        ref = 'it'
+    if within:
+        parts.append(
+            f"{count(len(within), 'is', 'are')} within seed variation of {ref} ({', '.join(map(label, within))})"
+        )
+        ref = 'it'
+    if same:
+        parts.append(f"{count(len(same), 'matches', 'match')} {ref}")
     s = f'Of the {len(d)} ablations, ' + listing(parts) + '.'
-    s += (' No ablation lowers the mean recall beyond seed variation.' if not below else
-          ' Every ablation lowers the mean recall beyond seed variation.' if len(below) == len(d) else
-          f" Removing or replacing a component lowers the mean recall beyond seed variation in {words(len(below))} of the "
-          f"{words(len(d))} ablations.")
+    s += (
+        ' No ablation lowers the mean recall beyond seed variation.'
+        if not below
+        else ' Every ablation lowers the mean recall beyond seed variation.'
+        if len(below) == len(d)
+        else f" Removing or replacing a component lowers the mean recall beyond seed variation in {words(len(below))} "
+        "of the "
+        f"{words(len(d))} ablations."
+    )
     return dict(FullMeanR=pct(full), AblationSentence=s)
 
+
 def _efficiency(df: pd.DataFrame, preset: str | None) -> dict:
-    "Parameters, GFLOPs and latency (the median over the runs, with their range: one slow run moves a mean), and the ratios."
+    """Parameters, GFLOPs and latency (the median over the runs, with their range: one slow run moves a mean), and the
+    ratios."""
     f = table_frame(df, 'efficiency', EFFICIENCY_ROWS, ('params_m', 'gflops', 'latency_ms_b1'), preset)
-    v = lambda r, m: _value(f, r, m)
-    ratio = lambda m: v('teacher', m) / v('cmapkd', m)
+
+    def v(r, m):
+        return _value(f, r, m)
+
+    def ratio(m):
+        return v('teacher', m) / v('cmapkd', m)
+
     def spread(r):
         n = int(f.loc[r, 'latency_ms_b1_n']) if r in f.index else 0
-        if n < 2: return ''
+        if n < 2:
+            return ''
         lo, hi = (format_cell(f.loc[r, f'latency_ms_b1_{k}'], kind='sig') for k in ('lo', 'hi'))
         return f' (median of {n} runs, {lo}--{hi}\\,ms)'
-    return dict(Gflops=format_cell(v('cmapkd', 'gflops'), kind='sig'), TeacherGflops=format_cell(v('teacher', 'gflops'), kind='sig'),
-                Latency=format_cell(v('cmapkd', 'latency_ms_b1'), kind='sig'), LatencySpread=spread('cmapkd'),
-                TeacherLatency=format_cell(v('teacher', 'latency_ms_b1'), kind='sig'), TeacherLatencySpread=spread('teacher'),
-                Speedup=format_cell(ratio('latency_ms_b1'), kind='times'), Compression=format_cell(ratio('params_m'), kind='times'),
-                EffDevice=device_words(d for ds in f['devices'] for d in ds))
+
+    return dict(
+        Gflops=format_cell(v('cmapkd', 'gflops'), kind='sig'),
+        TeacherGflops=format_cell(v('teacher', 'gflops'), kind='sig'),
+        Latency=format_cell(v('cmapkd', 'latency_ms_b1'), kind='sig'),
+        LatencySpread=spread('cmapkd'),
+        TeacherLatency=format_cell(v('teacher', 'latency_ms_b1'), kind='sig'),
+        TeacherLatencySpread=spread('teacher'),
+        Speedup=format_cell(ratio('latency_ms_b1'), kind='times'),
+        Compression=format_cell(ratio('params_m'), kind='times'),
+        EffDevice=device_words(d for ds in f['devices'] for d in ds),
+    )
+
 
 def _alsn(df: pd.DataFrame, preset: str | None) -> dict:
-    try: runs = figure_runs(df, 'main', preset)
-    except LookupError: runs = []
-    if not runs: return dict(AlsnVisual='--', AlsnLanguage='--', AlsnStd='--', AlsnSamples='--',
-                             AlsnSentence='No CMAPKD run recorded ALSN weights.')
+    try:
+        runs = figure_runs(df, 'main', preset)
+    except LookupError:
+        runs = []
+    if not runs:
+        return dict(
+            AlsnVisual='--',
+            AlsnLanguage='--',
+            AlsnStd='--',
+            AlsnSamples='--',
+            AlsnSentence='No CMAPKD run recorded ALSN weights.',
+        )
     w = {k: np.concatenate([d[k] for _, d in runs]) for k in ('w_v', 'w_l')}
-    show = lambda x, names: ', '.join(f'${n[0]}_{n[1]}$ {m:.2f}' for n, m in zip(names, x.mean(0)))
-    std = {k: np.mean([d[k].std(0) for _, d in runs], 0) for k in w}   # per-sample spread within a run, mean over runs
+
+    def show(x, names):
+        return ', '.join(f'${n[0]}_{n[1]}$ {m:.2f}' for n, m in zip(names, x.mean(0)))
+
+    std = {k: np.mean([d[k].std(0) for _, d in runs], 0) for k in w}  # per-sample spread within a run, mean over runs
     top = max(((k, i) for k in w for i in range(4)), key=lambda ki: std[ki[0]][ki[1]])
     top_name = (P_LEVELS if top[0] == 'w_v' else L_LEVELS)[top[1]]
     s_max = float(std[top[0]][top[1]])
-    sentence = (f'ALSN\'s weights hardly vary between samples (the largest per-sample standard deviation, on ${top_name[0]}_{top_name[1]}$, '
-                f'is {s_max:.3f}): on these data it acts as a fixed level weighting, not a per-sample selection.' if s_max < 0.02 else
-                f'ALSN\'s weights vary between samples (per-sample standard deviation up to {s_max:.3f}, on ${top_name[0]}_{top_name[1]}$).')
-    return dict(AlsnVisual=show(w['w_v'], P_LEVELS), AlsnLanguage=show(w['w_l'], L_LEVELS), AlsnStd=f'{s_max:.3f}',
-                AlsnSamples=sample_words(runs, 'w_v'), AlsnSentence=sentence)
+    sentence = (
+        'ALSN\'s weights hardly vary between samples (the largest per-sample standard deviation, on '
+        f'${top_name[0]}_{top_name[1]}$, '
+        f'is {s_max:.3f}): on these data it acts as a fixed level weighting, not a per-sample selection.'
+        if s_max < 0.02
+        else f'ALSN\'s weights vary between samples (per-sample standard deviation up to {s_max:.3f}, on '
+        f'${top_name[0]}_{top_name[1]}$).'
+    )
+    return dict(
+        AlsnVisual=show(w['w_v'], P_LEVELS),
+        AlsnLanguage=show(w['w_l'], L_LEVELS),
+        AlsnStd=f'{s_max:.3f}',
+        AlsnSamples=sample_words(runs, 'w_v'),
+        AlsnSentence=sentence,
+    )
+
 
 def _embeddings(df: pd.DataFrame, preset: str | None) -> dict:
-    "What Fig. 5 shows, in numbers: 5-NN class accuracy and linear CKA with the teacher of each panel (the figure's run)."
-    try: runs = figure_runs(df, 'main', preset)[:1]
-    except LookupError: runs = []
+    """What Fig. 5 shows, in numbers: 5-NN class accuracy and linear CKA with the teacher of each panel (the figure's
+    run)."""
+    try:
+        runs = figure_runs(df, 'main', preset)[:1]
+    except LookupError:
+        runs = []
     if not runs or any(k not in runs[0][1] for k, _ in EMB_PANELS):
         return dict(TsneSentence='No CMAPKD run recorded embeddings for the t-SNE.')
     r, d = runs[0]
     s = embedding_stats(d)
-    knn = lambda k: f'{s[k][0]:.0f}\\%'
-    cka = lambda k: f'{s[k][1]:.2f}'
-    return dict(TsneSentence=(
-        f"On the {len(d['labels'])} test images of Fig.~\\ref{{fig:tsne}} (seed {r['seed']}), the CMAPKD student's image embeddings "
-        f"give a leave-one-out 5-NN class accuracy of {knn('emb_cmapkd')} and a linear CKA of {cka('emb_cmapkd')} with the teacher's, "
-        f"against {knn('emb_scratch')} and {cka('emb_scratch')} for the student trained without a teacher, "
-        f"{knn('emb_before')} and {cka('emb_before')} before training, and {knn('emb_teacher')} for the teacher itself; one seed, "
-        "so these are an illustration, not a comparison."))
+
+    def knn(k):
+        return f'{s[k][0]:.0f}\\%'
+
+    def cka(k):
+        return f'{s[k][1]:.2f}'
+
+    return dict(
+        TsneSentence=(
+            f"On the {len(d['labels'])} test images of Fig.~\\ref{{fig:tsne}} (seed {r['seed']}), the CMAPKD student's "
+            "image embeddings "
+            f"give a leave-one-out 5-NN class accuracy of {knn('emb_cmapkd')} and a linear CKA of {cka('emb_cmapkd')} "
+            "with the teacher's, "
+            f"against {knn('emb_scratch')} and {cka('emb_scratch')} for the student trained without a teacher, "
+            f"{knn('emb_before')} and {cka('emb_before')} before training, and {knn('emb_teacher')} for the teacher "
+            "itself; one seed, "
+            "so these are an illustration, not a comparison."
+        )
+    )
+
 
 def _cross(df: pd.DataFrame, preset: str | None) -> dict:
     "What Fig. 6 shows, in numbers: the level pairs where matched image and caption descriptors agree most and least."
-    try: runs = figure_runs(df, 'main', preset)
-    except LookupError: runs = []
-    if not runs: return dict(CrossSentence='No CMAPKD run recorded the cross-modal map.')
+    try:
+        runs = figure_runs(df, 'main', preset)
+    except LookupError:
+        runs = []
+    if not runs:
+        return dict(CrossSentence='No CMAPKD run recorded the cross-modal map.')
     s, t = (np.mean([d[k] for _, d in runs], 0) for k in ('cross_attn', 'cross_attn_teacher'))
-    pair = lambda ij: f'$(P_{ij[0] + 2}, L_{ij[1] + 1})$' + (', the deployed embeddings' if tuple(ij) == (3, 3) else '')
+
+    def pair(ij):
+        return f'$(P_{ij[0] + 2}, L_{ij[1] + 1})$' + (', the deployed embeddings' if tuple(ij) == (3, 3) else '')
+
     hi, lo = np.unravel_index(s.argmax(), s.shape), np.unravel_index(s.argmin(), s.shape)
-    top = '' if (3, 3) in (tuple(hi), tuple(lo)) else \
-          f"; the top pair $(P_5, L_4)$, the deployed embeddings, is at {signed(s[3, 3])} (teacher {signed(t[3, 3])})"
-    return dict(CrossSentence=(
-        f"In the student's joint space (Fig.~\\ref{{fig:cross}}, mean over {sample_words(runs, 'w_v')}), matched image and caption "
-        f"descriptors agree most at {pair(hi)} (cosine {signed(s[hi])}; teacher {signed(t[hi])}) and least at {pair(lo)} "
-        f"({signed(s[lo])}; teacher {signed(t[lo])}){top}."))
+    top = (
+        ''
+        if (3, 3) in (tuple(hi), tuple(lo))
+        else f"; the top pair $(P_5, L_4)$, the deployed embeddings, is at {signed(s[3, 3])} (teacher "
+        f"{signed(t[3, 3])})"
+    )
+    return dict(
+        CrossSentence=(
+            f"In the student's joint space (Fig.~\\ref{{fig:cross}}, mean over {sample_words(runs, 'w_v')}), matched "
+            "image and caption "
+            f"descriptors agree most at {pair(hi)} (cosine {signed(s[hi])}; teacher {signed(t[hi])}) and least at "
+            f"{pair(lo)} "
+            f"({signed(s[lo])}; teacher {signed(t[lo])}){top}."
+        )
+    )
+
 
 def _rewards(df: pd.DataFrame, preset: str | None) -> dict:
-    "ALSN's reward per level from every reward record the main CMAPKD runs logged, per stage (none assumed on log steps)."
+    """ALSN's reward per level from every reward record the main CMAPKD runs logged, per stage (none assumed on log
+    steps)."""
     runs = row_runs(select_runs(df, 'main', preset), 'cmapkd', None)
     runs = runs[runs['history'].map(len) > 0]
-    if not len(runs): return dict(RewardSentence='No CMAPKD run logged a training history.')
-    rec = pd.concat([reward_records(h) for h in runs['history']], ignore_index=True)
+    if not len(runs):
+        return dict(RewardSentence='No CMAPKD run logged a training history.')
+    records = pd.concat([reward_records(h) for h in runs['history']], ignore_index=True)
     trains = [s['name'] for s in (runs.iloc[0]['config'].get('stages') or []) if 'alsn' in (s.get('train') or [])]
-    counts = rec.groupby('stage', sort=False).size() if len(rec) else pd.Series(dtype=int)
+    counts = records.groupby('stage', sort=False).size() if len(records) else pd.Series(dtype=int)
     seeds = listing(s for s in runs['seed'] if s is not None)
-    tt = lambda name: rf'\texttt{{{tex_escape(name)}}}'
+
+    def tt(name):
+        return rf'\texttt{{{tex_escape(name)}}}'
+
     per_stage = ', '.join(f"{tt(s)} {int(counts.get(s, 0))}" for s in dict.fromkeys(trains + list(counts.index)))
     missing = [s for s in trains if not counts.get(s, 0)]
-    head = (f"ALSN's reward $u$ was logged {len(rec)} times in the main CMAPKD runs (seed{'s' if len(runs) > 1 else ''} {seeds}; "
-            f"per stage: {per_stage})")
-    head += (f"; none in {listing(map(tt, missing))}, which {'trains' if len(missing) == 1 else 'train'} ALSN"
-             if missing else '')
-    if not len(rec): return dict(RewardSentence=head + '.')
-    cols = [c for c in REWARD_COLUMNS if c in rec]
-    m, se = rec[cols].mean(), rec[cols].sem()
-    show = lambda c: f"${c[-2]}_{c[-1]}$ {signed(m[c])}" + (rf"$\pm${se[c]:.2f}" if np.isfinite(se[c]) else '')
+    head = (
+        f"ALSN's reward $u$ was logged {len(records)} times in the main CMAPKD runs "
+        f"(seed{'s' if len(runs) > 1 else ''} "
+        f"{seeds}; "
+        f"per stage: {per_stage})"
+    )
+    head += (
+        f"; none in {listing(map(tt, missing))}, which {'trains' if len(missing) == 1 else 'train'} ALSN"
+        if missing
+        else ''
+    )
+    if not len(records):
+        return dict(RewardSentence=head + '.')
+    cols = [c for c in REWARD_COLUMNS if c in records]
+    m, se = records[cols].mean(), records[cols].sem()
+
+    def show(c):
+        return f"${c[-2]}_{c[-1]}$ {signed(m[c])}" + (rf"$\pm${se[c]:.2f}" if np.isfinite(se[c]) else '')
+
     far = [c for c in cols if np.isfinite(se[c]) and abs(m[c]) > 2 * se[c]]
-    tail = (f"; {listing(f'${c[-2]}_{c[-1]}$' for c in far)} {'is' if len(far) == 1 else 'are'} more than two standard errors from 0"
-            if far else '; no level is more than two standard errors from 0')
-    return dict(RewardSentence=head + f". Their mean per level ($\\pm$ the standard error over the records): "
-                                      f"{', '.join(map(show, cols))}{tail}.")
+    tail = (
+        f"; {listing(f'${c[-2]}_{c[-1]}$' for c in far)} {'is' if len(far) == 1 else 'are'} more than two standard "
+        "errors from 0"
+        if far
+        else '; no level is more than two standard errors from 0'
+    )
+    return dict(
+        RewardSentence=head + f". Their mean per level ($\\pm$ the standard error over the records): "
+        f"{', '.join(map(show, cols))}{tail}."
+    )
+
 
 def _length(df: pd.DataFrame, preset: str | None) -> dict:
-    "LengthSentence: how scratch, the strongest baseline and CMAPKD are ordered at half and at full student length (the two lengths measured)."
+    """LengthSentence: how scratch, the strongest baseline and CMAPKD are ordered at half and at full student length
+    (the two lengths measured)."""
     half = select_runs(df, 'length_half', preset)
     if not len(half):
         return dict(LengthSentence='')
     main = select_runs(df, 'main', preset)
     key = headline(main, preset)['mean_recall']
     full = main[main['method'].isin(set(half['method']))]
-    steps = lambda sub: {sum(int(s.get('steps') or 0) for s in (c.get('stages') or [])) for c in sub['config'] if c}
+
+    def steps(sub):
+        return {sum(int(s.get('steps') or 0) for s in (c.get('stages') or [])) for c in sub['config'] if c}
 
     def ranked(sub):
         "Methods by mean, and each pair's relation: -1, +1, or 0 within seed variation (the rule of `compare`)."
         g = sub.groupby('method')[key]
         m, s = g.mean().sort_values(), g.std()
-        rel = lambda a, b: relation(difference(m[b], m[a]), max(s[a], s[b]) if np.isfinite([s[a], s[b]]).all() else np.nan)
+
+        def rel(a, b):
+            return relation(difference(m[b], m[a]), max(s[a], s[b]) if np.isfinite([s[a], s[b]]).all() else np.nan)
+
         chain = tex_escape(METHOD_LABELS.get(m.index[0], m.index[0])) + ''.join(
-            (' $\\approx$ ' if rel(a, b) == 0 else ' $<$ ') + tex_escape(METHOD_LABELS.get(b, b)) for a, b in zip(m.index, m.index[1:]))
+            (' $\\approx$ ' if rel(a, b) == 0 else ' $<$ ') + tex_escape(METHOD_LABELS.get(b, b))
+            for a, b in zip(m.index, m.index[1:])
+        )
         return chain, {(a, b): rel(a, b) for a in m.index for b in m.index if a < b}
 
     (c_half, r_half), (c_full, r_full) = ranked(half), ranked(full)
@@ -382,178 +650,384 @@ def _length(df: pd.DataFrame, preset: str | None) -> dict:
     sh, sf = steps(half), steps(full)
     lengths = f' ({listing(sorted(sh))} instead of {listing(sorted(sf))} steps)' if sh and sf else ''
     if r_half == r_full:
-        return dict(LengthSentence=f'Trained for half as many steps{lengths}, these students are ordered in mean recall as at full '
-                                   f'length ({c_full}{tie}); two lengths are measured, so this does not show that the ordering has converged.')
+        return dict(
+            LengthSentence=f'Trained for half as many steps{lengths}, these students are ordered in mean recall as at '
+            'full '
+            f'length ({c_full}{tie}); two lengths are measured, so this does not show that the ordering has converged.'
+        )
     if any(r_half[p] * r_full[p] < 0 for p in r_full):
-        return dict(LengthSentence=f'Trained for half as many steps{lengths}, these students are ordered differently in mean recall '
-                                   f'({c_half}; at full length {c_full}{tie}): the ordering still changes with the training length.')
-    return dict(LengthSentence=f'Trained for half as many steps{lengths}, no two of these students swap places in mean recall '
-                               f'(half length: {c_half}; full length: {c_full}{tie}).')
+        return dict(
+            LengthSentence=f'Trained for half as many steps{lengths}, these students are ordered differently in mean '
+            'recall '
+            f'({c_half}; at full length {c_full}{tie}): the ordering still changes with the training length.'
+        )
+    return dict(
+        LengthSentence=f'Trained for half as many steps{lengths}, no two of these students swap places in mean recall '
+        f'(half length: {c_half}; full length: {c_full}{tie}).'
+    )
+
 
 def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
     "Every macro value of numbers.tex from the result frame `df` (`cmapkd.tables.load_results`)."
-    return (_method(df, preset) | _setting(df, preset) | _results(df, preset) | _ablation(df, preset) | _efficiency(df, preset)
-            | _alsn(df, preset) | _embeddings(df, preset) | _cross(df, preset) | _rewards(df, preset) | _length(df, preset))
+    return (
+        _method(df, preset)
+        | _setting(df, preset)
+        | _results(df, preset)
+        | _ablation(df, preset)
+        | _efficiency(df, preset)
+        | _alsn(df, preset)
+        | _embeddings(df, preset)
+        | _cross(df, preset)
+        | _rewards(df, preset)
+        | _length(df, preset)
+    )
 
 # %% ../nbs/21_draft.ipynb #r27a0006
 def _get(cfg: dict, path: str, default=None):
     "The value at the dotted `path` of a recorded config dict, `default` where a field is missing."
     for k in path.split('.'):
-        if not isinstance(cfg, dict) or k not in cfg: return default
+        if not isinstance(cfg, dict) or k not in cfg:
+            return default
         cfg = cfg[k]
     return cfg
+
 
 def stage_shares(stages) -> str:
     "'coarse 20\\%, medium 20\\%, ...': each recorded stage's share of the run (steps, or epochs)."
     n = [float(s.get('steps') or s.get('epochs') or 0) for s in stages]
-    return ', '.join(rf"\texttt{{{tex_escape(s['name'])}}} {100 * x / sum(n):.0f}\%" for s, x in zip(stages, n)) if sum(n) else '--'
+    return (
+        ', '.join(rf"\texttt{{{tex_escape(s['name'])}}} {100 * x / sum(n):.0f}\%" for s, x in zip(stages, n))
+        if sum(n)
+        else '--'
+    )
+
 
 def outline_stages(stages) -> bool:
-    "True when a recorded schedule is the outline's layout: coarse / medium / fine / one ALSN stage at 5 / 5 / 10 / 5 of the run."
+    """True when a recorded schedule is the outline's layout: coarse / medium / fine / one ALSN stage at 5 / 5 / 10 / 5
+    of the run."""
     n = np.array([float(s.get('steps') or s.get('epochs') or 0) for s in stages])
-    return (len(n) == 4 and n.sum() > 0 and stages[-1].get('weighting') == 'alsn'
-            and bool(np.allclose(n / n.sum(), [.2, .2, .4, .2], atol=.01)))
+    return (
+        len(n) == 4
+        and n.sum() > 0
+        and stages[-1].get('weighting') == 'alsn'
+        and bool(np.allclose(n / n.sum(), [0.2, 0.2, 0.4, 0.2], atol=0.01))
+    )
+
 
 @dataclasses.dataclass(frozen=True)
 class Deviation:
-    "One difference from the outline: our value is read from the recorded config (`path`), or computed from it (`value`)."
-    key: str                          # the row's key in NOTE_REASONS
-    what: str                         # the component (LaTeX)
-    outline: str                      # the outline's choice (LaTeX)
-    path: str | None = None           # dotted path into a result file's `config`
-    default: object = None            # our value where the config has no such field (the implementation's fixed choice)
-    value: object = None              # or: a function of the config giving our value
-    show: object = str                # our value as LaTeX
-    follows: object = None            # value -> True when it is the outline's choice (restored)
+    """One difference from the outline: our value is read from the recorded config (`path`), or computed from it
+    (`value`)."""
+
+    key: str  # the row's key in NOTE_REASONS
+    what: str  # the component (LaTeX)
+    outline: str  # the outline's choice (LaTeX)
+    path: str | None = None  # dotted path into a result file's `config`
+    default: object = None  # our value where the config has no such field (the implementation's fixed choice)
+    value: object = None  # or: a function of the config giving our value
+    show: object = str  # our value as LaTeX
+    follows: object = None  # value -> True when it is the outline's choice (restored)
 
     def ours(self, cfg: dict):
         return self.value(cfg) if self.value is not None else _get(cfg, self.path, self.default)
 
-_words = lambda d: (lambda v: d.get(v, tex_escape(v)))
+
+def _words(d):
+    return lambda v: d.get(v, tex_escape(v))
+
+
 DEVIATIONS = (
-    Deviation('bridge', 'Cross-modal bridge', 'V2L / L2V bridge between the two pyramids', 'method.bridge', 'heads',
-              show=_words(dict(heads='one-way student heads into the joint space')), follows=lambda v: v not in (None, 'heads')),
-    Deviation('align_beta', r'$\beta_a$ of $\mathcal L_{\text{align}}$', '0.5', 'method.align_beta', 1.0, show=num,
-              follows=lambda v: v == 0.5),
-    Deviation('relation_gamma', r'Weight of the level relations in $\mathcal L_{\text{relation}}$', '0.3 ($\\gamma$)',
-              'method.relation_gamma', 1.0, show=num, follows=lambda v: v == 0.3),
-    Deviation('relation_levels', 'Level relations', 'visual levels', 'method.relation_levels', 'both',
-              show=_words(dict(both='visual and language levels')), follows=lambda v: v == 'visual'),
-    Deviation('alsn_activation', 'ALSN activation', 'ReLU', 'method.alsn_activation', 'gelu',
-              show=_words(dict(gelu='GELU', relu='ReLU')), follows=lambda v: v == 'relu'),
-    Deviation('alsn_dropout', 'ALSN dropout', 'dropout', 'method.alsn_dropout', 0.0,
-              show=lambda v: 'none' if not v else f'{v:g}', follows=lambda v: bool(v)),
-    Deviation('level_norm', 'Normalisation of level features', 'L2', 'method.level_norm', 'layernorm',
-              show=_words(dict(layernorm='LayerNorm over channels, no affine', l2='L2')), follows=lambda v: v == 'l2'),
-    Deviation('logit_scale', 'Logit scale of the contrastive terms', 'fixed temperature 0.07', 'method.logit_temperature', None,
-              show=lambda v: "learned (the student's own, at most 100)" if v is None else f'fixed temperature {v:g}',
-              follows=lambda v: v == 0.07),
-    Deviation('language_pooling', 'Phrase and sentence levels', 'multi-head attention', 'method.language_pooling', 'window_attention',
-              show=_words(dict(window_attention=r'window of 3 tokens ($L_2$), attention pooling ($L_3$)', mha='multi-head attention')),
-              follows=lambda v: v == 'mha'),
-    Deviation('stages', 'Stages (share of the run)', 'coarse / medium / fine / ALSN: 5 / 5 / 10 / 5 of 25 epochs',
-              value=lambda c: c.get('stages') or [], show=stage_shares, follows=outline_stages),
-    Deviation('adapters_lr', "Adapters' learning rate", "lower than the student's",
-              value=lambda c: rate_ratios(c.get('optim') or {})[1], show=lambda v: f"{v:g}$\\times$ the student's",
-              follows=lambda v: np.isfinite(v) and v < 1),
-    Deviation('alsn_lr', "ALSN's learning rate", "2$\\times$ the student's (1e-4 against 5e-5)",
-              value=lambda c: rate_ratios(c.get('optim') or {})[2], show=lambda v: f"{v:g}$\\times$ the student's",
-              follows=lambda v: v == 2),
-    Deviation('captioning', 'Captioning (optional in the outline)', 'evaluated', value=lambda c: 'not evaluated', show=str,
-              follows=lambda v: False),
+    Deviation(
+        'bridge',
+        'Cross-modal bridge',
+        'V2L / L2V bridge between the two pyramids',
+        'method.bridge',
+        'heads',
+        show=_words(dict(heads='one-way student heads into the joint space')),
+        follows=lambda v: v not in (None, 'heads'),
+    ),
+    Deviation(
+        'align_beta',
+        r'$\beta_a$ of $\mathcal L_{\text{align}}$',
+        '0.5',
+        'method.align_beta',
+        1.0,
+        show=num,
+        follows=lambda v: v == 0.5,
+    ),
+    Deviation(
+        'relation_gamma',
+        r'Weight of the level relations in $\mathcal L_{\text{relation}}$',
+        '0.3 ($\\gamma$)',
+        'method.relation_gamma',
+        1.0,
+        show=num,
+        follows=lambda v: v == 0.3,
+    ),
+    Deviation(
+        'relation_levels',
+        'Level relations',
+        'visual levels',
+        'method.relation_levels',
+        'both',
+        show=_words(dict(both='visual and language levels')),
+        follows=lambda v: v == 'visual',
+    ),
+    Deviation(
+        'alsn_activation',
+        'ALSN activation',
+        'ReLU',
+        'method.alsn_activation',
+        'gelu',
+        show=_words(dict(gelu='GELU', relu='ReLU')),
+        follows=lambda v: v == 'relu',
+    ),
+    Deviation(
+        'alsn_dropout',
+        'ALSN dropout',
+        'dropout',
+        'method.alsn_dropout',
+        0.0,
+        show=lambda v: 'none' if not v else f'{v:g}',
+        follows=lambda v: bool(v),
+    ),
+    Deviation(
+        'level_norm',
+        'Normalisation of level features',
+        'L2',
+        'method.level_norm',
+        'layernorm',
+        show=_words(dict(layernorm='LayerNorm over channels, no affine', l2='L2')),
+        follows=lambda v: v == 'l2',
+    ),
+    Deviation(
+        'logit_scale',
+        'Logit scale of the contrastive terms',
+        'fixed temperature 0.07',
+        'method.logit_temperature',
+        None,
+        show=lambda v: "learned (the student's own, at most 100)" if v is None else f'fixed temperature {v:g}',
+        follows=lambda v: v == 0.07,
+    ),
+    Deviation(
+        'language_pooling',
+        'Phrase and sentence levels',
+        'multi-head attention',
+        'method.language_pooling',
+        'window_attention',
+        show=_words(
+            dict(window_attention=r'window of 3 tokens ($L_2$), attention pooling ($L_3$)', mha='multi-head attention')
+        ),
+        follows=lambda v: v == 'mha',
+    ),
+    Deviation(
+        'stages',
+        'Stages (share of the run)',
+        'coarse / medium / fine / ALSN: 5 / 5 / 10 / 5 of 25 epochs',
+        value=lambda c: c.get('stages') or [],
+        show=stage_shares,
+        follows=outline_stages,
+    ),
+    Deviation(
+        'adapters_lr',
+        "Adapters' learning rate",
+        "lower than the student's",
+        value=lambda c: rate_ratios(c.get('optim') or {})[1],
+        show=lambda v: f"{v:g}$\\times$ the student's",
+        follows=lambda v: np.isfinite(v) and v < 1,
+    ),
+    Deviation(
+        'alsn_lr',
+        "ALSN's learning rate",
+        "2$\\times$ the student's (1e-4 against 5e-5)",
+        value=lambda c: rate_ratios(c.get('optim') or {})[2],
+        show=lambda v: f"{v:g}$\\times$ the student's",
+        follows=lambda v: v == 2,
+    ),
+    Deviation(
+        'captioning',
+        'Captioning (optional in the outline)',
+        'evaluated',
+        value=lambda c: 'not evaluated',
+        show=str,
+        follows=lambda v: False,
+    ),
 )
 PENDING = r'\emph{reason pending}'
-def _restored(ours: float, outline: float) -> str:
-    "The reason of a row only runs from before issue 27 show: the measured tie that made the outline's choice the default."
-    return (rf"the outline's choice is the default since these runs: a tie on the tiny preset's validation split (mean "
-            rf"recall {ours:.2f} with ours, {outline:.2f} with the outline's at CMAPKD's tuned rate; one seed, "
-            rf"\texttt{{bench/deviations.py}})")
 
-NOTE_REASONS = {   # row key -> why the recorded runs differ from the outline (issue 27, bench/deviations.py)
-    'bridge': _restored(28.77, 28.78), 'align_beta': _restored(28.77, 29.02), 'relation_gamma': _restored(28.77, 28.44),
-    'relation_levels': _restored(28.77, 28.54), 'alsn_activation': _restored(28.77, 28.76),
-    'alsn_dropout': (r"kept: a tie (mean recall 28.77 either way at CMAPKD's tuned rate), and dropout masks drawn per "
-                     r"process would make the run depend on the number of GPUs (\texttt{08\_alsn})"),
+
+def _restored(ours: float, outline: float) -> str:
+    """The reason of a row only runs from before issue 27 show: the measured tie that made the outline's choice the
+    default."""
+    return (
+        rf"the outline's choice is the default since these runs: a tie on the tiny preset's validation split (mean "
+        rf"recall {ours:.2f} with ours, {outline:.2f} with the outline's at CMAPKD's tuned rate; one seed, "
+        rf"\texttt{{bench/deviations.py}})"
+    )
+
+
+NOTE_REASONS = {  # row key -> why the recorded runs differ from the outline (issue 27, bench/deviations.py)
+    'bridge': _restored(28.77, 28.78),
+    'align_beta': _restored(28.77, 29.02),
+    'relation_gamma': _restored(28.77, 28.44),
+    'relation_levels': _restored(28.77, 28.54),
+    'alsn_activation': _restored(28.77, 28.76),
+    'alsn_dropout': (
+        r"kept: a tie (mean recall 28.77 either way at CMAPKD's tuned rate), and dropout masks drawn per "
+        r"process would make the run depend on the number of GPUs (\texttt{08\_alsn})"
+    ),
     'level_norm': _restored(28.77, 28.79),
-    'logit_scale': _restored(28.77, 29.26), 'language_pooling': _restored(28.77, 28.89),
-    'stages': (r"the outline's shares, its ALSN stage split into a policy phase (student frozen) and a joint phase (design "
-               r"3.6); a tie on the tiny preset's validation split: mean recall 28.42 with the split, 28.38 with the "
-               r"outline's one ALSN stage of 5 of 25 epochs (student, adapters and ALSN training), 28.37 with that stage as "
-               r"the policy phase (student frozen); the split with its policy phase at the outline's 20\% (the fine stage "
-               r"shortened) falls to 27.77 (CMAPKD's tuned rate; one seed, \texttt{bench/deviations.py})"),
-    'adapters_lr': (r"the outline's choice ($0.5\times$ the student's) is the default since these runs: a tie on the "
-                    r"tiny preset's validation split (mean recall 29.00 and 27.81 with ours, 28.42 and 27.86 with the "
-                    r"outline's, seeds 0 and 1 at CMAPKD's tuned rate; \texttt{bench/deviations.py})"),
-    'alsn_lr': (r"the outline's $2\times$ is the default since these runs: a tie on the tiny preset's validation split (mean "
-                r"recall 28.48 with the first implementation's fixed 1e-3, $0.33\times$ CMAPKD's tuned 3e-3, 28.42 with "
-                r"$2\times$; one seed, \texttt{bench/deviations.py})"),
-    'captioning': 'out of scope: a dual encoder has no text decoder; evaluating captions needs one trained on its features',
+    'logit_scale': _restored(28.77, 29.26),
+    'language_pooling': _restored(28.77, 28.89),
+    'stages': (
+        r"the outline's shares, its ALSN stage split into a policy phase (student frozen) and a joint phase (design "
+        r"3.6); a tie on the tiny preset's validation split: mean recall 28.42 with the split, 28.38 with the "
+        r"outline's one ALSN stage of 5 of 25 epochs (student, adapters and ALSN training), 28.37 with that stage as "
+        r"the policy phase (student frozen); the split with its policy phase at the outline's 20\% (the fine stage "
+        r"shortened) falls to 27.77 (CMAPKD's tuned rate; one seed, \texttt{bench/deviations.py})"
+    ),
+    'adapters_lr': (
+        r"the outline's choice ($0.5\times$ the student's) is the default since these runs: a tie on the "
+        r"tiny preset's validation split (mean recall 29.00 and 27.81 with ours, 28.42 and 27.86 with the "
+        r"outline's, seeds 0 and 1 at CMAPKD's tuned rate; \texttt{bench/deviations.py})"
+    ),
+    'alsn_lr': (
+        r"the outline's $2\times$ is the default since these runs: a tie on the tiny preset's validation split (mean "
+        r"recall 28.48 with the first implementation's fixed 1e-3, $0.33\times$ CMAPKD's tuned 3e-3, 28.42 with "
+        r"$2\times$; one seed, \texttt{bench/deviations.py})"
+    ),
+    'captioning': (
+        'out of scope: a dual encoder has no text decoder; evaluating captions needs one trained on its features'
+    ),
 }
+
 
 def pending_reasons(cfg: dict, reasons=None) -> list[str]:
     "The keys of the differences that remain for `cfg` and have no reason yet."
     reasons = NOTE_REASONS if reasons is None else reasons
     return [d.key for d in DEVIATIONS if not d.follows(d.ours(cfg)) and not reasons.get(d.key)]
 
+
 def notes_table(cfg: dict, src: str, reasons=None, label: str = 'tab:notes') -> str:
-    "The implementation notes (booktabs): one row per remaining difference for the recorded config `cfg`, restored ones in a footnote."
+    """The implementation notes (booktabs): one row per remaining difference for the recorded config `cfg`, restored
+    ones in a footnote."""
     reasons = NOTE_REASONS if reasons is None else reasons
     rows, restored = [], []
     for d in DEVIATIONS:
         v = d.ours(cfg)
-        if d.follows(v): restored.append(d.what); continue
+        if d.follows(v):
+            restored.append(d.what)
+            continue
         rows.append(rf"{d.what} & {d.outline} & {d.show(v)} & {reasons.get(d.key) or PENDING} \\")
-    foot = (r"\par\smallskip{\footnotesize Restored to the outline's choice: " + '; '.join(restored) + '.}') if restored else ''
-    return '\n'.join([f"% cmapkd-notes rows: {','.join(d.key for d in DEVIATIONS if not d.follows(d.ours(cfg)))}",
-                      r'\begin{table}[t]', r'\centering',
-                      rf'\caption{{Implementation notes: where the runs reported here differ from the method outline, with our value '
-                      rf'as {src} and the reason.}}', rf'\label{{{label}}}', r'\footnotesize', r'\setlength{\tabcolsep}{3pt}',
-                      r'\begin{tabular}{@{}' + ''.join(rf'>{{\raggedright\arraybackslash}}p{{{w}\linewidth}}' for w in (0.2, 0.2, 0.25, 0.3)) + '@{}}',
-                      r'\toprule',
-                      r'Component & Outline & Ours & Reason \\', r'\midrule', *rows, r'\bottomrule', r'\end{tabular}', foot,
-                      r'\end{table}']) + '\n'
+    foot = (
+        (r"\par\smallskip{\footnotesize Restored to the outline's choice: " + '; '.join(restored) + '.}')
+        if restored
+        else ''
+    )
+    return (
+        '\n'.join(
+            [
+                f"% cmapkd-notes rows: {','.join(d.key for d in DEVIATIONS if not d.follows(d.ours(cfg)))}",
+                r'\begin{table}[t]',
+                r'\centering',
+                rf'\caption{{Implementation notes: where the runs reported here differ from the method outline, with '
+                r'our value '
+                rf'as {src} and the reason.}}',
+                rf'\label{{{label}}}',
+                r'\footnotesize',
+                r'\setlength{\tabcolsep}{3pt}',
+                r'\begin{tabular}{@{}'
+                + ''.join(rf'>{{\raggedright\arraybackslash}}p{{{w}\linewidth}}' for w in (0.2, 0.2, 0.25, 0.3))
+                + '@{}}',
+                r'\toprule',
+                r'Component & Outline & Ours & Reason \\',
+                r'\midrule',
+                *rows,
+                r'\bottomrule',
+                r'\end{tabular}',
+                foot,
+                r'\end{table}',
+            ]
+        )
+        + '\n'
+    )
 
 # %% ../nbs/21_draft.ipynb #r27a0009
-CODE_MODULES = ('config', 'presets', 'backbones', 'pyramids', 'alsn', 'losses', 'method', 'baselines', 'trainer', 'teacher', 'train')
+CODE_MODULES = (
+    'config',
+    'presets',
+    'backbones',
+    'pyramids',
+    'alsn',
+    'losses',
+    'method',
+    'baselines',
+    'trainer',
+    'teacher',
+    'train',
+)
+
 
 def code_names(tex: str) -> list[str]:
     "The code names a LaTeX text shows with `\\cmapkdcode{...}` (Fig. 1, Algorithms 1-2), each once, in order."
-    tex = re.sub(r'(?<!\\)%.*', '', tex)   # not in comments
+    tex = re.sub(r'(?<!\\)%.*', '', tex)  # not in comments
     return list(dict.fromkeys(re.findall(r'\\cmapkdcode\{([^{}]+)\}', tex)))
 
+
 def resolve_code_name(name: str):
-    "The object that `name` ('Trainer.train_step', 'progressive', 'Stage.train') is in cmapkd's modules; LookupError if none."
+    """The object that `name` ('Trainer.train_step', 'progressive', 'Stage.train') is in cmapkd's modules; LookupError
+    if none."""
     head, *rest = name.split('.')
     for mod in CODE_MODULES:
         obj = getattr(importlib.import_module(f'cmapkd.{mod}'), head, None)
-        if obj is None: continue
+        if obj is None:
+            continue
         for part in rest:
             fields = {f.name: f for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else {}
-            if hasattr(obj, part): obj = getattr(obj, part)
-            elif part in fields: obj = fields[part]
-            else: raise LookupError(f"{name}: cmapkd.{mod}.{head} has no attribute '{part}'")
+            if hasattr(obj, part):
+                obj = getattr(obj, part)
+            elif part in fields:
+                obj = fields[part]
+            else:
+                raise LookupError(f"{name}: cmapkd.{mod}.{head} has no attribute '{part}'")
         return obj
     raise LookupError(f"{name}: no module of cmapkd ({', '.join(CODE_MODULES)}) defines '{head}'")
+
 
 def check_code_names(tex: str) -> list[str]:
     "Every `\\cmapkdcode` name of `tex`, each resolved in cmapkd; raises listing those that name nothing."
     names, bad = code_names(tex), []
     for n in names:
-        try: resolve_code_name(n)
-        except LookupError as e: bad.append(str(e))
-    if bad: raise LookupError('main.tex names code that does not exist: ' + '; '.join(bad))
+        try:
+            resolve_code_name(n)
+        except LookupError as e:
+            bad.append(str(e))
+    if bad:
+        raise LookupError('main.tex names code that does not exist: ' + '; '.join(bad))
     return names
 
-FIGURES = dict(fig3_alsn_difficulty='AlsnDifficulty', fig4_alsn_radar='AlsnRadar', fig5_tsne='Tsne', fig6_cross_modal='CrossModal',
-               training_curves_cmapkd='TrainingCurves')   # figure file -> its caption macro, \cmapkdCaption<Name>
+
+FIGURES = dict(
+    fig3_alsn_difficulty='AlsnDifficulty',
+    fig4_alsn_radar='AlsnRadar',
+    fig5_tsne='Tsne',
+    fig6_cross_modal='CrossModal',
+    training_curves_cmapkd='TrainingCurves',
+)  # figure file -> its caption macro, \cmapkdCaption<Name>
+
 
 def figure_captions(paper_dir) -> dict:
     "{'Caption<Name>': caption} of every figure of the draft, from the caption its writer saved beside it."
     out = {}
     for name, key in FIGURES.items():
         f = Path(paper_dir) / 'figures' / f'{name}.txt'
-        out[f'Caption{key}'] = f.read_text().strip() if f.exists() else rf'Not generated yet (\texttt{{{tex_escape(name)}}}: run make\_paper).'
+        out[f'Caption{key}'] = (
+            f.read_text().strip()
+            if f.exists()
+            else rf'Not generated yet (\texttt{{{tex_escape(name)}}}: run make\_paper).'
+        )
     return out
+
 
 def figure_widths(tex: str) -> dict:
     "{figure: share of the text width} as `tex` includes each figure (`\\cmapkdfigure{name}{0.8\\linewidth}`)."
@@ -562,94 +1036,162 @@ def figure_widths(tex: str) -> dict:
 # %% ../nbs/21_draft.ipynb #68184f22
 NUMBERS, NOTES = 'numbers.tex', 'implementation_notes.tex'
 
+
 def _results_frame(paper_dir) -> pd.DataFrame:
     res = Path(paper_dir) / 'results'
-    res.mkdir(parents=True, exist_ok=True)   # before any run: an empty frame, every number '--'
+    res.mkdir(parents=True, exist_ok=True)  # before any run: an empty frame, every number '--'
     return load_results(res)
+
 
 def write_numbers(paper_dir='paper', preset: str | None = None) -> Path:
     "Write `paper_dir/numbers.tex` from the result files under `paper_dir/results`."
     df = _results_frame(paper_dir)
     sub = df if preset is None else df[df['preset'] == preset]
-    values = draft_numbers(df, preset) | figure_captions(paper_dir)   # the captions the figure writers saved beside the figures
-    tex = render_macros(values, [f'Written by cmapkd.draft.write_numbers from {len(sub)} result files; do not edit.',
-                                                     'Every number of main.tex is one of these macros.'])
+    values = draft_numbers(df, preset) | figure_captions(
+        paper_dir
+    )  # the captions the figure writers saved beside the figures
+    tex = render_macros(
+        values,
+        [
+            f'Written by cmapkd.draft.write_numbers from {len(sub)} result files; do not edit.',
+            'Every number of main.tex is one of these macros.',
+        ],
+    )
     path = atomic_write(Path(paper_dir) / NUMBERS, tex)
     record_sources(paper_dir, path, list(sub['file']))
     return path
 
+
 def write_notes(paper_dir='paper', preset: str | None = None) -> Path:
-    "Write the implementation notes (`paper_dir/implementation_notes.tex`) from the main CMAPKD run's recorded config, else the preset's."
+    """Write the implementation notes (`paper_dir/implementation_notes.tex`) from the main CMAPKD run's recorded
+    config, else the preset's."""
     df = _results_frame(paper_dir)
     sub = select_runs(df, 'main', preset)
     runs = row_runs(sub, 'cmapkd', None)
     name = preset or (sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else None)
-    if len(runs) and runs.iloc[0]['config']: cfg, src, files = runs.iloc[0]['config'], 'recorded in the CMAPKD result file', [runs.iloc[0]['file']]
-    elif name: cfg, src, files = dataclasses.asdict(preset_config(name)), f"the preset \\texttt{{{tex_escape(name)}}} sets it (no result file yet)", []
-    else: raise LookupError(f"no CMAPKD result under {paper_dir}/results and no preset given: pass preset= to write the notes")
+    if len(runs) and runs.iloc[0]['config']:
+        cfg, src, files = runs.iloc[0]['config'], 'recorded in the CMAPKD result file', [runs.iloc[0]['file']]
+    elif name:
+        cfg, src, files = (
+            dataclasses.asdict(preset_config(name)),
+            f"the preset \\texttt{{{tex_escape(name)}}} sets it (no result file yet)",
+            [],
+        )
+    else:
+        raise LookupError(
+            f"no CMAPKD result under {paper_dir}/results and no preset given: pass preset= to write the notes"
+        )
     path = atomic_write(Path(paper_dir) / NOTES, notes_table(cfg, src))
     record_sources(paper_dir, path, files)
     return path
 
 # %% ../nbs/21_draft.ipynb #c5e78375
-TEX_PACKAGES = 'texlive-latex-recommended texlive-fonts-recommended texlive-publishers texlive-pictures lmodern latexmk'   # Debian/Ubuntu
-TEX_FILES = {'llncs.cls': 'texlive-publishers', 'lmodern.sty': 'lmodern', 'booktabs.sty': 'texlive-latex-recommended',
-             'microtype.sty': 'texlive-latex-recommended', 'float.sty': 'texlive-latex-recommended', 'tikz.sty': 'texlive-pictures'}   # what main.tex loads beyond LaTeX's base, and where Debian has it
+# Debian/Ubuntu
+TEX_PACKAGES = 'texlive-latex-recommended texlive-fonts-recommended texlive-publishers texlive-pictures lmodern latexmk'
+TEX_FILES = {
+    'llncs.cls': 'texlive-publishers',
+    'lmodern.sty': 'lmodern',
+    'booktabs.sty': 'texlive-latex-recommended',
+    'microtype.sty': 'texlive-latex-recommended',
+    'float.sty': 'texlive-latex-recommended',
+    'tikz.sty': 'texlive-pictures',
+}  # what main.tex loads beyond LaTeX's base, and where Debian has it
+
 
 def template_dir() -> Path:
     "The repository's paper/ folder, which holds the template main.tex and refs.bib."
     import cmapkd
+
     d = Path(cmapkd.__file__).resolve().parent.parent / 'paper'
     if not (d / 'main.tex').exists():
-        raise FileNotFoundError(f"the paper template main.tex is not in {d}; run from a clone installed with `pip install -e .`")
+        raise FileNotFoundError(
+            f"the paper template main.tex is not in {d}; run from a clone installed with `pip install -e .`"
+        )
     return d
+
 
 def copy_template(paper_dir) -> list[Path]:
     "Copy main.tex and refs.bib from the template into `paper_dir` unless it is the template's own folder."
     src, dst = template_dir(), Path(paper_dir)
-    if dst.resolve() == src.resolve(): return []
+    if dst.resolve() == src.resolve():
+        return []
     return [atomic_write(dst / n, (src / n).read_bytes()) for n in ('main.tex', 'refs.bib')]
+
 
 def latex_problems(log: str, blg: str = '') -> list[str]:
     "Errors, undefined references and citations in a LaTeX log (and missing entries in a BibTeX .blg)."
-    pats = [r'^!.*$', r'^[^\s:]+\.tex:\d+: .*$', r'^LaTeX Warning: (?:Reference|Citation) .* undefined.*$',
-            r'^LaTeX Warning: There were undefined references\.$', r'^Package \w+ Warning: .*undefined.*$']
+    pats = [
+        r'^!.*$',
+        r'^[^\s:]+\.tex:\d+: .*$',
+        r'^LaTeX Warning: (?:Reference|Citation) .* undefined.*$',
+        r'^LaTeX Warning: There were undefined references\.$',
+        r'^Package \w+ Warning: .*undefined.*$',
+    ]
     found = [m.group(0) for p in pats for m in re.finditer(p, log, flags=re.M)]
     return found + [m.group(0) for m in re.finditer(r"^Warning--I didn't find a database entry.*$", blg, flags=re.M)]
 
+
 def missing_tex() -> list[str]:
     "What is missing to compile the draft ([] when nothing)."
-    if not (shutil.which('latexmk') or (shutil.which('pdflatex') and shutil.which('bibtex'))): return ['latexmk (or pdflatex and bibtex)']
-    found = subprocess.run(['kpsewhich', *TEX_FILES], capture_output=True, text=True).stdout.split() if shutil.which('kpsewhich') else []
+    if not (shutil.which('latexmk') or (shutil.which('pdflatex') and shutil.which('bibtex'))):
+        return ['latexmk (or pdflatex and bibtex)']
+    found = (
+        subprocess.run(['kpsewhich', *TEX_FILES], capture_output=True, text=True).stdout.split()
+        if shutil.which('kpsewhich')
+        else []
+    )
     return [f'{f} (Debian/Ubuntu: {p})' for f, p in TEX_FILES.items() if f not in {Path(x).name for x in found}]
+
 
 def compile_paper(paper_dir='paper', quiet: bool = True) -> Path | None:
     "Compile `paper_dir/main.tex` to main.pdf; None (with a message) when LaTeX is missing; raises on LaTeX errors."
     paper_dir = Path(paper_dir)
     if miss := missing_tex():
-        print(f"main.pdf not compiled: {' and '.join(miss)} not found. Install TeX (Debian/Ubuntu: "
-              f"apt-get install --no-install-recommends {TEX_PACKAGES}) and run compile_paper({str(paper_dir)!r}) again.")
+        print(
+            f"main.pdf not compiled: {' and '.join(miss)} not found. Install TeX (Debian/Ubuntu: "
+            f"apt-get install --no-install-recommends {TEX_PACKAGES}) and run compile_paper({str(paper_dir)!r}) again."
+        )
         return None
-    if not (paper_dir / 'main.tex').exists(): raise FileNotFoundError(f"{paper_dir / 'main.tex'} does not exist (copy_template writes it)")
+    if not (paper_dir / 'main.tex').exists():
+        raise FileNotFoundError(f"{paper_dir / 'main.tex'} does not exist (copy_template writes it)")
     env = dict(os.environ, SOURCE_DATE_EPOCH=os.environ.get('SOURCE_DATE_EPOCH', '1700000000'))
     flags = ['-interaction=nonstopmode', '-halt-on-error', '-file-line-error']
-    cmds = ([['latexmk', '-pdf', '-silent' if quiet else '-verbose', *flags, 'main.tex']] if shutil.which('latexmk') else
-            [['pdflatex', *flags, 'main.tex'], ['bibtex', 'main'], ['pdflatex', *flags, 'main.tex'], ['pdflatex', *flags, 'main.tex']])
+    cmds = (
+        [['latexmk', '-pdf', '-silent' if quiet else '-verbose', *flags, 'main.tex']]
+        if shutil.which('latexmk')
+        else [
+            ['pdflatex', *flags, 'main.tex'],
+            ['bibtex', 'main'],
+            ['pdflatex', *flags, 'main.tex'],
+            ['pdflatex', *flags, 'main.tex'],
+        ]
+    )
     for cmd in cmds:
         r = subprocess.run(cmd, cwd=paper_dir, env=env, capture_output=True, text=True, errors='replace')
-        if r.returncode: break
+        if r.returncode:
+            break
     log, blg = paper_dir / 'main.log', paper_dir / 'main.blg'
-    problems = latex_problems(log.read_text(errors='replace') if log.exists() else '', blg.read_text(errors='replace') if blg.exists() else '')
+    problems = latex_problems(
+        log.read_text(errors='replace') if log.exists() else '', blg.read_text(errors='replace') if blg.exists() else ''
+    )
     if r.returncode or problems:
-        raise RuntimeError(f"LaTeX failed on {paper_dir / 'main.tex'} ({' '.join(cmd[:1])} exit {r.returncode}); see {log}:\n"
-                           + '\n'.join(problems[:10] or r.stdout.splitlines()[-20:]))
+        raise RuntimeError(
+            f"LaTeX failed on {paper_dir / 'main.tex'} ({' '.join(cmd[:1])} exit {r.returncode}); see {log}:\n"
+            + '\n'.join(problems[:10] or r.stdout.splitlines()[-20:])
+        )
     pages = re.search(r'Output written on main\.pdf \((\d+) pages?', log.read_text(errors='replace'))
     print(f"compiled {paper_dir / 'main.pdf'}" + (f' ({pages.group(1)} pages)' if pages else ''))
     return paper_dir / 'main.pdf'
 
+
 def write_draft(paper_dir='paper', preset: str | None = None, compile: bool = True) -> dict:
-    "numbers.tex, Table 1, the implementation notes, the template (outside the repo's paper/) and main.pdf; returns the paths (pdf None when not compiled)."
-    out = dict(template=copy_template(paper_dir), numbers=write_numbers(paper_dir, preset), schedule=write_schedule(paper_dir, preset),
-               notes=write_notes(paper_dir, preset))
+    """numbers.tex, Table 1, the implementation notes, the template (outside the repo's paper/) and main.pdf; returns
+    the paths (pdf None when not compiled)."""
+    out = dict(
+        template=copy_template(paper_dir),
+        numbers=write_numbers(paper_dir, preset),
+        schedule=write_schedule(paper_dir, preset),
+        notes=write_notes(paper_dir, preset),
+    )
     out['pdf'] = compile_paper(paper_dir) if compile else None
     return out

@@ -4,11 +4,18 @@
 
 # %% ../nbs/15_evaluate.ipynb #2305d83a
 from __future__ import annotations
-import math, platform, re, statistics, time, warnings
+import math
+import platform
+import re
+import statistics
+import time
+import warnings
 from collections import Counter
 from contextlib import contextmanager
 import numpy as np
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 from .config import EVAL_TASKS, eval_data_spec
 from .io import ConfigError
@@ -22,10 +29,14 @@ __all__ = ['retrieval_ranks', 'recalls', 'retrieval_metrics', 'retrieval_chance'
 
 # %% ../nbs/15_evaluate.ipynb #1e35b765
 def _check_emb(x: torch.Tensor, name: str) -> torch.Tensor:
-    if not torch.is_tensor(x) or x.ndim != 2: raise ValueError(f"{name}: expected a 2-D tensor [n, embed_dim], got {getattr(x, 'shape', type(x))}")
-    if len(x) == 0: raise ValueError(f"{name}: is empty")
-    if not torch.isfinite(x).all(): raise ValueError(f"{name}: contains NaN or inf; the model's embeddings are not finite")
+    if not torch.is_tensor(x) or x.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D tensor [n, embed_dim], got {getattr(x, 'shape', type(x))}")
+    if len(x) == 0:
+        raise ValueError(f"{name}: is empty")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name}: contains NaN or inf; the model's embeddings are not finite")
     return F.normalize(x.float(), dim=-1)
+
 
 def _ranks(queries: torch.Tensor, candidates: torch.Tensor, positives, chunk: int) -> torch.Tensor:
     "Per query, the number of negatives scoring >= its best positive; `positives(a, b)` is the [b-a, M] bool mask."
@@ -34,23 +45,36 @@ def _ranks(queries: torch.Tensor, candidates: torch.Tensor, positives, chunk: in
         b = min(a + chunk, len(queries))
         s, pos = queries[a:b] @ candidates.T, positives(a, b)
         best = s.masked_fill(~pos, -math.inf).amax(1, keepdim=True)
-        out.append(((s >= best) & ~pos).sum(1))   # pessimistic: ties with negatives rank above
+        out.append(((s >= best) & ~pos).sum(1))  # pessimistic: ties with negatives rank above
     return torch.cat(out)
 
-def retrieval_ranks(image_emb: torch.Tensor, text_emb: torch.Tensor, text_to_image, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+
+def retrieval_ranks(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, text_to_image, chunk: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
     "Per image (image->text) and per caption (text->image), the number of negatives scoring >= the best positive."
     img, txt = _check_emb(image_emb, 'image_emb'), _check_emb(text_emb, 'text_emb')
-    if img.shape[1] != txt.shape[1]: raise ValueError(f"image_emb and text_emb: embedding widths differ ({img.shape[1]} vs {txt.shape[1]})")
+    if img.shape[1] != txt.shape[1]:
+        raise ValueError(f"image_emb and text_emb: embedding widths differ ({img.shape[1]} vs {txt.shape[1]})")
     t2i = torch.as_tensor(text_to_image, dtype=torch.long, device=txt.device).reshape(-1)
-    if len(t2i) != len(txt): raise ValueError(f"text_to_image: expected one image index per caption ({len(txt)}), got {len(t2i)}")
-    if t2i.min() < 0 or t2i.max() >= len(img): raise ValueError(f"text_to_image: image indices must lie in 0..{len(img) - 1}, got {t2i.min().item()}..{t2i.max().item()}")
+    if len(t2i) != len(txt):
+        raise ValueError(f"text_to_image: expected one image index per caption ({len(txt)}), got {len(t2i)}")
+    if t2i.min() < 0 or t2i.max() >= len(img):
+        raise ValueError(
+            f"text_to_image: image indices must lie in 0..{len(img) - 1}, got {t2i.min().item()}..{t2i.max().item()}"
+        )
     orphans = (torch.bincount(t2i, minlength=len(img)) == 0).nonzero().flatten()
-    if len(orphans): raise ValueError(f"text_to_image: image(s) {orphans[:10].tolist()} have no caption; every image needs at least one")
-    if chunk < 1: raise ValueError(f"chunk: expected >= 1, got {chunk}")
+    if len(orphans):
+        raise ValueError(
+            f"text_to_image: image(s) {orphans[:10].tolist()} have no caption; every image needs at least one"
+        )
+    if chunk < 1:
+        raise ValueError(f"chunk: expected >= 1, got {chunk}")
     img_idx = torch.arange(len(img), device=txt.device)
     r_i2t = _ranks(img, txt, lambda a, b: t2i[None] == img_idx[a:b, None], chunk)
     r_t2i = _ranks(txt, img, lambda a, b: img_idx[None] == t2i[a:b, None], chunk)
     return r_i2t, r_t2i
+
 
 def recalls(r_i2t: torch.Tensor, r_t2i: torch.Tensor, ks=(1, 5, 10)) -> dict[str, float]:
     "R@k (percent) both ways from the ranks of `retrieval_ranks`, and their mean."
@@ -59,10 +83,14 @@ def recalls(r_i2t: torch.Tensor, r_t2i: torch.Tensor, ks=(1, 5, 10)) -> dict[str
     out['mean_recall'] = sum(out.values()) / len(out)
     return out
 
-def retrieval_metrics(image_emb: torch.Tensor, text_emb: torch.Tensor, text_to_image, ks=(1, 5, 10),
-                      chunk: int = 1024) -> dict[str, float]:
-    "clip_benchmark's R@k (percent): image->text hits if ANY of the image's captions is in the top k, text->image has one positive."
+
+def retrieval_metrics(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, text_to_image, ks=(1, 5, 10), chunk: int = 1024
+) -> dict[str, float]:
+    """clip_benchmark's R@k (percent): image->text hits if ANY of the image's captions is in the top k, text->image has
+    one positive."""
     return recalls(*retrieval_ranks(image_emb, text_emb, text_to_image, chunk), ks)
+
 
 def retrieval_chance(text_to_image, n_images: int | None = None, ks=(1, 5, 10)) -> dict[str, float]:
     "Expected R@k (percent) of a scorer that orders the candidates uniformly at random (keys prefixed `chance_`)."
@@ -71,33 +99,43 @@ def retrieval_chance(text_to_image, n_images: int | None = None, ks=(1, 5, 10)) 
     caps, T = torch.bincount(t2i, minlength=n).tolist(), len(t2i)
     # image -> text: P(at least one of the image's n_i captions among k of T) = 1 - C(T - n_i, k) / C(T, k)
     out = {f'i2t_r{k}': 100 * sum(1 - math.comb(T - c, k) / math.comb(T, k) for c in caps) / n for k in ks}
-    out |= {f't2i_r{k}': 100 * min(k, n) / n for k in ks}   # text -> image: one positive among n images
+    out |= {f't2i_r{k}': 100 * min(k, n) / n for k in ks}  # text -> image: one positive among n images
     out['mean_recall'] = sum(out.values()) / len(out)
     return {f'chance_{k}': v for k, v in out.items()}
 
 # %% ../nbs/15_evaluate.ipynb #252833a6
 def _prompt(template, name: str) -> str:
-    if callable(template): return template(name)
-    if isinstance(template, str) and '{}' in template: return template.format(name)
+    if callable(template):
+        return template(name)
+    if isinstance(template, str) and '{}' in template:
+        return template.format(name)
     raise ValueError(f"templates: each template must be a callable or a string with one '{{}}', got {template!r}")
+
 
 @torch.no_grad()
 def embed_texts(model, tokenizer, texts: list[str], batch_size: int = 256, device='cpu') -> torch.Tensor:
     "Text embeddings [len(texts), E] (float, not normalised), encoded in batches without gradients."
-    out = [model.encode_text(tokenizer(list(texts[a:a + batch_size])).to(device)).float()
-           for a in range(0, len(texts), batch_size)]
-    if not out: raise ValueError("texts: nothing to encode")
+    out = [
+        model.encode_text(tokenizer(list(texts[a : a + batch_size])).to(device)).float()
+        for a in range(0, len(texts), batch_size)
+    ]
+    if not out:
+        raise ValueError("texts: nothing to encode")
     return torch.cat(out)
+
 
 @torch.no_grad()
 def zero_shot_classifier(model, classnames, templates, tokenizer, device='cpu', batch_size: int = 256) -> torch.Tensor:
     "open_clip's zero-shot weights [embed_dim, n_classes]: templates encoded, normalised, averaged, re-normalised."
-    if len(classnames) == 0: raise ValueError("classnames: expected at least one class")
-    if len(templates) == 0: raise ValueError("templates: expected at least one prompt template")
+    if len(classnames) == 0:
+        raise ValueError("classnames: expected at least one class")
+    if len(templates) == 0:
+        raise ValueError("templates: expected at least one prompt template")
     prompts = [_prompt(t, c) for c in classnames for t in templates]
     emb = F.normalize(embed_texts(model, tokenizer, prompts, batch_size, device), dim=-1)
     w = emb.reshape(len(classnames), len(templates), -1).mean(1)
     return F.normalize(w, dim=-1).T.contiguous()
+
 
 def zero_shot_ranks(image_emb: torch.Tensor, labels, classifier: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """Per image, the number of wrong classes whose logit (100 * normalised image_emb @ classifier) is >= the true
@@ -107,116 +145,246 @@ def zero_shot_ranks(image_emb: torch.Tensor, labels, classifier: torch.Tensor, c
         raise ValueError(f"classifier: expected [embed_dim={img.shape[1]}, n_classes], got {tuple(classifier.shape)}")
     n_cls = classifier.shape[1]
     y = torch.as_tensor(labels, dtype=torch.long, device=img.device).reshape(-1)
-    if len(y) != len(img): raise ValueError(f"labels: expected one label per image ({len(img)}), got {len(y)}")
+    if len(y) != len(img):
+        raise ValueError(f"labels: expected one label per image ({len(img)}), got {len(y)}")
     if y.min() < 0 or y.max() >= n_cls:
         raise ValueError(f"labels: expected class indices in 0..{n_cls - 1}, got {y.min().item()}..{y.max().item()}")
     cls_idx = torch.arange(n_cls, device=img.device)
-    w = 100 * classifier.to(img.device, torch.float32)            # logits = 100 x image @ classifier
+    w = 100 * classifier.to(img.device, torch.float32)  # logits = 100 x image @ classifier
     return _ranks(img, w.T, lambda a, b: cls_idx[None] == y[a:b, None], chunk)
+
 
 def zero_shot_topk(ranks: torch.Tensor, topk=(1, 5)) -> dict[str, float]:
     "Top-k accuracy (percent) from the ranks of `zero_shot_ranks`, as `zs_top{k}`."
     return {f'zs_top{k}': 100 * (ranks < k).float().mean().item() for k in topk}
 
-def zero_shot_accuracy(image_emb: torch.Tensor, labels, classifier: torch.Tensor, topk=(1, 5),
-                       chunk: int = 4096) -> dict[str, float]:
+
+def zero_shot_accuracy(
+    image_emb: torch.Tensor, labels, classifier: torch.Tensor, topk=(1, 5), chunk: int = 4096
+) -> dict[str, float]:
     "Top-k accuracy (percent) of logits = 100 * normalised image_emb @ classifier, as `zs_top{k}`."
     too_big = [k for k in topk if k > classifier.shape[-1]]
     if too_big:
-        raise ValueError(f"topk: top-{max(too_big)} accuracy needs at least {max(too_big)} classes, "
-                         f"the classifier has {classifier.shape[-1]}")
+        raise ValueError(
+            f"topk: top-{max(too_big)} accuracy needs at least {max(too_big)} classes, "
+            f"the classifier has {classifier.shape[-1]}"
+        )
     return zero_shot_topk(zero_shot_ranks(image_emb, labels, classifier, chunk), topk)
 
 # %% ../nbs/15_evaluate.ipynb #c972bdb2
 _PUNCT = (';', '/', '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-', '>', '<', '@', '`', ',', '?', '!')
 _DIGIT_COMMA = re.compile(r'(\d)(,)(\d)')
-_PERIOD = re.compile(r'(?!<=\d)(\.)(?!\d)')   # the official pattern, kept verbatim (see above)
-_NUMBER_WORDS = {'none': '0', 'zero': '0', 'one': '1', 'two': '2', 'three': '3', 'four': '4', 'five': '5',
-                 'six': '6', 'seven': '7', 'eight': '8', 'nine': '9', 'ten': '10'}
+_PERIOD = re.compile(r'(?!<=\d)(\.)(?!\d)')  # the official pattern, kept verbatim (see above)
+_NUMBER_WORDS = {
+    'none': '0',
+    'zero': '0',
+    'one': '1',
+    'two': '2',
+    'three': '3',
+    'four': '4',
+    'five': '5',
+    'six': '6',
+    'seven': '7',
+    'eight': '8',
+    'nine': '9',
+    'ten': '10',
+}
 _ARTICLES = ('a', 'an', 'the')
 # the official contraction table: apostrophe-less (or half-written) forms -> the written contraction
 _CONTRACTIONS = {
-    "aint": "ain't", "arent": "aren't", "cant": "can't", "couldve": "could've", "couldnt": "couldn't",
-    "couldn'tve": "couldn't've", "couldnt've": "couldn't've", "didnt": "didn't", "doesnt": "doesn't",
-    "dont": "don't", "hadnt": "hadn't", "hadnt've": "hadn't've", "hadn'tve": "hadn't've", "hasnt": "hasn't",
-    "havent": "haven't", "hed": "he'd", "hed've": "he'd've", "he'dve": "he'd've", "hes": "he's",
-    "howd": "how'd", "howll": "how'll", "hows": "how's", "Id've": "I'd've", "I'dve": "I'd've", "Im": "I'm",
-    "Ive": "I've", "isnt": "isn't", "itd": "it'd", "itd've": "it'd've", "it'dve": "it'd've", "itll": "it'll",
-    "let's": "let's", "maam": "ma'am", "mightnt": "mightn't", "mightnt've": "mightn't've",
-    "mightn'tve": "mightn't've", "mightve": "might've", "mustnt": "mustn't", "mustve": "must've",
-    "neednt": "needn't", "notve": "not've", "oclock": "o'clock", "oughtnt": "oughtn't",
-    "ow's'at": "'ow's'at", "'ows'at": "'ow's'at", "'ow'sat": "'ow's'at", "shant": "shan't",
-    "shed've": "she'd've", "she'dve": "she'd've", "she's": "she's", "shouldve": "should've",
-    "shouldnt": "shouldn't", "shouldnt've": "shouldn't've", "shouldn'tve": "shouldn't've",
-    "somebody'd": "somebodyd", "somebodyd've": "somebody'd've", "somebody'dve": "somebody'd've",
-    "somebodyll": "somebody'll", "somebodys": "somebody's", "someoned": "someone'd",
-    "someoned've": "someone'd've", "someone'dve": "someone'd've", "someonell": "someone'll",
-    "someones": "someone's", "somethingd": "something'd", "somethingd've": "something'd've",
-    "something'dve": "something'd've", "somethingll": "something'll", "thats": "that's",
-    "thered": "there'd", "thered've": "there'd've", "there'dve": "there'd've", "therere": "there're",
-    "theres": "there's", "theyd": "they'd", "theyd've": "they'd've", "they'dve": "they'd've",
-    "theyll": "they'll", "theyre": "they're", "theyve": "they've", "twas": "'twas", "wasnt": "wasn't",
-    "wed've": "we'd've", "we'dve": "we'd've", "weve": "we've", "werent": "weren't", "whatll": "what'll",
-    "whatre": "what're", "whats": "what's", "whatve": "what've", "whens": "when's", "whered": "where'd",
-    "wheres": "where's", "whereve": "where've", "whod": "who'd", "whod've": "who'd've",
-    "who'dve": "who'd've", "wholl": "who'll", "whos": "who's", "whove": "who've", "whyll": "why'll",
-    "whyre": "why're", "whys": "why's", "wont": "won't", "wouldve": "would've", "wouldnt": "wouldn't",
-    "wouldnt've": "wouldn't've", "wouldn'tve": "wouldn't've", "yall": "y'all", "yall'll": "y'all'll",
-    "y'allll": "y'all'll", "yall'd've": "y'all'd've", "y'alld've": "y'all'd've", "y'all'dve": "y'all'd've",
-    "youd": "you'd", "youd've": "you'd've", "you'dve": "you'd've", "youll": "you'll", "youre": "you're",
-    "youve": "you've"}
+    "aint": "ain't",
+    "arent": "aren't",
+    "cant": "can't",
+    "couldve": "could've",
+    "couldnt": "couldn't",
+    "couldn'tve": "couldn't've",
+    "couldnt've": "couldn't've",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "dont": "don't",
+    "hadnt": "hadn't",
+    "hadnt've": "hadn't've",
+    "hadn'tve": "hadn't've",
+    "hasnt": "hasn't",
+    "havent": "haven't",
+    "hed": "he'd",
+    "hed've": "he'd've",
+    "he'dve": "he'd've",
+    "hes": "he's",
+    "howd": "how'd",
+    "howll": "how'll",
+    "hows": "how's",
+    "Id've": "I'd've",
+    "I'dve": "I'd've",
+    "Im": "I'm",
+    "Ive": "I've",
+    "isnt": "isn't",
+    "itd": "it'd",
+    "itd've": "it'd've",
+    "it'dve": "it'd've",
+    "itll": "it'll",
+    "let's": "let's",
+    "maam": "ma'am",
+    "mightnt": "mightn't",
+    "mightnt've": "mightn't've",
+    "mightn'tve": "mightn't've",
+    "mightve": "might've",
+    "mustnt": "mustn't",
+    "mustve": "must've",
+    "neednt": "needn't",
+    "notve": "not've",
+    "oclock": "o'clock",
+    "oughtnt": "oughtn't",
+    "ow's'at": "'ow's'at",
+    "'ows'at": "'ow's'at",
+    "'ow'sat": "'ow's'at",
+    "shant": "shan't",
+    "shed've": "she'd've",
+    "she'dve": "she'd've",
+    "she's": "she's",
+    "shouldve": "should've",
+    "shouldnt": "shouldn't",
+    "shouldnt've": "shouldn't've",
+    "shouldn'tve": "shouldn't've",
+    "somebody'd": "somebodyd",
+    "somebodyd've": "somebody'd've",
+    "somebody'dve": "somebody'd've",
+    "somebodyll": "somebody'll",
+    "somebodys": "somebody's",
+    "someoned": "someone'd",
+    "someoned've": "someone'd've",
+    "someone'dve": "someone'd've",
+    "someonell": "someone'll",
+    "someones": "someone's",
+    "somethingd": "something'd",
+    "somethingd've": "something'd've",
+    "something'dve": "something'd've",
+    "somethingll": "something'll",
+    "thats": "that's",
+    "thered": "there'd",
+    "thered've": "there'd've",
+    "there'dve": "there'd've",
+    "therere": "there're",
+    "theres": "there's",
+    "theyd": "they'd",
+    "theyd've": "they'd've",
+    "they'dve": "they'd've",
+    "theyll": "they'll",
+    "theyre": "they're",
+    "theyve": "they've",
+    "twas": "'twas",
+    "wasnt": "wasn't",
+    "wed've": "we'd've",
+    "we'dve": "we'd've",
+    "weve": "we've",
+    "werent": "weren't",
+    "whatll": "what'll",
+    "whatre": "what're",
+    "whats": "what's",
+    "whatve": "what've",
+    "whens": "when's",
+    "whered": "where'd",
+    "wheres": "where's",
+    "whereve": "where've",
+    "whod": "who'd",
+    "whod've": "who'd've",
+    "who'dve": "who'd've",
+    "wholl": "who'll",
+    "whos": "who's",
+    "whove": "who've",
+    "whyll": "why'll",
+    "whyre": "why're",
+    "whys": "why's",
+    "wont": "won't",
+    "wouldve": "would've",
+    "wouldnt": "wouldn't",
+    "wouldnt've": "wouldn't've",
+    "wouldn'tve": "wouldn't've",
+    "yall": "y'all",
+    "yall'll": "y'all'll",
+    "y'allll": "y'all'll",
+    "yall'd've": "y'all'd've",
+    "y'alld've": "y'all'd've",
+    "y'all'dve": "y'all'd've",
+    "youd": "you'd",
+    "youd've": "you'd've",
+    "you'dve": "you'd've",
+    "youll": "you'll",
+    "youre": "you're",
+    "youve": "you've",
+}
+
 
 def strip_punctuation(text: str) -> str:
     "Step 1 of the official normalisation: punctuation marks and periods not before a digit."
     digit_comma = _DIGIT_COMMA.search(text) is not None
     out = text
-    for p in _PUNCT:   # the test reads the original answer, the replacement acts on the running one
+    for p in _PUNCT:  # the test reads the original answer, the replacement acts on the running one
         out = out.replace(p, '' if (p + ' ' in text or ' ' + p in text or digit_comma) else ' ')
-    return _PERIOD.sub('', out, count=32)   # the script passes re.UNICODE (= 32) as the count
+    return _PERIOD.sub('', out, count=32)  # the script passes re.UNICODE (= 32) as the count
+
 
 def digits_articles(text: str) -> str:
     "Step 2: lower-case, number words -> digits, drop articles, restore contractions."
     words = [_NUMBER_WORDS.get(w, w) for w in text.lower().split()]
     return ' '.join(_CONTRACTIONS.get(w, w) for w in words if w not in _ARTICLES)
 
+
 def normalize_answer(text: str) -> str:
     "The official VQAv2 answer normalisation (what the script applies to a prediction)."
-    if not isinstance(text, str): raise TypeError(f"answer: expected a string, got {type(text).__name__}")
+    if not isinstance(text, str):
+        raise TypeError(f"answer: expected a string, got {type(text).__name__}")
     return digits_articles(strip_punctuation(text.replace('\n', ' ').replace('\t', ' ').strip()))
+
 
 def _loo_score(matches: int, n: int) -> float:
     "Mean over the n leave-one-out subsets of min(1, matches/3) for an answer given by `matches` of n humans."
-    return (matches * min(1., (matches - 1) / 3) + (n - matches) * min(1., matches / 3)) / n
+    return (matches * min(1.0, (matches - 1) / 3) + (n - matches) * min(1.0, matches / 3)) / n
+
 
 def _human_answers(answers, gt_processing: str) -> list[str]:
-    if isinstance(answers, str) or len(answers) == 0: raise ValueError(f"answers: expected a non-empty list of human answers, got {answers!r}")
-    if gt_processing == 'full': return [normalize_answer(a) for a in answers]
-    if gt_processing == 'official': return [strip_punctuation(a) for a in answers] if len(set(answers)) > 1 else list(answers)
+    if isinstance(answers, str) or len(answers) == 0:
+        raise ValueError(f"answers: expected a non-empty list of human answers, got {answers!r}")
+    if gt_processing == 'full':
+        return [normalize_answer(a) for a in answers]
+    if gt_processing == 'official':
+        return [strip_punctuation(a) for a in answers] if len(set(answers)) > 1 else list(answers)
     raise ValueError(f"gt_processing: expected 'full' or 'official', got {gt_processing!r}")
+
 
 def vqa_score(prediction: str, answers: list[str], gt_processing: str = 'official') -> float:
     "Official VQAv2 accuracy in [0, 1] of one prediction against its (ten) human answers."
     pred, gts = normalize_answer(prediction), _human_answers(answers, gt_processing)
-    return sum(min(1., sum(g == pred for j, g in enumerate(gts) if j != i) / 3) for i in range(len(gts))) / len(gts)
+    return sum(min(1.0, sum(g == pred for j, g in enumerate(gts) if j != i) / 3) for i in range(len(gts))) / len(gts)
+
 
 def vqa_scores(predictions: list[str], questions: list[dict], gt_processing: str = 'official') -> list[float]:
     "Official accuracy in [0, 1] of each prediction against its question's human answers."
-    if len(predictions) != len(questions): raise ValueError(f"predictions: expected one per question ({len(questions)}), got {len(predictions)}")
-    if not questions: raise ValueError("questions: nothing to score")
+    if len(predictions) != len(questions):
+        raise ValueError(f"predictions: expected one per question ({len(questions)}), got {len(predictions)}")
+    if not questions:
+        raise ValueError("questions: nothing to score")
     unanswered = [q.get('question_id') for q in questions if not q['answers']]
     if unanswered:
-        raise ConfigError(f"questions: {len(unanswered)} of {len(questions)} have no human answers (question_id "
-                         f"{unanswered[0]}, ...); VQAv2's test and test-dev splits ship without answers: expected the "
-                         f"'val' split")
+        raise ConfigError(
+            f"questions: {len(unanswered)} of {len(questions)} have no human answers (question_id "
+            f"{unanswered[0]}, ...); VQAv2's test and test-dev splits ship without answers: expected the "
+            f"'val' split"
+        )
     return [vqa_score(p, q['answers'], gt_processing) for p, q in zip(predictions, questions)]
 
-def vqa_accuracy(predictions: list[str], questions: list[dict], gt_processing: str = 'official', prefix: str = 'vqa') -> dict[str, float]:
+
+def vqa_accuracy(
+    predictions: list[str], questions: list[dict], gt_processing: str = 'official', prefix: str = 'vqa'
+) -> dict[str, float]:
     "Overall and per-answer-type official accuracy (percent): `vqa_overall`, `vqa_yes/no`, `vqa_number`, `vqa_other`."
     per_type = {}
     for s, q in zip(vqa_scores(predictions, questions, gt_processing), questions):
         per_type.setdefault(q.get('answer_type', 'other'), []).append(s)
     scores = [s for v in per_type.values() for s in v]
-    return {f'{prefix}_overall': 100 * sum(scores) / len(scores)} | {f'{prefix}_{t}': 100 * sum(v) / len(v) for t, v in sorted(per_type.items())}
+    return {f'{prefix}_overall': 100 * sum(scores) / len(scores)} | {
+        f'{prefix}_{t}': 100 * sum(v) / len(v) for t, v in sorted(per_type.items())
+    }
 
 # %% ../nbs/15_evaluate.ipynb #a16552c9
 @contextmanager
@@ -224,37 +392,52 @@ def _eval_mode(model):
     "`model` in eval mode inside the block, back in its previous mode after it (also when the block raises)."
     was = model.training
     model.eval()
-    try: yield
-    finally: model.train(was)
+    try:
+        yield
+    finally:
+        model.train(was)
+
 
 def fuse_features(v: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     "[v; q; v*q; |v-q|] of L2-normalised image and question embeddings, [B, 4E]."
     v, q = F.normalize(v.float(), dim=-1), F.normalize(q.float(), dim=-1)
     return torch.cat([v, q, v * q, (v - q).abs()], dim=-1)
 
+
 class VQAHead(nn.Module):
     "Answer classifier on frozen dual-encoder features: fused [v; q; v*q; |v-q|] -> MLP -> K answer logits."
+
     def __init__(self, embed_dim: int, answers: list[str], hidden: int = 512, dropout: float = 0.1):
         super().__init__()
         self.answers = list(answers)
-        self.mlp = nn.Sequential(nn.LayerNorm(4 * embed_dim), nn.Linear(4 * embed_dim, hidden), nn.GELU(),
-                                 nn.Dropout(dropout), nn.Linear(hidden, len(self.answers)))
+        self.mlp = nn.Sequential(
+            nn.LayerNorm(4 * embed_dim),
+            nn.Linear(4 * embed_dim, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, len(self.answers)),
+        )
 
-    def forward(self, v: torch.Tensor, q: torch.Tensor) -> torch.Tensor: return self.mlp(fuse_features(v, q))
+    def forward(self, v: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        return self.mlp(fuse_features(v, q))
 
     @torch.no_grad()
     def predict(self, v: torch.Tensor, q: torch.Tensor, batch_size: int = 4096) -> list[str]:
         "The arg-max answer string per (image, question) pair."
         with _eval_mode(self):
-            idx = torch.cat([self(v[a:a + batch_size], q[a:a + batch_size]).argmax(1)
-                             for a in range(0, len(v), batch_size)])
+            idx = torch.cat(
+                [self(v[a : a + batch_size], q[a : a + batch_size]).argmax(1) for a in range(0, len(v), batch_size)]
+            )
         return [self.answers[i] for i in idx.tolist()]
+
 
 def answer_vocab(questions: list[dict], k: int) -> list[str]:
     "The k most frequent normalised human answers (all answers of every question; ties alphabetical)."
-    if k < 1: raise ConfigError(f"k (eval.vqa_answers): expected >= 1, got {k}")
+    if k < 1:
+        raise ConfigError(f"k (eval.vqa_answers): expected >= 1, got {k}")
     counts = Counter(normalize_answer(a) for q in questions for a in q['answers'])
     return [a for a, _ in sorted(counts.items(), key=lambda t: (-t[1], t[0]))[:k]]
+
 
 def soft_targets(questions: list[dict], answers: list[str]) -> torch.Tensor:
     "[n_questions, K] official accuracy each candidate answer would score (0 for answers nobody gave)."
@@ -263,26 +446,45 @@ def soft_targets(questions: list[dict], answers: list[str]) -> torch.Tensor:
     for r, q in enumerate(questions):
         gts = [normalize_answer(a) for a in q['answers']]
         for a, m in Counter(gts).items():
-            if a in col: y[r, col[a]] = _loo_score(m, len(gts))
+            if a in col:
+                y[r, col[a]] = _loo_score(m, len(gts))
     return y
+
 
 @contextmanager
 def _cpu_threads(n: int | None):
     "Temporarily run torch's CPU ops on `n` threads (None: leave as is)."
     prev = torch.get_num_threads()
-    if n: torch.set_num_threads(n)
-    try: yield
-    finally: torch.set_num_threads(prev)
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
 
-def train_vqa_head(image_emb: torch.Tensor, question_emb: torch.Tensor, questions: list[dict], n_answers: int = 100,
-                   epochs: int = 20, batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 1e-4,
-                   hidden: int = 512, seed: int = 0, min_steps: int = 500) -> VQAHead:
+
+def train_vqa_head(
+    image_emb: torch.Tensor,
+    question_emb: torch.Tensor,
+    questions: list[dict],
+    n_answers: int = 100,
+    epochs: int = 20,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    hidden: int = 512,
+    seed: int = 0,
+    min_steps: int = 500,
+) -> VQAHead:
     """Train a `VQAHead` on frozen features (one image row per question) with soft VQA-score targets over the top
     answers."""
     if not (len(image_emb) == len(question_emb) == len(questions)):
-        raise ValueError(f"image_emb, question_emb, questions: expected one row per question, "
-                         f"got {len(image_emb)}, {len(question_emb)}, {len(questions)}")
-    if not questions: raise ConfigError("questions: the train split has no VQA questions to train the head on")
+        raise ValueError(
+            f"image_emb, question_emb, questions: expected one row per question, "
+            f"got {len(image_emb)}, {len(question_emb)}, {len(questions)}"
+        )
+    if not questions:
+        raise ConfigError("questions: the train split has no VQA questions to train the head on")
     dev = image_emb.device
     vocab = answer_vocab(questions, n_answers)
     y = soft_targets(questions, vocab).to(dev)
@@ -293,11 +495,11 @@ def train_vqa_head(image_emb: torch.Tensor, question_emb: torch.Tensor, question
         head = VQAHead(v.shape[1], vocab, hidden).to(dev)
         opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
         head.history = []
-        steps_per_epoch = math.ceil(len(v) / batch_size)   # small train splits: run at least `min_steps` updates
+        steps_per_epoch = math.ceil(len(v) / batch_size)  # small train splits: run at least `min_steps` updates
         for _ in range(max(epochs, math.ceil(min_steps / steps_per_epoch))):
-            perm, tot = torch.randperm(len(v), device=dev), 0.
+            perm, tot = torch.randperm(len(v), device=dev), 0.0
             for a in range(0, len(v), batch_size):
-                i = perm[a:a + batch_size]
+                i = perm[a : a + batch_size]
                 loss = F.binary_cross_entropy_with_logits(head(v[i], q[i]), y[i], reduction='sum') / len(i)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -307,15 +509,22 @@ def train_vqa_head(image_emb: torch.Tensor, question_emb: torch.Tensor, question
     return head.eval()
 
 # %% ../nbs/15_evaluate.ipynb #ec78efed
-def _sdpa_cpu_flops(q, k, v, *args, out_shape=None, **kwargs): return sdpa_flop_count(q, k, v)
+def _sdpa_cpu_flops(q, k, v, *args, out_shape=None, **kwargs):
+    return sdpa_flop_count(q, k, v)
+
+
 _EXTRA_FLOPS = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flops}
+
 
 @contextmanager
 def _mha_fastpath(enabled: bool):
     prev = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(enabled)
-    try: yield
-    finally: torch.backends.mha.set_fastpath_enabled(prev)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(prev)
+
 
 @torch.no_grad()
 def count_flops(fn, *args, **kwargs) -> int:
@@ -324,12 +533,14 @@ def count_flops(fn, *args, **kwargs) -> int:
         fn(*args, **kwargs)
     return fc.get_total_flops()
 
+
 def measure_latency(fn, warmup: int = 5, iters: int = 20, sync=None, timer=time.perf_counter) -> dict:
     "Median wall time (ms) of `fn()` over `iters` calls after `warmup` untimed ones; `sync()` before each clock read."
     if iters < 1 or warmup < 0:
         raise ValueError(f"warmup, iters: expected warmup >= 0 and iters >= 1, got {warmup}, {iters}")
     sync = sync or (lambda: None)
-    for _ in range(warmup): fn()
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(iters):
         sync()
@@ -339,38 +550,57 @@ def measure_latency(fn, warmup: int = 5, iters: int = 20, sync=None, timer=time.
         times.append(1000 * (timer() - start))
     return {'median_ms': statistics.median(times), 'times_ms': times}
 
+
 def device_name(device='cpu') -> str:
     "Human-readable name of the device timings were taken on."
     device = torch.device(device)
-    if device.type == 'cuda': return torch.cuda.get_device_name(device)
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
     n = torch.get_num_threads()
     return f"cpu: {platform.processor() or platform.machine()} ({n} thread{'' if n == 1 else 's'})"
+
 
 def _image_size(model) -> tuple[int, int]:
     for m in (model, getattr(model, 'model', None)):
         s = getattr(m, 'image_size', None) or getattr(getattr(m, 'visual', None), 'image_size', None)
-        if s is not None: return (s, s) if isinstance(s, int) else tuple(s)
-    raise ValueError("image_size: the model does not say its input size (no .image_size or .visual.image_size); "
-                     "pass image_size=")
+        if s is not None:
+            return (s, s) if isinstance(s, int) else tuple(s)
+    raise ValueError(
+        "image_size: the model does not say its input size (no .image_size or .visual.image_size); pass image_size="
+    )
+
 
 def _context_length(model):
     for m in (model, getattr(model, 'model', None)):
-        if getattr(m, 'context_length', None): return m.context_length
+        if getattr(m, 'context_length', None):
+            return m.context_length
     return None
+
 
 def _visual(model):
     return getattr(model, 'visual', None) or getattr(getattr(model, 'model', None), 'visual', None)
 
+
 @torch.no_grad()
-def efficiency(model, image_size=None, batch: int = 32, device=None, warmup: int = 5, iters: int = 20,
-               context_length: int | None = None) -> dict:
+def efficiency(
+    model,
+    image_size=None,
+    batch: int = 32,
+    device=None,
+    warmup: int = 5,
+    iters: int = 20,
+    context_length: int | None = None,
+) -> dict:
     "Parameters (M), counted GFLOPs per image (and per caption), latency ms/image at batch 1 and `batch`, throughput."
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    if image_size is None: height, width = _image_size(model)
-    else: height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    if image_size is None:
+        height, width = _image_size(model)
+    else:
+        height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
     visual = _visual(model)
     out = {'params_m': sum(p.numel() for p in model.parameters()) / 1e6}
-    if visual is not None: out['params_image_m'] = sum(p.numel() for p in visual.parameters()) / 1e6
+    if visual is not None:
+        out['params_image_m'] = sum(p.numel() for p in visual.parameters()) / 1e6
     with _eval_mode(model):
         one, many = torch.randn(1, 3, height, width, device=device), torch.randn(batch, 3, height, width, device=device)
         out['gflops'] = count_flops(model.encode_image, one) / 1e9
@@ -381,20 +611,27 @@ def efficiency(model, image_size=None, batch: int = 32, device=None, warmup: int
         sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else None
         t_one = measure_latency(lambda: model.encode_image(one), warmup, iters, sync)['median_ms']
         t_many = measure_latency(lambda: model.encode_image(many), warmup, iters, sync)['median_ms']
-    return out | {'latency_ms_b1': t_one, 'latency_ms_bN': t_many / batch, 'efficiency_batch': float(batch),
-                  'throughput': batch / (t_many / 1000), 'device': device_name(device)}
+    return out | {
+        'latency_ms_b1': t_one,
+        'latency_ms_bN': t_many / batch,
+        'efficiency_batch': float(batch),
+        'throughput': batch / (t_many / 1000),
+        'device': device_name(device),
+    }
 
 # %% ../nbs/15_evaluate.ipynb #dc68061c
 @torch.no_grad()
 def embed_split(model, dataset, batch_size: int = 256, device='cpu', num_workers: int = 0) -> dict:
     "Image embeddings [N, E] of a split plus its captions, text_to_image, labels and questions (with question_image)."
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                                         collate_fn=list)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=list
+    )
     emb, caps, t2i, labels, qs, q_img, skipped = [], [], [], [], [], [], 0
     for batch in loader:
         skipped += sum(s is None for s in batch)
-        batch = [s for s in batch if s is not None]   # unreadable images come back as None: drop them
-        if not batch: continue
+        batch = [s for s in batch if s is not None]  # unreadable images come back as None: drop them
+        if not batch:
+            continue
         emb.append(model.encode_image(torch.stack([s['image'] for s in batch]).to(device)).float())
         for s in batch:
             i = len(labels)
@@ -404,17 +641,27 @@ def embed_split(model, dataset, batch_size: int = 256, device='cpu', num_workers
             for question in s.get('questions') or []:
                 qs.append(question)
                 q_img.append(i)
-            labels.append(-1 if s.get('label') is None else int(s['label']))   # -1: no class label
-    if not emb: raise ConfigError("dataset: the evaluation split is empty (or none of its images could be read)")
+            labels.append(-1 if s.get('label') is None else int(s['label']))  # -1: no class label
+    if not emb:
+        raise ConfigError("dataset: the evaluation split is empty (or none of its images could be read)")
     if skipped:
-        warnings.warn(dataset.report() if hasattr(dataset, 'report') else
-                      f"embed_split: skipped {skipped} unreadable image(s)")
-    return dict(skipped=skipped, image_emb=torch.cat(emb), captions=caps,
-                text_to_image=torch.tensor(t2i, dtype=torch.long), labels=torch.tensor(labels), questions=qs,
-                question_image=torch.tensor(q_img, dtype=torch.long))
+        warnings.warn(
+            dataset.report() if hasattr(dataset, 'report') else f"embed_split: skipped {skipped} unreadable image(s)"
+        )
+    return dict(
+        skipped=skipped,
+        image_emb=torch.cat(emb),
+        captions=caps,
+        text_to_image=torch.tensor(t2i, dtype=torch.long),
+        labels=torch.tensor(labels),
+        questions=qs,
+        question_image=torch.tensor(q_img, dtype=torch.long),
+    )
 
 # %% ../nbs/15_evaluate.ipynb #51a5a874
-def _np(x) -> np.ndarray: return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+
 
 def _retrieval(model, tokenizer, split: dict, batch_size: int, device) -> tuple[dict, dict]:
     "Recall@K both ways (and its chance level) of the split's images and captions, and the per-item ranks."
@@ -426,6 +673,7 @@ def _retrieval(model, tokenizer, split: dict, batch_size: int, device) -> tuple[
     metrics = recalls(r_i2t, r_t2i) | retrieval_chance(split['text_to_image'], len(split['image_emb']))
     metrics['n_captions'] = float(len(texts))
     return metrics, dict(i2t_rank=_np(r_i2t), t2i_rank=_np(r_t2i), text_to_image=_np(split['text_to_image']))
+
 
 def _zero_shot(model, tokenizer, ds, split: dict, batch_size: int, device) -> tuple[dict, dict]:
     "Top-1 (and top-5, with five classes or more) zero-shot accuracy and its chance level, and the per-item ranks."
@@ -440,90 +688,136 @@ def _zero_shot(model, tokenizer, ds, split: dict, batch_size: int, device) -> tu
     metrics['zs_classes'] = float(len(names))
     return metrics, dict(zs_rank=_np(ranks), zs_label=_np(split['labels']))
 
+
 def _vqa(model, tokenizer, cfg, split: dict, train_data, device, vqa_blind: bool, where: str) -> tuple[dict, dict]:
     """VQA accuracy of a head trained on the train split's frozen features (and of the same head on the question
     alone, `vqa_blind`), and the per-item scores."""
-    ev, questions = cfg.eval, split['questions']
+    eval_spec, questions = cfg.eval, split['questions']
     if not questions:
         warnings.warn("evaluate: VQA skipped, the evaluation split has no questions")
         return {}, {}
     if not all(q['answers'] for q in questions):
-        raise ConfigError(f"{where}: questions without answers; the VQAv2 test / test-dev splits publish none, "
-                         "score on val")
-    train = embed_split(model, train_data(), ev.batch_size, device, cfg.data.num_workers)
-    q_train = embed_texts(model, tokenizer, [q['question'] for q in train['questions']], ev.batch_size, device)
+        raise ConfigError(
+            f"{where}: questions without answers; the VQAv2 test / test-dev splits publish none, score on val"
+        )
+    train = embed_split(model, train_data(), eval_spec.batch_size, device, cfg.data.num_workers)
+    q_train = embed_texts(model, tokenizer, [q['question'] for q in train['questions']], eval_spec.batch_size, device)
     v_train = train['image_emb'][train['question_image'].to(device)]
-    q_test = embed_texts(model, tokenizer, [q['question'] for q in questions], ev.batch_size, device)
+    q_test = embed_texts(model, tokenizer, [q['question'] for q in questions], eval_spec.batch_size, device)
     v_test = split['image_emb'][split['question_image'].to(device)]
-    head = train_vqa_head(v_train, q_train, train['questions'], n_answers=ev.vqa_answers, epochs=ev.vqa_epochs,
-                          seed=cfg.seed)
+    head = train_vqa_head(
+        v_train,
+        q_train,
+        train['questions'],
+        n_answers=eval_spec.vqa_answers,
+        epochs=eval_spec.vqa_epochs,
+        seed=cfg.seed,
+    )
     predictions = head.predict(v_test, q_test)
     types = [q.get('answer_type', 'other') for q in questions]
     metrics = vqa_accuracy(predictions, questions) | {'n_questions': float(len(predictions))}
     metrics |= {f'n_questions_{t}': float(n) for t, n in Counter(types).items()}
-    items = dict(vqa_score=np.asarray(vqa_scores(predictions, questions), dtype=np.float32),
-                 vqa_question_image=_np(split['question_image']), vqa_answer_type=np.array(types))
-    if vqa_blind:   # the same head on the question alone: a zero image vector stays zero after normalisation
-        blind = train_vqa_head(torch.zeros_like(v_train), q_train, train['questions'], n_answers=ev.vqa_answers,
-                               epochs=ev.vqa_epochs, seed=cfg.seed)
+    items = dict(
+        vqa_score=np.asarray(vqa_scores(predictions, questions), dtype=np.float32),
+        vqa_question_image=_np(split['question_image']),
+        vqa_answer_type=np.array(types),
+    )
+    if vqa_blind:  # the same head on the question alone: a zero image vector stays zero after normalisation
+        blind = train_vqa_head(
+            torch.zeros_like(v_train),
+            q_train,
+            train['questions'],
+            n_answers=eval_spec.vqa_answers,
+            epochs=eval_spec.vqa_epochs,
+            seed=cfg.seed,
+        )
         metrics |= vqa_accuracy(blind.predict(torch.zeros_like(v_test), q_test), questions, prefix='vqa_blind')
     return metrics, items
 
-def evaluate_dataset(model, cfg, tokenizer, ds, train_data, tasks, device='cpu', vqa_blind: bool = False,
-                     where: str = 'dataset') -> tuple[dict, dict]:
+
+def evaluate_dataset(
+    model, cfg, tokenizer, ds, train_data, tasks, device='cpu', vqa_blind: bool = False, where: str = 'dataset'
+) -> tuple[dict, dict]:
     """Retrieval / zero-shot / VQA metrics (unprefixed) and per-item arrays of one dataset; `train_data()` gives VQA's
     train split."""
-    ev, clock = cfg.eval, time.perf_counter
+    eval_spec, clock = cfg.eval, time.perf_counter
     start = clock()
-    split = embed_split(model, ds, ev.batch_size, device, cfg.data.num_workers)
-    out = dict(n_images=float(len(split['image_emb'])), skipped_images=float(split['skipped']),
-               time_embed_s=clock() - start)
-    protocols = dict(retrieval=lambda: _retrieval(model, tokenizer, split, ev.batch_size, device),
-                     zeroshot=lambda: _zero_shot(model, tokenizer, ds, split, ev.batch_size, device),
-                     vqa=lambda: _vqa(model, tokenizer, cfg, split, train_data, device, vqa_blind, where))
+    split = embed_split(model, ds, eval_spec.batch_size, device, cfg.data.num_workers)
+    out = dict(
+        n_images=float(len(split['image_emb'])), skipped_images=float(split['skipped']), time_embed_s=clock() - start
+    )
+    protocols = dict(
+        retrieval=lambda: _retrieval(model, tokenizer, split, eval_spec.batch_size, device),
+        zeroshot=lambda: _zero_shot(model, tokenizer, ds, split, eval_spec.batch_size, device),
+        vqa=lambda: _vqa(model, tokenizer, cfg, split, train_data, device, vqa_blind, where),
+    )
     items = {}
     for task, protocol in protocols.items():
-        if task not in tasks: continue
+        if task not in tasks:
+            continue
         start = clock()
         metrics, per_item = protocol()
         out |= metrics | {f'time_{task}_s': clock() - start}
         items |= per_item
     return out, items
 
+
 def _override(given, name: str, n: int):
     "The dataset given for suite entry `name`: a {name: dataset} dict, or one dataset for a one-entry suite."
-    if given is None or isinstance(given, dict): return (given or {}).get(name)
+    if given is None or isinstance(given, dict):
+        return (given or {}).get(name)
     if n > 1:
-        raise ValueError(f"data / train_data: one dataset can stand in for a one-entry suite only (this one has {n}); "
-                         "pass {name: dataset}")
+        raise ValueError(
+            f"data / train_data: one dataset can stand in for a one-entry suite only (this one has {n}); "
+            "pass {name: dataset}"
+        )
     return given
 
-def evaluate(model, cfg, tokenizer, device='cpu', data=None, train_data=None, warmup: int = 5, iters: int = 20,
-             vqa_blind: bool = False) -> dict:
+
+def evaluate(
+    model,
+    cfg,
+    tokenizer,
+    device='cpu',
+    data=None,
+    train_data=None,
+    warmup: int = 5,
+    iters: int = 20,
+    vqa_blind: bool = False,
+) -> dict:
     """Run `cfg.eval.suite` (a RunConfig): metrics keyed '<dataset>/<metric>' (efficiency: once, unprefixed), per-item
     arrays likewise under 'per_item'."""
-    from cmapkd.data import build_dataset   # imported late: data is an optional dependency of the protocols
-    ev, tasks = cfg.eval, list(cfg.eval.tasks)
+    from cmapkd.data import build_dataset  # imported late: data is an optional dependency of the protocols
+
+    eval_spec, tasks = cfg.eval, list(cfg.eval.tasks)
     bad = [t for t in tasks if t not in EVAL_TASKS]
-    if bad: raise ConfigError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
+    if bad:
+        raise ConfigError(f"eval.tasks: unknown task(s) {bad}; valid: {list(EVAL_TASKS)}")
     model.to(device)
     out, items = {}, {}
     with _eval_mode(model):
-        for e in ev.suite:
+        for e in eval_spec.suite:
             run = [t for t in e.tasks if t in tasks]
-            if not run: continue
-            ds = _override(data, e.name, len(ev.suite))
-            if ds is None: ds = build_dataset(eval_data_spec(cfg, e), e.split)
+            if not run:
+                continue
+            dataset = _override(data, e.name, len(eval_spec.suite))
+            if dataset is None:
+                dataset = build_dataset(eval_data_spec(cfg, e), e.split)
+
             def train_split(e=e):
-                tr = _override(train_data, e.name, len(ev.suite))
-                return build_dataset(eval_data_spec(cfg, e), e.train_split) if tr is None else tr
-            m, it = evaluate_dataset(model, cfg, tokenizer, ds, train_split, run, device, vqa_blind,
-                                     f'eval.suite {e.name} ({e.split})')
+                train_override = _override(train_data, e.name, len(eval_spec.suite))
+                return (
+                    build_dataset(eval_data_spec(cfg, e), e.train_split) if train_override is None else train_override
+                )
+
+            m, it = evaluate_dataset(
+                model, cfg, tokenizer, dataset, train_split, run, device, vqa_blind, f'eval.suite {e.name} ({e.split})'
+            )
             out |= {f'{e.name}/{k}': v for k, v in m.items()}
             items |= {f'{e.name}/{k}': v for k, v in it.items()}
         if 'efficiency' in tasks:
             t0 = time.perf_counter()
-            out |= efficiency(model, batch=ev.efficiency_batch, device=device, warmup=warmup, iters=iters)
+            out |= efficiency(model, batch=eval_spec.efficiency_batch, device=device, warmup=warmup, iters=iters)
             out['time_efficiency_s'] = time.perf_counter() - t0
     out['device'] = device_name(device)
     out['per_item'] = items

@@ -4,18 +4,29 @@
 
 # %% ../nbs/20_experiments.ipynb #180d2d99
 from __future__ import annotations
-import dataclasses, importlib, json, multiprocessing, os, shutil, subprocess, sys, tempfile, threading, time
+import dataclasses
+import importlib
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-import numpy as np, torch
+import numpy as np
+import torch
 import torch.nn.functional as F
-from .config import (RunConfig, apply_overrides, replaced, validate, config_to_dict, save_config, METHODS,
-                           ADAPTED, VARIANTS, eval_data_spec)
+from .config import RunConfig, apply_overrides, replaced, validate, config_to_dict, save_config, METHODS, ADAPTED
+from .config import VARIANTS, eval_data_spec
 from .presets import preset, PRESETS
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
-from .io import (atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir,
-                       ConfigError)
+from .io import atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir
+from .io import ConfigError
 from .train import train
 from .teacher import resolve_pretrained, pretrain_history
 from .evaluate import evaluate, device_name
@@ -38,42 +49,68 @@ __all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT',
 # the student before any fine-tuning (a config without a teacher: nothing waits for one)
 REFERENCE_ROWS = {'teacher': 'cmapkd', 'pretrained': 'scratch'}
 
+
 def run_name(method: str, variant: str | None, seed: int) -> str:
     return f"{method}{'_' + variant if variant else ''}_seed{seed}"
 
 # %% ../nbs/20_experiments.ipynb #e6187914
-def check_params(preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: int = 1, out_dir=None, data_root=None,
-                 jobs: int = 1):
+def check_params(
+    preset_name: str, methods=(), variants=(), seeds=(0,), n_gpus: int = 1, out_dir=None, data_root=None, jobs: int = 1
+):
     "Validate the experiment notebooks' parameters; raises with the parameter name and what was expected."
-    if preset_name not in PRESETS: raise ConfigError(f"preset: expected {'|'.join(PRESETS)}, got {preset_name!r}")
+    if preset_name not in PRESETS:
+        raise ConfigError(f"preset: expected {'|'.join(PRESETS)}, got {preset_name!r}")
     for name, v in (('methods', methods), ('variants', variants), ('seeds', seeds)):
-        if isinstance(v, str): raise ConfigError(f"{name}: expected a list, got the string {v!r} (papermill -p turns lists into strings; use -y '{name}: [...]')")
+        if isinstance(v, str):
+            raise ConfigError(
+                f"{name}: expected a list, got the string {v!r} (papermill -p turns lists into strings; use -y "
+                f"'{name}: [...]')"
+            )
     bad = [m for m in methods if m not in REFERENCE_ROWS and m not in METHODS]
-    if bad: raise ConfigError(f"methods: unknown {bad}; valid: {list(REFERENCE_ROWS)} + {list(METHODS)}")
+    if bad:
+        raise ConfigError(f"methods: unknown {bad}; valid: {list(REFERENCE_ROWS)} + {list(METHODS)}")
     bad = [v for v in variants if v not in VARIANTS]
-    if bad: raise ConfigError(f"variants: unknown {bad}; valid: {sorted(VARIANTS)}")
-    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds): raise ConfigError(f"seeds: expected integers, got {seeds}")
-    if any(not 0 <= s < 2**32 for s in seeds): raise ConfigError(f"seeds: expected integers from 0 to 2**32 - 1 (numpy's range), got {list(seeds)}")
-    if len(set(seeds)) < len(seeds): raise ConfigError(f"seeds: expected distinct seeds, got {list(seeds)}")
-    if not isinstance(n_gpus, int) or n_gpus < 1: raise ConfigError(f"n_gpus: expected an integer >= 1, got {n_gpus!r}")
+    if bad:
+        raise ConfigError(f"variants: unknown {bad}; valid: {sorted(VARIANTS)}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"seeds: expected integers, got {seeds}")
+    if any(not 0 <= s < 2**32 for s in seeds):
+        raise ConfigError(f"seeds: expected integers from 0 to 2**32 - 1 (numpy's range), got {list(seeds)}")
+    if len(set(seeds)) < len(seeds):
+        raise ConfigError(f"seeds: expected distinct seeds, got {list(seeds)}")
+    if not isinstance(n_gpus, int) or n_gpus < 1:
+        raise ConfigError(f"n_gpus: expected an integer >= 1, got {n_gpus!r}")
     if not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs: expected an integer >= 1, got {jobs!r}")
     if jobs > 1 and n_gpus > 1:
         raise ConfigError(f"jobs: runs on {n_gpus} GPUs take them all; use jobs=1 (got jobs={jobs})")
     if n_gpus > 1 and torch.cuda.device_count() < n_gpus:
         raise ConfigError(f"n_gpus: {n_gpus} requested but {torch.cuda.device_count()} CUDA device(s) are visible")
-    if data_root is not None and not Path(data_root).exists(): raise FileNotFoundError(f"data_root: {data_root} does not exist")
+    if data_root is not None and not Path(data_root).exists():
+        raise FileNotFoundError(f"data_root: {data_root} does not exist")
     if out_dir is not None:
         out = Path(out_dir).absolute()
-        if out.exists() and not out.is_dir(): raise ConfigError(f"out_dir: {out_dir} is a file, expected a folder")
-        check_writable(out_dir)   # made and written to: the same check as the command line's --out
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"out_dir: {out_dir} is a file, expected a folder")
+        check_writable(out_dir)  # made and written to: the same check as the command line's --out
 
-SHARED_RUNS = ('main', 'ablation', 'efficiency')   # the paper's experiments share their training runs
 
-def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | None = None, seed: int = 0,
-                      out_dir='paper', overrides=(), group: str = '', tuned: bool = True) -> RunConfig:
-    "The validated config of one run (at its tuned rates when `tuned`); training files go to `<out_dir>/runs/<preset>[/<group>]/<run name>`."
-    cfg = apply_overrides(preset(preset_name), list(overrides))   # once; they win over the run's own values below
+SHARED_RUNS = ('main', 'ablation', 'efficiency')  # the paper's experiments share their training runs
+
+
+def experiment_config(
+    preset_name: str,
+    method: str = 'cmapkd',
+    variant: str | None = None,
+    seed: int = 0,
+    out_dir='paper',
+    overrides=(),
+    group: str = '',
+    tuned: bool = True,
+) -> RunConfig:
+    """The validated config of one run (at its tuned rates when `tuned`); training files go to
+    `<out_dir>/runs/<preset>[/<group>]/<run name>`."""
+    cfg = apply_overrides(preset(preset_name), list(overrides))  # once; they win over the run's own values below
     run_dir = Path(out_dir) / 'runs' / preset_name / group / run_name(method, variant, seed)
     own = {'method.name': method, 'seed': seed, 'out_dir': str(run_dir)}
     own |= {'method.variant': variant} if variant else {}
@@ -82,8 +119,9 @@ def experiment_config(preset_name: str, method: str = 'cmapkd', variant: str | N
     if tuned and not {'optim.lr_student', 'method.distill_weight'} <= given:
         choice = tuned_choice(out_dir, cfg.setting, method, variant, preset_name)
         own |= {'optim.lr_student': choice['lr'], 'method.distill_weight': choice['distill_weight']} if choice else {}
-    for key, value in own.items():   # unless the caller's overrides set the field, or a section above it
-        if not any(key == g or key.startswith(g + '.') for g in given): cfg = replaced(cfg, key, value)
+    for key, value in own.items():  # unless the caller's overrides set the field, or a section above it
+        if not any(key == g or key.startswith(g + '.') for g in given):
+            cfg = replaced(cfg, key, value)
     return validate(cfg)
 
 # %% ../nbs/20_experiments.ipynb #29a3ce85
@@ -91,36 +129,48 @@ def tuning_file(out_dir, setting: str) -> Path:
     "The tuning choices of one setting: written by `cmapkd tune` (`20a_tune`), read by every final run."
     return Path(out_dir) / 'results' / 'tuning' / setting / 'choice.json'
 
+
 def row_name(method: str, variant: str | None = None) -> str:
     "A row of the tables: a method, or a method with a variant ('cmapkd_one_stage', 'clipkd_dto')."
     return method + (f'_{variant}' if variant else '')
 
+
 def tuning_source(out_dir, setting: str, preset_name: str | None = None, root=None) -> Path | None:
-    "The choices a final run reads: its own folder's, else those committed in the clone (`root`) for its preset, else None."
+    """The choices a final run reads: its own folder's, else those committed in the clone (`root`) for its preset, else
+    None."""
     root = clone_root() if root is None else Path(root)
-    found = [tuning_file(out_dir, setting)] + ([tuning_file(root / preset_dir(preset_name), setting)] if preset_name else [])
+    found = [tuning_file(out_dir, setting)] + (
+        [tuning_file(root / preset_dir(preset_name), setting)] if preset_name else []
+    )
     return next((f for f in found if f.exists()), None)
 
-def tuned_choice(out_dir, setting: str, method: str, variant: str | None = None,
-                 preset_name: str | None = None) -> dict | None:
+
+def tuned_choice(
+    out_dir, setting: str, method: str, variant: str | None = None, preset_name: str | None = None
+) -> dict | None:
     "The tuning's choice for this row (`lr`, `distill_weight`; an ablation without one takes its method's), or None."
     f = tuning_source(out_dir, setting, preset_name)
-    if f is None: return None
+    if f is None:
+        return None
     choice = json.loads(f.read_text())['choice']
     row = row_name(method, variant)
     c = choice.get(row) or choice.get(method)
     if c is None:
-        raise ConfigError(f"{f}: no tuning choice for row '{row}' (nor its method '{method}'); tuned rows: {sorted(choice)}; "
-                         f"run `cmapkd tune` for it, or remove the file to run every row at the preset's rates")
+        raise ConfigError(
+            f"{f}: no tuning choice for row '{row}' (nor its method '{method}'); tuned rows: {sorted(choice)}; "
+            f"run `cmapkd tune` for it, or remove the file to run every row at the preset's rates"
+        )
     return c
 
 # %% ../nbs/20_experiments.ipynb #fbbe969f
 def data_root_overrides(preset_name: str, data_root=None) -> list[str]:
-    "The overrides that put the evaluation suite, and a real training set named under the preset's data root, under `data_root`."
-    if data_root is None: return []
+    """The overrides that put the evaluation suite, and a real training set named under the preset's data root, under
+    `data_root`."""
+    if data_root is None:
+        return []
     cfg, base = preset(preset_name), Path(preset(preset_name).eval.data_root)
     out = [f'eval.data_root={data_root}']
-    for key in ('root', 'ann_file'):   # the paper preset trains on data/coco: it moves with the suite
+    for key in ('root', 'ann_file'):  # the paper preset trains on data/coco: it moves with the suite
         p = getattr(cfg.data, key)
         if cfg.data.name != 'scenes' and p and not Path(p).is_absolute() and Path(p).is_relative_to(base):
             out.append(f'data.{key}={Path(data_root) / Path(p).relative_to(base)}')
@@ -129,165 +179,289 @@ def data_root_overrides(preset_name: str, data_root=None) -> list[str]:
 # %% ../nbs/20_experiments.ipynb #580c64ed
 def cross_modal_map(p) -> torch.Tensor:
     "Per sample, cos(joint-space descriptor of P_i, of L_j) of the matching pair: [B, 4, 4] (P2..P5 x L1..L4)."
-    return torch.stack([torch.stack([F.cosine_similarity(p.z_v[i].float(), p.z_l[j].float(), dim=-1) for j in range(4)], -1)
-                        for i in range(4)], 1)
+    return torch.stack(
+        [
+            torch.stack([F.cosine_similarity(p.z_v[i].float(), p.z_l[j].float(), dim=-1) for j in range(4)], -1)
+            for i in range(4)
+        ],
+        1,
+    )
+
 
 def _scratch_student(cfg: RunConfig, out_dir, overrides, progress: bool) -> str:
     "The weight file of the scratch student of `cfg`'s preset and seed (the Fig. 5 control), trained if needed."
-    sc = resolve_pretrained(experiment_config(cfg.preset, 'scratch', None, cfg.seed, out_dir, overrides), progress=progress)
+    sc = resolve_pretrained(
+        experiment_config(cfg.preset, 'scratch', None, cfg.seed, out_dir, overrides), progress=progress
+    )
     key = fingerprint({k: v for k, v in config_to_dict(sc).items() if k != 'eval'})
     return _train(sc, 1, progress, key, False)['files']['student']
 
+
 @torch.no_grad()
 def figure_arrays(cfg: RunConfig, files: dict, scratch: str, n: int = 512, m: int = 400) -> dict:
-    "The arrays `cmapkd.figure_data.write_figure_data` takes, from a trained CMAPKD run (`files` of its export) and its scratch control."
+    """The arrays `cmapkd.figure_data.write_figure_data` takes, from a trained CMAPKD run (`files` of its export) and
+    its scratch control."""
     from safetensors.torch import load_file
+
     torch.manual_seed(cfg.seed)
     teacher = build_backbone(cfg.teacher, frozen=True)
-    seed_everything(cfg.seed)   # the student's initial state: the trainer seeds again before building it
+    seed_everything(cfg.seed)  # the student's initial state: the trainer seeds again before building it
     before_s = build_backbone(cfg.student)
     after_s = build_backbone(dataclasses.replace(cfg.student, pretrained=files['student']))
-    after_m = build_method(cfg, teacher, after_s); after_m.load_state_dict(load_file(files['adapters']))
+    after_m = build_method(cfg, teacher, after_s)
+    after_m.load_state_dict(load_file(files['adapters']))
     scratch_s = build_backbone(dataclasses.replace(cfg.student, pretrained=scratch))
-    e = next((e for e in cfg.eval.suite if 'retrieval' in e.tasks), None)   # captioned images: what ALSN weighs
+    e = next((e for e in cfg.eval.suite if 'retrieval' in e.tasks), None)  # captioned images: what ALSN weighs
     ds = build_dataset(eval_data_spec(cfg, e), e.split) if e else build_dataset(cfg.data, cfg.data.eval_split)
     n = min(max(n, m), len(ds))
-    loader = make_loader(torch.utils.data.Subset(ds, range(n)), get_tokenizer(cfg.student), 64, shuffle=False, drop_last=False, caption='first')
-    acc = {k: [] for k in ('w_v', 'w_l', 'cross_student', 'cross_teacher', 'emb_teacher', 'txt_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd', 'labels')}
+    loader = make_loader(
+        torch.utils.data.Subset(ds, range(n)),
+        get_tokenizer(cfg.student),
+        64,
+        shuffle=False,
+        drop_last=False,
+        caption='first',
+    )
+    acc = {
+        k: []
+        for k in (
+            'w_v',
+            'w_l',
+            'cross_student',
+            'cross_teacher',
+            'emb_teacher',
+            'txt_teacher',
+            'emb_before',
+            'emb_scratch',
+            'emb_cmapkd',
+            'labels',
+        )
+    }
     captions = []
     for b in loader:
         t = teacher(b['image'], b['text'])
         s = after_s.eval()(b['image'], b['text'])
         w_v, w_l = after_m.alsn(s.image_emb, s.text_emb)
-        acc['w_v'].append(w_v); acc['w_l'].append(w_l)
+        acc['w_v'].append(w_v)
+        acc['w_l'].append(w_l)
         acc['cross_student'].append(cross_modal_map(after_m.student_side(s)))
         acc['cross_teacher'].append(cross_modal_map(after_m.teacher_side(t)))
-        acc['emb_teacher'].append(t.image_emb); acc['txt_teacher'].append(t.text_emb); acc['emb_cmapkd'].append(s.image_emb)
+        acc['emb_teacher'].append(t.image_emb)
+        acc['txt_teacher'].append(t.text_emb)
+        acc['emb_cmapkd'].append(s.image_emb)
         captions += b['caption']
-        acc['emb_before'].append(before_s.eval().encode_image(b['image'])); acc['emb_scratch'].append(scratch_s.eval().encode_image(b['image']))
+        acc['emb_before'].append(before_s.eval().encode_image(b['image']))
+        acc['emb_scratch'].append(scratch_s.eval().encode_image(b['image']))
         acc['labels'].append(b['label'])
     cat = {k: torch.cat(v).float().numpy() for k, v in acc.items()}
     meta = [ds[i]['meta'] for i in range(n)]
-    out = dict(w_v=cat['w_v'], w_l=cat['w_l'], cross_attn=cat['cross_student'].mean(0), cross_attn_teacher=cat['cross_teacher'].mean(0),
-               **difficulty_signals(cat['emb_teacher'], cat['txt_teacher'], captions))
-    if all('difficulty' in x for x in meta):   # the scenes' ground truth, for the comparison
-        out |= dict(gt_difficulty=np.array([x['difficulty'] for x in meta], dtype=float), gt_sample_type=np.array([x['sample_type'] for x in meta]))
-    if ds.classnames:   # Fig. 5 colours by class: only datasets with class labels
-        out |= dict(labels=cat['labels'][:m].astype(int), classnames=np.array(ds.classnames),
-                    **{k: cat[k][:m] for k in ('emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd')})
+    out = dict(
+        w_v=cat['w_v'],
+        w_l=cat['w_l'],
+        cross_attn=cat['cross_student'].mean(0),
+        cross_attn_teacher=cat['cross_teacher'].mean(0),
+        **difficulty_signals(cat['emb_teacher'], cat['txt_teacher'], captions),
+    )
+    if all('difficulty' in x for x in meta):  # the scenes' ground truth, for the comparison
+        out |= dict(
+            gt_difficulty=np.array([x['difficulty'] for x in meta], dtype=float),
+            gt_sample_type=np.array([x['sample_type'] for x in meta]),
+        )
+    if ds.classnames:  # Fig. 5 colours by class: only datasets with class labels
+        out |= dict(
+            labels=cat['labels'][:m].astype(int),
+            classnames=np.array(ds.classnames),
+            **{k: cat[k][:m] for k in ('emb_teacher', 'emb_before', 'emb_scratch', 'emb_cmapkd')},
+        )
     return out
-
 
 # %% ../nbs/20_experiments.ipynb #1c2b3a14
 def run_device(cfg: RunConfig) -> str:
     "Where a run of `cfg` is evaluated: CUDA when there is one and the config does not ask for the CPU."
     return 'cuda' if torch.cuda.is_available() and cfg.device != 'cpu' else 'cpu'
 
+
 def _train(cfg: RunConfig, n_gpus: int, progress: bool, key: str, force: bool) -> dict:
     "Train `cfg` (in process, or under torchrun) unless its out_dir already holds a finished run of the same config."
     done = Path(cfg.out_dir) / 'train_summary.json'
-    with locked(cfg.out_dir):   # a run shared by parallel jobs (e.g. the scratch control of Fig. 5) trains once
+    with locked(cfg.out_dir):  # a run shared by parallel jobs (e.g. the scratch control of Fig. 5) trains once
         if done.exists() and not force and json.loads(done.read_text()).get('config_key') == key:
-            return json.loads(done.read_text())   # e.g. the full CMAPKD run of the main, ablation and efficiency experiments
+            return json.loads(
+                done.read_text()
+            )  # e.g. the full CMAPKD run of the main, ablation and efficiency experiments
         if n_gpus <= 1:
             res = train(cfg, progress=progress)
         else:
             f = save_config(cfg, Path(cfg.out_dir) / 'config.yaml')
-            cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(n_gpus), '-m', 'cmapkd.train',
-                   '--config', str(f), '--force']   # retrains over a stale run
-            subprocess.run(cmd, check=True)   # its progress streams to this notebook's output
+            cmd = [
+                sys.executable,
+                '-m',
+                'torch.distributed.run',
+                '--nproc_per_node',
+                str(n_gpus),
+                '-m',
+                'cmapkd.train',
+                '--config',
+                str(f),
+                '--force',
+            ]  # retrains over a stale run
+            subprocess.run(cmd, check=True)  # its progress streams to this notebook's output
             res = json.loads(done.read_text())
         atomic_write(done, json.dumps({**res, 'config_key': key}, indent=1))
     return res
 
+
 def portable(d, res_path: Path, cache=None):
-    "`d` (nested dicts/lists of a result file) with every absolute path rewritten: under the cache as '$CMAPKD_CACHE/...', else relative to the result file."
+    """`d` (nested dicts/lists of a result file) with every absolute path rewritten: under the cache as
+    '$CMAPKD_CACHE/...', else relative to the result file."""
     cache, here = Path(cache or cache_root()).resolve(), Path(res_path).resolve().parent
-    if isinstance(d, dict): return {k: portable(v, res_path, cache) for k, v in d.items()}
-    if isinstance(d, list): return [portable(v, res_path, cache) for v in d]
+    if isinstance(d, dict):
+        return {k: portable(v, res_path, cache) for k, v in d.items()}
+    if isinstance(d, list):
+        return [portable(v, res_path, cache) for v in d]
     if isinstance(d, str) and os.path.isabs(d):
         p = Path(d).resolve()
-        return '$CMAPKD_CACHE/' + p.relative_to(cache).as_posix() if p.is_relative_to(cache) else Path(os.path.relpath(p, here)).as_posix()
+        return (
+            '$CMAPKD_CACHE/' + p.relative_to(cache).as_posix()
+            if p.is_relative_to(cache)
+            else Path(os.path.relpath(p, here)).as_posix()
+        )
     return d
 
-def run_one(experiment: str, preset_name: str, method: str, variant: str | None = None, seed: int = 0,
-            out_dir='paper', overrides=(), n_gpus: int = 1, force: bool = False, progress: bool = True,
-            figure_data: bool = False) -> Path:
-    "Train (unless `method` is a reference row), evaluate and write the result file (+ per-item .items.npz); skipped when it exists for the same config."
-    group = '' if experiment in SHARED_RUNS else experiment   # e.g. shorter runs must not overwrite the paper's
-    cfg = experiment_config(preset_name, REFERENCE_ROWS.get(method, method), variant, seed, out_dir, overrides,
-                            group, tuned=method not in REFERENCE_ROWS)   # a reference row trains nothing
+
+def run_one(
+    experiment: str,
+    preset_name: str,
+    method: str,
+    variant: str | None = None,
+    seed: int = 0,
+    out_dir='paper',
+    overrides=(),
+    n_gpus: int = 1,
+    force: bool = False,
+    progress: bool = True,
+    figure_data: bool = False,
+) -> Path:
+    """Train (unless `method` is a reference row), evaluate and write the result file (+ per-item .items.npz); skipped
+    when it exists for the same config."""
+    group = '' if experiment in SHARED_RUNS else experiment  # e.g. shorter runs must not overwrite the paper's
+    cfg = experiment_config(
+        preset_name,
+        REFERENCE_ROWS.get(method, method),
+        variant,
+        seed,
+        out_dir,
+        overrides,
+        group,
+        tuned=method not in REFERENCE_ROWS,
+    )  # a reference row trains nothing
     res_path = Path(out_dir) / 'results' / experiment / f'{run_name(method, variant, seed)}.json'
     key = fingerprint(config_to_dict(cfg), method)
-    if res_path.exists() and not force and json.loads(res_path.read_text()).get('config_key') == key: return res_path
+    if res_path.exists() and not force and json.loads(res_path.read_text()).get('config_key') == key:
+        return res_path
     t0 = time.time()
     cfg = resolve_pretrained(cfg, progress=progress)
-    if method in REFERENCE_ROWS:   # a pretrained tower as it is
+    if method in REFERENCE_ROWS:  # a pretrained tower as it is
         spec = cfg.teacher if method == 'teacher' else cfg.student
         model, summary = build_backbone(spec, frozen=True), {}
         if (cfg.teacher_train_steps if method == 'teacher' else cfg.student_pretrain_steps) > 0:
-            summary['pretraining'] = pretrain_history(spec.pretrained)   # its recipe, curve and cost go into paper/ with its row
+            summary['pretraining'] = pretrain_history(
+                spec.pretrained
+            )  # its recipe, curve and cost go into paper/ with its row
     else:
-        train_key = fingerprint({k: v for k, v in config_to_dict(cfg).items() if k != 'eval'})   # evaluation settings do not change training
+        train_key = fingerprint(
+            {k: v for k, v in config_to_dict(cfg).items() if k != 'eval'}
+        )  # evaluation settings do not change training
         summary = _train(cfg, n_gpus, progress, train_key, force)
         spec = dataclasses.replace(cfg.student, pretrained=summary['files']['student'])
         model = build_backbone(spec, frozen=True)
     dev = run_device(cfg)
-    metrics = evaluate(model.to(dev), cfg, get_tokenizer(spec), device=dev, vqa_blind=method == 'teacher')   # the blind row of Table 3
+    metrics = evaluate(
+        model.to(dev), cfg, get_tokenizer(spec), device=dev, vqa_blind=method == 'teacher'
+    )  # the blind row of Table 3
     items = write_items(res_path.with_name(res_path.stem + '.items.npz'), **metrics.pop('per_item'))
-    out = dict(experiment=experiment, method=method, variant=variant, seed=seed, preset=preset_name,
-               adapted=method in ADAPTED, metrics=metrics, device=device_name(dev), commit=git_commit(),
-               wall_s=round(time.time() - t0, 2), config=config_to_dict(cfg), config_key=key,
-               stages=summary.get('stages', {}), history=summary.get('history', []), per_item=items.name, figure_data=None,
-               pretraining=summary.get('pretraining'))
+    out = dict(
+        experiment=experiment,
+        method=method,
+        variant=variant,
+        seed=seed,
+        preset=preset_name,
+        adapted=method in ADAPTED,
+        metrics=metrics,
+        device=device_name(dev),
+        commit=git_commit(),
+        wall_s=round(time.time() - t0, 2),
+        config=config_to_dict(cfg),
+        config_key=key,
+        stages=summary.get('stages', {}),
+        history=summary.get('history', []),
+        per_item=items.name,
+        figure_data=None,
+        pretraining=summary.get('pretraining'),
+    )
     if figure_data and method == 'cmapkd':
         arrays = figure_arrays(cfg, summary['files'], _scratch_student(cfg, out_dir, overrides, progress))
-        out['figure_data'] = write_figure_data(res_path.with_suffix('.npz'), **arrays).name   # relative to the result file
+        out['figure_data'] = write_figure_data(
+            res_path.with_suffix('.npz'), **arrays
+        ).name  # relative to the result file
     atomic_write(res_path, json.dumps(portable(out, res_path), indent=1, default=float))
     return res_path
 
 # %% ../nbs/20_experiments.ipynb #e53eb56c
-PROGRESS_ENV = 'CMAPKD_PROGRESS'   # the file of progress lines that `reproduce` shows in the terminal
+PROGRESS_ENV = 'CMAPKD_PROGRESS'  # the file of progress lines that `reproduce` shows in the terminal
+
 
 def say(text: str):
-    "One progress line: appended to the file `$CMAPKD_PROGRESS` names (`reproduce` shows it in the terminal), else printed."
+    """One progress line: appended to the file `$CMAPKD_PROGRESS` names (`reproduce` shows it in the terminal), else
+    printed."""
     path = os.environ.get(PROGRESS_ENV)
     if not path:
         return print(text, flush=True)
-    with open(path, 'a') as f:   # one short append per line: the lines of parallel workers do not mix
+    with open(path, 'a') as f:  # one short append per line: the lines of parallel workers do not mix
         f.write(' '.join(text.split()) + '\n')
+
 
 def duration(s: float) -> str:
     "Seconds as a person reads them: '42 s', '3.5 min', '1.9 h'."
     return f'{s:.0f} s' if s < 90 else f'{s / 60:.1f} min' if s < 5400 else f'{s / 3600:.1f} h'
 
+
 def default_threads(jobs: int = 1) -> int:
-    "torch threads for each of `jobs` processes that run at once: torch's count (a thread per physical core, or `OMP_NUM_THREADS`) shared out, at least one."
+    """torch threads for each of `jobs` processes that run at once: torch's count (a thread per physical core, or
+    `OMP_NUM_THREADS`) shared out, at least one."""
     return max(1, torch.get_num_threads() // max(1, jobs))
+
 
 def _worker_init(threads: int):
     "A worker of `run_many`: its share of the threads; it ends when the process that started it is gone."
     torch.set_num_threads(threads)
     parent = os.getppid()
-    if sys.platform.startswith('linux'):   # the kernel sends SIGKILL when the parent ends, killed or not
-        import ctypes, signal
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))   # 1: PR_SET_PDEATHSIG
-    def watch():   # elsewhere, and if the parent ended before the line above
+    if sys.platform.startswith('linux'):  # the kernel sends SIGKILL when the parent ends, killed or not
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+
+    def watch():  # elsewhere, and if the parent ended before the line above
         while os.getppid() == parent:
             time.sleep(1)
         os._exit(1)
+
     threading.Thread(target=watch, daemon=True).start()
 
+
 def _run_reported(label: str, force: bool, *args) -> tuple:
-    "`run_one(*args)` after a line saying it starts; returns its result path, its wall time and whether its result file was kept."
+    """`run_one(*args)` after a line saying it starts; returns its result path, its wall time and whether its result
+    file was kept."""
     experiment, _, method, variant, seed, out_dir = args[:6]
     res = Path(out_dir) / 'results' / experiment / f'{run_name(method, variant, seed)}.json'
     before = res.stat().st_mtime_ns if res.exists() else None
-    if before is None or force:   # an existing result file is usually kept: no line for it
+    if before is None or force:  # an existing result file is usually kept: no line for it
         say(f'{label}: started')
     t0 = time.time()
     path = run_one(*args)
     return path, time.time() - t0, before is not None and path.stat().st_mtime_ns == before
+
 
 def headline(path) -> str:
     "What a progress line shows of a result file: the mean recall of the suite's first retrieval dataset."
@@ -295,9 +469,10 @@ def headline(path) -> str:
     k = next((k for k in m if k.endswith('/mean_recall')), None)
     return f'{k} {m[k]:.1f}' if k else 'evaluated'
 
+
 def _stop_pool(pool):
     "End `pool`'s workers now, their running runs too (`shutdown` would wait for them)."
-    procs = list(pool._processes.values())   # the executor has no public way to stop a running task
+    procs = list(pool._processes.values())  # the executor has no public way to stop a running task
     for p in procs:
         p.terminate()
     pool.shutdown(wait=False, cancel_futures=True)
@@ -306,13 +481,28 @@ def _stop_pool(pool):
         if p.is_alive():
             p.kill()
 
-def run_many(experiment: str, preset_name: str, runs, out_dir='paper', overrides=(), n_gpus: int = 1,
-             force: bool = False, jobs: int = 1, figure_data=()) -> list[Path]:
-    "`run_one` for every (method, variant, seed) of `runs`, `jobs` at a time, each with a line as it starts and ends; the result paths in the order of `runs`."
+
+def run_many(
+    experiment: str,
+    preset_name: str,
+    runs,
+    out_dir='paper',
+    overrides=(),
+    n_gpus: int = 1,
+    force: bool = False,
+    jobs: int = 1,
+    figure_data=(),
+) -> list[Path]:
+    """`run_one` for every (method, variant, seed) of `runs`, `jobs` at a time, each with a line as it starts and ends;
+    the result paths in the order of `runs`."""
     runs = list(runs)
-    args = [(experiment, preset_name, m, v, s, out_dir, list(overrides), n_gpus, force, jobs == 1, m in figure_data)
-            for m, v, s in runs]
-    labels = [f"{experiment} {i + 1}/{len(runs)} {m}{' ' + v if v else ''} seed {s}" for i, (m, v, s) in enumerate(runs)]
+    args = [
+        (experiment, preset_name, m, v, s, out_dir, list(overrides), n_gpus, force, jobs == 1, m in figure_data)
+        for m, v, s in runs
+    ]
+    labels = [
+        f"{experiment} {i + 1}/{len(runs)} {m}{' ' + v if v else ''} seed {s}" for i, (m, v, s) in enumerate(runs)
+    ]
     jobs = max(1, min(jobs, len(args)))
     say(f'{experiment}: {len(args)} run(s), {jobs} at a time')
     t0, took, kept = time.time(), [], 0
@@ -323,7 +513,7 @@ def run_many(experiment: str, preset_name: str, runs, out_dir='paper', overrides
             kept += 1
             return
         took.append(secs)
-        left = len(args) - len(took) - kept   # the runs in flight count as left
+        left = len(args) - len(took) - kept  # the runs in flight count as left
         eta = f'; about {duration(np.mean(took) * left / min(jobs, left))} left in {experiment}' if left else ''
         say(f'{labels[i]}: {headline(path)} in {duration(secs)}{eta}')
 
@@ -334,22 +524,30 @@ def run_many(experiment: str, preset_name: str, runs, out_dir='paper', overrides
             finished(i, path, secs, was_kept)
             paths.append(path)
     else:
-        resolve_pretrained(experiment_config(preset_name, out_dir=out_dir, overrides=overrides, tuned=False))   # once, with every thread
+        resolve_pretrained(
+            experiment_config(preset_name, out_dir=out_dir, overrides=overrides, tuned=False)
+        )  # once, with every thread
         # workers import these from the package: a definition in a notebook cannot be pickled by reference
         pkg = importlib.import_module('cmapkd.experiments')
-        ctx = multiprocessing.get_context('spawn')   # fork would copy this process's thread pools and CUDA state
-        pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=pkg._worker_init, initargs=(default_threads(jobs),))
+        ctx = multiprocessing.get_context('spawn')  # fork would copy this process's thread pools and CUDA state
+        pool = ProcessPoolExecutor(
+            jobs, mp_context=ctx, initializer=pkg._worker_init, initargs=(default_threads(jobs),)
+        )
         try:
             futures = {pool.submit(pkg._run_reported, labels[i], force, *a): i for i, a in enumerate(args)}
             for f in as_completed(futures):
                 finished(futures[f], *f.result())
         except BaseException:
-            _stop_pool(pool)   # the finished runs' result files stay; a rerun resumes from them
+            _stop_pool(pool)  # the finished runs' result files stay; a rerun resumes from them
             raise
         pool.shutdown()
         paths = [f.result()[0] for f in futures]
-    say(f"{experiment}: done in {duration(time.time() - t0)}" + (f' ({kept} result file(s) kept from earlier runs)' if kept else ''))
+    say(
+        f"{experiment}: done in {duration(time.time() - t0)}"
+        + (f' ({kept} result file(s) kept from earlier runs)' if kept else '')
+    )
     return paths
+
 
 def length_overrides(preset_name: str, factor: float) -> list[str]:
     "Overrides that run every stage of `preset_name` at `factor` times its length."
@@ -357,107 +555,159 @@ def length_overrides(preset_name: str, factor: float) -> list[str]:
 
 # %% ../nbs/20_experiments.ipynb #cf6cbfc6
 NOTEBOOKS = ('run_main', 'run_ablation', 'run_efficiency', 'make_paper')
-WHAT = dict(run_main='the teacher and every method (Tables 2, 3), then three of them at half length',
-            run_ablation='CMAPKD without each of its parts (Table 4)',
-            run_efficiency='size and speed of the teacher and the CMAPKD student (Table 5)',
-            make_paper='tables, figures, the numbers of the draft and main.pdf')
+WHAT = dict(
+    run_main='the teacher and every method (Tables 2, 3), then three of them at half length',
+    run_ablation='CMAPKD without each of its parts (Table 4)',
+    run_efficiency='size and speed of the teacher and the CMAPKD student (Table 5)',
+    make_paper='tables, figures, the numbers of the draft and main.pdf',
+)
 # the first look: one seed of the reference rows, the no-teacher student, CLIP-KD and CMAPKD, then the paper's pages
 FIRST_LOOK = dict(methods=['teacher', 'pretrained', 'scratch', 'clipkd', 'cmapkd'], length_check=False)
-QUIET = ('run_efficiency', 'make_paper')   # they print no progress lines: papermill's cell bar stands in
+QUIET = ('run_efficiency', 'make_paper')  # they print no progress lines: papermill's cell bar stands in
+
 
 class NotebookError(RuntimeError):
     "An experiment notebook failed; the message is one line and names the executed copy that holds the traceback."
 
+
 def notebooks_dir() -> Path:
     d = clone_root() / 'nbs'
     if not (d / 'run_main.ipynb').exists():
-        raise FileNotFoundError(f"the experiment notebooks are not in {d}; run from a clone installed with `pip install -e .`")
+        raise FileNotFoundError(
+            f"the experiment notebooks are not in {d}; run from a clone installed with `pip install -e .`"
+        )
     return d
 
+
 def discard_preset(out_dir, preset_name: str) -> int:
-    "Remove the result files (with their figure data and per-item results) and the training runs of `preset_name` under `out_dir`; returns the count of result files."
+    """Remove the result files (with their figure data and per-item results) and the training runs of `preset_name`
+    under `out_dir`; returns the count of result files."""
     out, n = Path(out_dir), 0
     for f in out.glob('results/*/*.json'):
         if json.loads(f.read_text()).get('preset') == preset_name:
-            f.unlink(); f.with_suffix('.npz').unlink(missing_ok=True); f.with_name(f.stem + '.items.npz').unlink(missing_ok=True); n += 1
+            f.unlink()
+            f.with_suffix('.npz').unlink(missing_ok=True)
+            f.with_name(f.stem + '.items.npz').unlink(missing_ok=True)
+            n += 1
     shutil.rmtree(out / 'runs' / preset_name, ignore_errors=True)
     return n
+
 
 def default_jobs(n_gpus: int = 1) -> int:
     "Runs at a time: one per CPU core without a GPU (small runs use one core well), else one."
     return 1 if torch.cuda.is_available() or n_gpus > 1 else os.cpu_count() or 1
+
 
 def clock(s: float) -> str:
     "The time stamp of a progress line: minutes:seconds (hours:minutes:seconds past an hour)."
     s = int(s)
     return f'{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}' if s >= 3600 else f'{s // 60:2d}:{s % 60:02d}'
 
+
 def last_times(out_dir, preset_name: str, seeds, first_look: bool = False) -> tuple[dict, str]:
-    "The wall time of each notebook in the last recorded reproduction (or first look) of `preset_name` (in `out_dir`, else the repository's paper/), scaled to `seeds`; ({}, '') when there is none."
+    """The wall time of each notebook in the last recorded reproduction (or first look) of `preset_name` (in `out_dir`,
+    else the repository's paper/), scaled to `seeds`; ({}, '') when there is none."""
     name = f'reproduction_{preset_name}.json'
-    recs = ((p, json.loads(p.read_text())) for p in (Path(out_dir) / name, clone_root() / preset_dir(preset_name) / name)
-            if p.exists())
-    f, rec = next(((p, r) for p, r in recs if r.get('first_look', False) == first_look), (None, None))
+    records = (
+        (p, json.loads(p.read_text()))
+        for p in (Path(out_dir) / name, clone_root() / preset_dir(preset_name) / name)
+        if p.exists()
+    )
+    f, record = next(((p, r) for p, r in records if r.get('first_look', False) == first_look), (None, None))
     if f is None:
         return {}, ''
-    scale = len(seeds) / max(1, len(rec.get('seeds') or [0]))
-    times = {k: v * (scale if k != 'make_paper' else 1) for k, v in rec['wall_s'].items() if k in NOTEBOOKS}
-    return times, f"{f} ({duration(rec['wall_s']['total'])} for seeds {rec.get('seeds')}, {rec.get('jobs')} job(s), {rec.get('device')})"
+    scale = len(seeds) / max(1, len(record.get('seeds') or [0]))
+    times = {k: v * (scale if k != 'make_paper' else 1) for k, v in record['wall_s'].items() if k in NOTEBOOKS}
+    return (
+        times,
+        f"{f} ({duration(record['wall_s']['total'])} for seeds {record.get('seeds')}, {record.get('jobs')} job(s), "
+        f"{record.get('device')})",
+    )
+
 
 def _measured(preset_name: str, tower: str, steps: int, batch: int) -> str:
-    "How long pretraining `tower` took where a committed result file of the preset recorded it (same steps and batch), else ''."
+    """How long pretraining `tower` took where a committed result file of the preset recorded it (same steps and
+    batch), else ''."""
     row = 'teacher' if tower == 'teacher' else 'pretrained'
     for f in sorted((notebooks_dir().parent / 'paper').glob(f'**/results/main/{row}_seed*.json')):
         r = json.loads(f.read_text())
         p = r.get('pretraining') or {}
-        if r.get('preset') == preset_name and (p.get('steps'), p.get('batch_size')) == (steps, batch) and p.get('s_per_step'):
-            return (f"about {duration(steps * p['s_per_step'])} ({p['s_per_step']} s/step measured with {p.get('torch_threads')} "
-                    f"thread(s) on {r.get('device')})")
+        if (
+            r.get('preset') == preset_name
+            and (p.get('steps'), p.get('batch_size')) == (steps, batch)
+            and p.get('s_per_step')
+        ):
+            return (
+                f"about {duration(steps * p['s_per_step'])} ({p['s_per_step']} s/step measured with "
+                f"{p.get('torch_threads')} "
+                f"thread(s) on {r.get('device')})"
+            )
     return ''
 
+
 def pretrain_towers(preset_name: str, out_dir, show=print, progress: bool = True) -> float:
-    "Resolve the preset's pretrained towers here (cache, committed checkpoint, or trained), after a line saying which and, for one to be trained, about how long; returns the seconds it took."
+    """Resolve the preset's pretrained towers here (cache, committed checkpoint, or trained), after a line saying which
+    and, for one to be trained, about how long; returns the seconds it took."""
     from cmapkd.teacher import TOWERS, pretrain_plan, pretrain_path, committed_path
+
     cfg, t0 = experiment_config(preset_name, out_dir=out_dir), time.time()
-    wanted = dict(teacher=cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained,
-                  student=cfg.setting != 'scratch' and cfg.student_pretrain_steps > 0 and not cfg.student.pretrained)
-    retrain = os.environ.get('CMAPKD_RETRAIN', '') not in ('', '0')   # as `cmapkd.teacher.pretrain` reads it
+    wanted = dict(
+        teacher=cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained,
+        student=cfg.setting != 'scratch' and cfg.student_pretrain_steps > 0 and not cfg.student.pretrained,
+    )
+    retrain = os.environ.get('CMAPKD_RETRAIN', '') not in ('', '0')  # as `cmapkd.teacher.pretrain` reads it
     todo, committed = [], []
     for t in (t for t in TOWERS if wanted[t] and not pretrain_path(cfg, t).exists()):
         (committed if not retrain and committed_path(cfg, t).exists() else todo).append(t)
     if committed:
-        show(f"the {' and the '.join(committed)}: the committed checkpoint{'s' if len(committed) > 1 else ''} "
-             f"({', '.join(committed_path(cfg, t).name for t in committed)}), sha256 checked, copied into {cache_root()}")
+        show(
+            f"the {' and the '.join(committed)}: the committed checkpoint{'s' if len(committed) > 1 else ''} "
+            f"({', '.join(committed_path(cfg, t).name for t in committed)}), sha256 checked, copied into {cache_root()}"
+        )
     if todo:
         plans = [(t, pretrain_plan(cfg, t)) for t in todo]
-        what = ', then '.join(f"the {t} ({p.steps} steps of batch {p.data.batch_size} on the '{p.data.train_split}' split"
-                              + ('; ' + m if (m := _measured(preset_name, t, p.steps, p.data.batch_size)) else '') + ')'
-                              for t, p in plans)
-        show(f"pretraining {what}, once: cached in {cache_root()} for every later run; "
-             f"the bar{'s' if len(todo) > 1 else ''} below show{'' if len(todo) > 1 else 's'} the step rate and the time left")
+        what = ', then '.join(
+            f"the {t} ({p.steps} steps of batch {p.data.batch_size} on the '{p.data.train_split}' split"
+            + ('; ' + m if (m := _measured(preset_name, t, p.steps, p.data.batch_size)) else '')
+            + ')'
+            for t, p in plans
+        )
+        show(
+            f"pretraining {what}, once: cached in {cache_root()} for every later run; "
+            f"the bar{'s' if len(todo) > 1 else ''} below show{'' if len(todo) > 1 else 's'} the step rate and the "
+            "time left"
+        )
     resolve_pretrained(cfg, progress=progress)
     if todo:
         show(f"pretrained the {' and the '.join(todo)} in {duration(time.time() - t0)}")
     return time.time() - t0
 
+
 def pdf_state(out_dir, executed=None) -> str:
-    "One line on the draft's PDF after `make_paper`: what its `compile_paper` said in the executed notebook `executed` (compiled: path, pages; or not: why, what to install)."
+    """One line on the draft's PDF after `make_paper`: what its `compile_paper` said in the executed notebook
+    `executed` (compiled: path, pages; or not: why, what to install)."""
     from cmapkd.draft import missing_tex, TEX_PACKAGES
+
     said = []
     if executed is not None and Path(executed).exists():
         for c in json.loads(Path(executed).read_text())['cells']:
             for o in c.get('outputs', []):
                 text = ''.join(o.get('text', '')) if o.get('output_type') == 'stream' else ''
-                said += [l for l in text.splitlines() if l.startswith(('compiled ', 'main.pdf not compiled'))]
+                said += [line for line in text.splitlines() if line.startswith(('compiled ', 'main.pdf not compiled'))]
     if said and said[-1].startswith('compiled '):
         return 'main.pdf: ' + said[-1]
     if miss := missing_tex():
-        return (f"main.pdf not compiled: {' and '.join(miss)} not found; install TeX (Debian/Ubuntu: apt-get install "
-                f"--no-install-recommends {TEX_PACKAGES}), then run the same command again (it keeps every result file)")
+        return (
+            f"main.pdf not compiled: {' and '.join(miss)} not found; install TeX (Debian/Ubuntu: apt-get install "
+            f"--no-install-recommends {TEX_PACKAGES}), then run the same command again (it keeps every result file)"
+        )
     return f"main.pdf not compiled; {executed} says why" if said else f"main.pdf: no word of it in {executed}"
 
+
 class Follow:
-    "Shows each line appended to a file (by the notebook kernels and their workers), from a thread of its own or when asked (`poll`)."
+    """Shows each line appended to a file (by the notebook kernels and their workers), from a thread of its own or when
+    asked (`poll`)."""
+
     def __init__(self, path, show):
         self.f, self.show, self.rest, self.lock, self.stop = open(path), show, '', threading.Lock(), threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -476,26 +726,52 @@ class Follow:
             self.poll()
 
     def close(self):
-        self.stop.set(); self.thread.join(); self.poll(); self.f.close()
+        self.stop.set()
+        self.thread.join()
+        self.poll()
+        self.f.close()
 
-def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: int = 1, force: bool = False,
-              progress: bool = True, jobs: int | None = None, first_look: bool = False) -> dict:
-    "Run every experiment notebook for `preset_name` into `out_dir` (afresh with `force`; only `FIRST_LOOK`'s rows and the paper with `first_look`), saying what it does as it goes; returns the wall time of each."
+
+def reproduce(
+    preset_name: str = 'tiny',
+    out_dir='paper',
+    seeds=(0,),
+    n_gpus: int = 1,
+    force: bool = False,
+    progress: bool = True,
+    jobs: int | None = None,
+    first_look: bool = False,
+) -> dict:
+    """Run every experiment notebook for `preset_name` into `out_dir` (afresh with `force`; only `FIRST_LOOK`'s rows
+    and the paper with `first_look`), saying what it does as it goes; returns the wall time of each."""
     jobs = default_jobs(n_gpus) if jobs is None else jobs
     import papermill as pm
     from traitlets.config import Config
+
     check_params(preset_name, (), (), list(seeds), n_gpus, out_dir, jobs=jobs)
     out, t_start, lock = Path(out_dir).resolve(), time.time(), threading.Lock()
+
     def show(text):
         with lock:
             print(f'[{clock(time.time() - t_start)}] {text}', flush=True)
+
     before, source = last_times(out, preset_name, seeds, first_look)
-    show(f"{'first look at' if first_look else 'reproduction of'} preset {preset_name!r}, seeds {list(seeds)}, into {out}: "
-         f"{jobs} run(s) at a time with "
-         f"{default_threads(jobs)} thread(s) each" + (f"; the last one took {duration(sum(before.values()))} for these seeds "
-                                                      f"(scaled from {source})" if before else ''))
+    show(
+        f"{'first look at' if first_look else 'reproduction of'} preset {preset_name!r}, seeds {list(seeds)}, into "
+        f"{out}: "
+        f"{jobs} run(s) at a time with "
+        f"{default_threads(jobs)} thread(s) each"
+        + (
+            f"; the last one took {duration(sum(before.values()))} for these seeds (scaled from {source})"
+            if before
+            else ''
+        )
+    )
     if force:
-        show(f"force: removed {discard_preset(out, preset_name)} result files of preset {preset_name!r} and its training runs")
+        show(
+            f"force: removed {discard_preset(out, preset_name)} result files of preset {preset_name!r} and its "
+            "training runs"
+        )
     (out / 'runs').mkdir(parents=True, exist_ok=True)
     times = {}
     pretrain_s = pretrain_towers(preset_name, out, show, progress)
@@ -503,44 +779,75 @@ def reproduce(preset_name: str = 'tiny', out_dir='paper', seeds=(0,), n_gpus: in
     log.write_text('')
     # the kernels and their workers inherit these: the file of progress lines, and no warning from multiprocessing's
     # resource tracker when a stopped reproduction has killed the workers (it still removes their semaphores)
-    env = {PROGRESS_ENV: str(log), 'PYTHONWARNINGS': ','.join(filter(None, [os.environ.get('PYTHONWARNINGS'), 'ignore:resource_tracker:UserWarning']))}
+    env = {
+        PROGRESS_ENV: str(log),
+        'PYTHONWARNINGS': ','.join(
+            filter(None, [os.environ.get('PYTHONWARNINGS'), 'ignore:resource_tracker:UserWarning'])
+        ),
+    }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     follow, nbs = Follow(log, show), notebooks_dir()
     try:
         for name in ('run_main', 'make_paper') if first_look else NOTEBOOKS:
             t0, executed = time.time(), out / 'runs' / f'{name}_{preset_name}.ipynb'
-            what = f"{', '.join(FIRST_LOOK['methods'])} (Tables 2, 3)" if first_look and name == 'run_main' else WHAT[name]
+            what = (
+                f"{', '.join(FIRST_LOOK['methods'])} (Tables 2, 3)" if first_look and name == 'run_main' else WHAT[name]
+            )
             show(f"{name}: {what}" + (f"; about {duration(before[name])} last time" if name in before else ''))
             params = dict(preset=preset_name, out_dir=str(out))
             if name != 'make_paper':
                 params.update(seeds=list(seeds), n_gpus=n_gpus)
             if first_look and name == 'run_main':
                 params.update(FIRST_LOOK)
-            if name in ('run_main', 'run_ablation'):   # efficiency runs alone: its latencies must not share the cores
+            if name in ('run_main', 'run_ablation'):  # efficiency runs alone: its latencies must not share the cores
                 params['jobs'] = jobs
-            with tempfile.TemporaryDirectory() as sock:   # IPC sockets: TCP ports picked before the kernel binds them can be taken
+            with (
+                tempfile.TemporaryDirectory() as sock
+            ):  # IPC sockets: TCP ports picked before the kernel binds them can be taken
                 try:
-                    pm.execute_notebook(str(nbs / f'{name}.ipynb'), str(executed), parameters=params, cwd=str(nbs),
-                                        progress_bar=progress and name in QUIET, log_output=False, kernel_name='python3',
-                                        config=Config(KernelManager=dict(transport='ipc', ip=f'{sock}/kernel')))
+                    pm.execute_notebook(
+                        str(nbs / f'{name}.ipynb'),
+                        str(executed),
+                        parameters=params,
+                        cwd=str(nbs),
+                        progress_bar=progress and name in QUIET,
+                        log_output=False,
+                        kernel_name='python3',
+                        config=Config(KernelManager=dict(transport='ipc', ip=f'{sock}/kernel')),
+                    )
                 except pm.PapermillExecutionError as e:
                     import re
+
                     said = ' '.join(re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', f'{e.ename}: {e.evalue}').split())
-                    raise NotebookError(f"{name} failed: {said} (its executed copy {executed} shows the traceback)") from None
+                    raise NotebookError(
+                        f"{name} failed: {said} (its executed copy {executed} shows the traceback)"
+                    ) from None
             times[name] = round(time.time() - t0, 1)
-            follow.poll()   # the notebook's last lines before its own
+            follow.poll()  # the notebook's last lines before its own
             show(f'{name}: done in {duration(times[name])}')
     finally:
         follow.close()
         for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     times['total'] = round(sum(times.values()) + pretrain_s, 1)
     pdf = pdf_state(out, out / 'runs' / f'make_paper_{preset_name}.ipynb')
     show(pdf)
-    record = dict(preset=preset_name, seeds=list(seeds), n_gpus=n_gpus, jobs=jobs, force=force, first_look=first_look,
-                  commit=git_commit(nbs),
-                  device=device_name(run_device(preset(preset_name))), wall_s=times, pretrain_s=round(pretrain_s, 1), pdf=pdf)
+    record = dict(
+        preset=preset_name,
+        seeds=list(seeds),
+        n_gpus=n_gpus,
+        jobs=jobs,
+        force=force,
+        first_look=first_look,
+        commit=git_commit(nbs),
+        device=device_name(run_device(preset(preset_name))),
+        wall_s=times,
+        pretrain_s=round(pretrain_s, 1),
+        pdf=pdf,
+    )
     atomic_write(out / f'reproduction_{preset_name}.json', json.dumps(record, indent=1))
     return times

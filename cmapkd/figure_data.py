@@ -16,13 +16,16 @@ __all__ = ['DIFFICULTY_TYPES', 'EMB_PANELS', 'NEEDED', 'difficulty_signals', 'ch
 # the teacher's difficulty x the caption's length, each split at its median
 DIFFICULTY_TYPES = ('easy/short', 'easy/long', 'hard/short', 'hard/long')
 
+
 def difficulty_signals(image_emb, text_emb, captions) -> dict:
     """Per image, from the teacher's embeddings of N images and of one caption each (row i matches row i):
     difficulty, rank, margin, caption length, type."""
     images, texts = np.asarray(image_emb, np.float64), np.asarray(text_emb, np.float64)
     if images.shape != texts.shape or images.ndim != 2 or len(images) < 2 or len(captions) != len(images):
-        raise ValueError(f"difficulty_signals: expected [N, D] image and text embeddings and N captions with N >= 2, "
-                         f"got {images.shape}, {texts.shape}, {len(captions)}")
+        raise ValueError(
+            f"difficulty_signals: expected [N, D] image and text embeddings and N captions with N >= 2, "
+            f"got {images.shape}, {texts.shape}, {len(captions)}"
+        )
     images = images / np.linalg.norm(images, axis=1, keepdims=True)
     texts = texts / np.linalg.norm(texts, axis=1, keepdims=True)
     similarity = images @ texts.T
@@ -32,13 +35,23 @@ def difficulty_signals(image_emb, text_emb, captions) -> dict:
     difficulty = np.argsort(np.argsort(-margin, kind='stable'), kind='stable') / (len(similarity) - 1)
     words = np.array([len(str(c).split()) for c in captions])
     kind = 2 * (difficulty >= 0.5) + (words > np.median(words))
-    return dict(difficulty=difficulty, teacher_rank=rank, teacher_margin=margin, caption_words=words,
-                sample_type=np.array(DIFFICULTY_TYPES)[kind])
+    return dict(
+        difficulty=difficulty,
+        teacher_rank=rank,
+        teacher_margin=margin,
+        caption_words=words,
+        sample_type=np.array(DIFFICULTY_TYPES)[kind],
+    )
 
 # %% ../nbs/15b_figure_data.ipynb #f85716b2
-EMB_PANELS = (('emb_teacher', 'teacher'), ('emb_before', 'before training'), ('emb_scratch', 'without teacher'),
-              ('emb_cmapkd', 'CMAPKD'))   # key, panel title: the teacher and three students (the caption says which)
-NEEDED = ('w_v', 'w_l', 'difficulty', 'sample_type', 'cross_attn', 'cross_attn_teacher')   # every file has these
+EMB_PANELS = (
+    ('emb_teacher', 'teacher'),
+    ('emb_before', 'before training'),
+    ('emb_scratch', 'without teacher'),
+    ('emb_cmapkd', 'CMAPKD'),
+)  # key, panel title: the teacher and three students (the caption says which)
+NEEDED = ('w_v', 'w_l', 'difficulty', 'sample_type', 'cross_attn', 'cross_attn_teacher')  # every file has these
+
 
 def _check_weights(arrays: dict, n: int, where: str):
     "ALSN's weights: [N, 4] per modality, rows non-negative and summing to 1."
@@ -47,15 +60,21 @@ def _check_weights(arrays: dict, n: int, where: str):
         if weights.shape != (n, 4):
             raise ValueError(f"{where}: '{key}' must have shape [N, 4] = [{n}, 4], got {list(weights.shape)}")
         if (weights < -1e-6).any() or not np.allclose(weights.sum(1), 1, atol=1e-3):
-            raise ValueError(f"{where}: rows of '{key}' must be non-negative and sum to 1 (ALSN weights), "
-                             f"got sums {weights.sum(1)[:4]}...")
+            raise ValueError(
+                f"{where}: rows of '{key}' must be non-negative and sum to 1 (ALSN weights), "
+                f"got sums {weights.sum(1)[:4]}..."
+            )
+
 
 def _check_types(arrays: dict, n: int, where: str):
     "One of `DIFFICULTY_TYPES` per sample."
     types = arrays['sample_type']
-    if types.shape != (n,): raise ValueError(f"{where}: 'sample_type' must have shape [{n}], got {list(types.shape)}")
+    if types.shape != (n,):
+        raise ValueError(f"{where}: 'sample_type' must have shape [{n}], got {list(types.shape)}")
     unknown = sorted(set(map(str, types)) - set(DIFFICULTY_TYPES))
-    if unknown: raise ValueError(f"{where}: unknown sample_type value(s) {unknown}; expected {list(DIFFICULTY_TYPES)}")
+    if unknown:
+        raise ValueError(f"{where}: unknown sample_type value(s) {unknown}; expected {list(DIFFICULTY_TYPES)}")
+
 
 def _check_maps(arrays: dict, where: str):
     "The cross-modal maps: [4, 4] cosines."
@@ -64,30 +83,39 @@ def _check_maps(arrays: dict, where: str):
         if cosines.shape != (4, 4):
             raise ValueError(f"{where}: '{key}' must be [4, 4] (P2..P5 x L1..L4), got {list(cosines.shape)}")
         if np.abs(cosines).max() > 1 + 1e-5:
-            raise ValueError(f"{where}: '{key}' holds cosines, expected values in [-1, 1], "
-                             f"got max |x| = {np.abs(cosines).max():.3f}")
+            raise ValueError(
+                f"{where}: '{key}' holds cosines, expected values in [-1, 1], got max |x| = {np.abs(cosines).max():.3f}"
+            )
+
 
 def _check_embeddings(arrays: dict, where: str):
     "The t-SNE's arrays, when there are any: every panel's [M, D] embeddings and M labels (with a name each)."
     have = [key for key, _ in EMB_PANELS if key in arrays]
-    if not have: return
+    if not have:
+        return
     if len(have) < len(EMB_PANELS):
         raise KeyError(f"{where}: the t-SNE needs all of {[key for key, _ in EMB_PANELS]}, got {have}")
-    if 'labels' not in arrays: raise KeyError(f"{where}: t-SNE arrays need 'labels' [M]")
+    if 'labels' not in arrays:
+        raise KeyError(f"{where}: t-SNE arrays need 'labels' [M]")
     labels = arrays['labels']
     for key in have:
         if arrays[key].ndim != 2 or len(arrays[key]) != len(labels):
-            raise ValueError(f"{where}: '{key}' must be [M, D] with M = {len(labels)} (one row per label), "
-                             f"got {list(arrays[key].shape)}")
+            raise ValueError(
+                f"{where}: '{key}' must be [M, D] with M = {len(labels)} (one row per label), "
+                f"got {list(arrays[key].shape)}"
+            )
     if 'classnames' in arrays and labels.max() >= len(arrays['classnames']):
-        raise ValueError(f"{where}: label {labels.max()} has no entry in 'classnames' "
-                         f"({len(arrays['classnames'])} names)")
+        raise ValueError(
+            f"{where}: label {labels.max()} has no entry in 'classnames' ({len(arrays['classnames'])} names)"
+        )
+
 
 def check_figure_data(arrays: dict, where: str = 'figure data') -> dict:
     "Check the figure arrays (shapes, ALSN rows summing to 1, known sample types, cosine maps); returns them as numpy."
     arrays = {key: np.asarray(value) for key, value in arrays.items()}
     missing = [key for key in NEEDED if key not in arrays]
-    if missing: raise KeyError(f"{where}: missing array(s) {missing}; expected {list(NEEDED)} (+ t-SNE arrays)")
+    if missing:
+        raise KeyError(f"{where}: missing array(s) {missing}; expected {list(NEEDED)} (+ t-SNE arrays)")
     n = len(arrays['difficulty'])
     _check_weights(arrays, n, where)
     _check_types(arrays, n, where)
@@ -95,21 +123,27 @@ def check_figure_data(arrays: dict, where: str = 'figure data') -> dict:
     _check_embeddings(arrays, where)
     return arrays
 
+
 def write_figure_data(path, **arrays) -> Path:
     "Check and write the figure arrays of one run as a compressed .npz, atomically; returns the path."
     arrays = check_figure_data(arrays, str(path))
     arrays = {key: (value.astype(str) if value.dtype.kind in 'OUS' else value) for key, value in arrays.items()}
+
     def write(tmp):
-        with open(tmp, 'wb') as f:   # a file object: given a path, numpy would append .npz
+        with open(tmp, 'wb') as f:  # a file object: given a path, numpy would append .npz
             np.savez_compressed(f, **arrays)
+
     return atomic_write(path, write)
+
 
 def load_figure_data(path) -> dict:
     "Read and check the figure arrays of one run."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"figure data {path} does not exist")
+    if not path.exists():
+        raise FileNotFoundError(f"figure data {path} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as npz: arrays = {key: npz[key] for key in npz.files}
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
     except ValueError as e:
         raise ValueError(f"figure data {path}: {e} (store strings as a unicode array, not objects)") from None
     return check_figure_data(arrays, str(path))
@@ -119,15 +153,23 @@ def example_figure_data(n: int = 200, m: int = 160, dim: int = 16, seed: int = 0
     "Synthetic figure arrays with a known structure (see above), for previews and tests."
     rng = np.random.default_rng(seed)
     difficulty = rng.uniform(0, 1, n)
-    logits = np.outer(difficulty, [2, 1, 0, -1]) + rng.normal(0, .3, (n, 4))
+    logits = np.outer(difficulty, [2, 1, 0, -1]) + rng.normal(0, 0.3, (n, 4))
     w_v = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     w_l = np.exp(-logits) / np.exp(-logits).sum(1, keepdims=True)
     types = np.array(DIFFICULTY_TYPES)[rng.integers(0, 4, n)]
     labels, centres = np.arange(m) % 16, rng.normal(0, 1, (16, dim))
-    teacher = centres[labels] + rng.normal(0, .3, (m, dim))
-    return dict(w_v=w_v, w_l=w_l, difficulty=difficulty, sample_type=types,
-                cross_attn=np.tanh(rng.normal(0, .5, (4, 4))), cross_attn_teacher=np.tanh(rng.normal(0, .5, (4, 4))),
-                labels=labels, classnames=np.array([f'class {c}' for c in range(16)]), emb_teacher=teacher,
-                emb_before=rng.normal(0, 1, (m, 8)),
-                emb_scratch=(teacher @ rng.normal(0, 1, (dim, 8)))[:, :8] + rng.normal(0, 2, (m, 8)),
-                emb_cmapkd=(teacher @ rng.normal(0, 1, (dim, 8))) + rng.normal(0, .3, (m, 8)))
+    teacher = centres[labels] + rng.normal(0, 0.3, (m, dim))
+    return dict(
+        w_v=w_v,
+        w_l=w_l,
+        difficulty=difficulty,
+        sample_type=types,
+        cross_attn=np.tanh(rng.normal(0, 0.5, (4, 4))),
+        cross_attn_teacher=np.tanh(rng.normal(0, 0.5, (4, 4))),
+        labels=labels,
+        classnames=np.array([f'class {c}' for c in range(16)]),
+        emb_teacher=teacher,
+        emb_before=rng.normal(0, 1, (m, 8)),
+        emb_scratch=(teacher @ rng.normal(0, 1, (dim, 8)))[:, :8] + rng.normal(0, 2, (m, 8)),
+        emb_cmapkd=(teacher @ rng.normal(0, 1, (dim, 8))) + rng.normal(0, 0.3, (m, 8)),
+    )

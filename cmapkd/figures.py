@@ -4,7 +4,8 @@
 
 # %% ../nbs/17_figures.ipynb #cd3640d2
 from __future__ import annotations
-import math, re
+import math
+import re
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -31,21 +32,34 @@ def figure_runs(df: pd.DataFrame, experiment: str = 'main', preset: str | None =
     runs = row_runs(select_runs(df, experiment, preset), 'cmapkd', None)
     out = [(row, load_figure_data(row['figure_data'])) for _, row in runs.iterrows() if row['figure_data']]
     if not out:
-        raise LookupError(f"no full cmapkd result of experiment '{experiment}' has figure data "
-                          f"(run it with figure_data=True; its result file names the .npz)")
+        raise LookupError(
+            f"no full cmapkd result of experiment '{experiment}' has figure data "
+            f"(run it with figure_data=True; its result file names the .npz)"
+        )
     return out
 
-def _pooled(runs, key) -> np.ndarray: return np.concatenate([arrays[key] for _, arrays in runs])
+
+def _pooled(runs, key) -> np.ndarray:
+    return np.concatenate([arrays[key] for _, arrays in runs])
 
 # %% ../nbs/17_figures.ipynb #f9a01390
-TEXT_WIDTH_IN = 122 / 25.4   # LNCS \textwidth (122 mm)
-MIN_PRINT_PT = 8.0            # the smallest font size on the printed page
+TEXT_WIDTH_IN = 122 / 25.4  # LNCS \textwidth (122 mm)
+MIN_PRINT_PT = 8.0  # the smallest font size on the printed page
 # a little above 8 pt: a tight crop may widen a figure a little
-PRINT_RC = {'font.size': 8.5, 'axes.titlesize': 8.5, 'axes.labelsize': 8.5, 'xtick.labelsize': 8.5,
-            'ytick.labelsize': 8.5, 'legend.fontsize': 8.5, 'legend.title_fontsize': 8.5}
-PRINT_WIDTH = dict(fig3_alsn_difficulty=1.0, fig4_alsn_radar=1.0, fig5_tsne=1.0, fig6_cross_modal=1.0,
-                   training_curves_cmapkd=1.0)   # each figure's share of the text width, as main.tex includes it
+PRINT_RC = {
+    'font.size': 8.5,
+    'axes.titlesize': 8.5,
+    'axes.labelsize': 8.5,
+    'xtick.labelsize': 8.5,
+    'ytick.labelsize': 8.5,
+    'legend.fontsize': 8.5,
+    'legend.title_fontsize': 8.5,
+}
+PRINT_WIDTH = dict(
+    fig3_alsn_difficulty=1.0, fig4_alsn_radar=1.0, fig5_tsne=1.0, fig6_cross_modal=1.0, training_curves_cmapkd=1.0
+)  # each figure's share of the text width, as main.tex includes it
 SAVE_PAD_IN = 0.05
+
 
 def print_font_pt(fig, width_in: float = TEXT_WIDTH_IN) -> tuple[float, float]:
     """(smallest font size in pt of `fig`'s visible text once its saved, tight bounding box is scaled to `width_in`,
@@ -56,19 +70,26 @@ def print_font_pt(fig, width_in: float = TEXT_WIDTH_IN) -> tuple[float, float]:
     sizes = [t.get_fontsize() for t in fig.findobj(mtext.Text) if t.get_visible() and t.get_text().strip()]
     return (min(sizes) * scale if sizes else np.inf), scale
 
+
 def save_figure(fig, paper_dir, name: str, sources=(), close: bool = True, caption: str = '') -> list[Path]:
     "Write `fig` to paper/figures/<name>.pdf and .png (and its caption to <name>.txt) atomically, record its sources."
     out = []
     for fmt in ('pdf', 'png'):
-        metadata = {'CreationDate': None} if fmt == 'pdf' else None   # same run, same bytes
-        path = atomic_write(Path(paper_dir) / 'figures' / f'{name}.{fmt}',
-                            lambda t: fig.savefig(t, format=fmt, dpi=200, bbox_inches='tight', pad_inches=SAVE_PAD_IN,
-                                                  metadata=metadata))
+        metadata = {'CreationDate': None} if fmt == 'pdf' else None  # same run, same bytes
+        path = atomic_write(
+            Path(paper_dir) / 'figures' / f'{name}.{fmt}',
+            lambda t: fig.savefig(
+                t, format=fmt, dpi=200, bbox_inches='tight', pad_inches=SAVE_PAD_IN, metadata=metadata
+            ),
+        )
         record_sources(paper_dir, path, sources)
         out.append(path)
-    if caption: atomic_write(Path(paper_dir) / 'figures' / f'{name}.txt', caption + '\n')
-    if close: plt.close(fig)
+    if caption:
+        atomic_write(Path(paper_dir) / 'figures' / f'{name}.txt', caption + '\n')
+    if close:
+        plt.close(fig)
     return out
+
 
 def _print_context():
     "seaborn's paper style with the 8 pt sizes of `PRINT_RC`."
@@ -77,10 +98,13 @@ def _print_context():
 # %% ../nbs/17_figures.ipynb #b9c43ec3
 def alsn_long(w_v, w_l, **per_sample) -> pd.DataFrame:
     "Per-sample, per-level ALSN weights in long form (modality, level, weight and the extra columns)."
-    parts = [pd.DataFrame({'modality': modality, 'level': level, 'weight': np.asarray(weights)[:, j], **per_sample})
-             for modality, weights, names in (('visual', w_v, P_LEVELS), ('language', w_l, L_LEVELS))
-             for j, level in enumerate(names)]
+    parts = [
+        pd.DataFrame({'modality': modality, 'level': level, 'weight': np.asarray(weights)[:, j], **per_sample})
+        for modality, weights, names in (('visual', w_v, P_LEVELS), ('language', w_l, L_LEVELS))
+        for j, level in enumerate(names)
+    ]
     return pd.concat(parts, ignore_index=True)
+
 
 def alsn_by_difficulty(w_v, w_l, difficulty, bins: int = 5) -> pd.DataFrame:
     "Mean ALSN weight per (modality, level, difficulty bin); bins are quantiles, `difficulty` is the bin's mean."
@@ -89,8 +113,10 @@ def alsn_by_difficulty(w_v, w_l, difficulty, bins: int = 5) -> pd.DataFrame:
     centre = pd.Series(difficulty).groupby(bin_of).mean()
     long = alsn_long(w_v, w_l, bin=bin_of, difficulty=centre.loc[bin_of].to_numpy())
     groups = long.groupby(['modality', 'level', 'bin'], sort=False)
-    return groups.agg(difficulty=('difficulty', 'first'), weight=('weight', 'mean'), sem=('weight', 'sem'),
-                      n=('weight', 'size')).reset_index()
+    return groups.agg(
+        difficulty=('difficulty', 'first'), weight=('weight', 'mean'), sem=('weight', 'sem'), n=('weight', 'size')
+    ).reset_index()
+
 
 def plot_alsn_difficulty(w_v, w_l, difficulty, bins: int = 5):
     "Fig. 3: one line per level, weight against binned difficulty, both modalities."
@@ -102,13 +128,32 @@ def plot_alsn_difficulty(w_v, w_l, difficulty, bins: int = 5):
     with sns.axes_style('whitegrid'), _print_context():
         fig, axes = plt.subplots(1, 2, figsize=(width, 2.45), sharey=True)
         for ax, modality in zip(axes, ('visual', 'language')):
-            sns.lineplot(data=long[long.modality == modality], x='difficulty', y='weight', hue='level', style='level',
-                         markers=True, dashes=False, errorbar='se', ax=ax, palette='colorblind', markersize=5)
+            sns.lineplot(
+                data=long[long.modality == modality],
+                x='difficulty',
+                y='weight',
+                hue='level',
+                style='level',
+                markers=True,
+                dashes=False,
+                errorbar='se',
+                ax=ax,
+                palette='colorblind',
+                markersize=5,
+            )
             ax.axhline(0.25, ls='--', c='grey', lw=0.8)
             ax.set(title=f'{modality} levels', xlabel='sample difficulty (bin mean)', ylabel='mean ALSN weight')
             # below the panel, so that no line runs under it
-            sns.move_legend(ax, 'upper center', bbox_to_anchor=(0.5, -0.3), ncol=4, title=None, frameon=False,
-                            handlelength=1.5, columnspacing=1.0)
+            sns.move_legend(
+                ax,
+                'upper center',
+                bbox_to_anchor=(0.5, -0.3),
+                ncol=4,
+                title=None,
+                frameon=False,
+                handlelength=1.5,
+                columnspacing=1.0,
+            )
         fig.tight_layout(w_pad=0.8)
     return fig
 
@@ -119,28 +164,45 @@ def alsn_by_type(w_v, w_l, sample_type) -> pd.DataFrame:
     means = weights.groupby(np.asarray(sample_type).astype(str)).mean()
     return means.loc[[t for t in DIFFICULTY_TYPES if t in means.index]]
 
+
 def _radar(ax, means: pd.DataFrame, levels, counts: pd.Series, top: float):
     "One modality's radar: a closed line per sample type over `levels`, the uniform circle, radial values."
     colours = dict(zip(DIFFICULTY_TYPES, sns.color_palette('colorblind', 4)))
     styles = dict(zip(DIFFICULTY_TYPES, ('-', '--', '-.', ':')))
     angles = np.linspace(0, 2 * np.pi, 4, endpoint=False)
-    ax.set_theta_offset(np.pi / 2)   # first level on top, clockwise
+    ax.set_theta_offset(np.pi / 2)  # first level on top, clockwise
     ax.set_theta_direction(-1)
     for sample_type, row in means[list(levels)].iterrows():
         values = np.r_[row.to_numpy(), row.to_numpy()[:1]]
-        ax.plot(np.r_[angles, angles[:1]], values, color=colours[sample_type], ls=styles[sample_type], lw=1.3,
-                marker='o', ms=3, label=f'{sample_type} (n={counts[sample_type]})')
+        ax.plot(
+            np.r_[angles, angles[:1]],
+            values,
+            color=colours[sample_type],
+            ls=styles[sample_type],
+            lw=1.3,
+            marker='o',
+            ms=3,
+            label=f'{sample_type} (n={counts[sample_type]})',
+        )
         ax.fill(np.r_[angles, angles[:1]], values, color=colours[sample_type], alpha=0.06)
     circle = np.linspace(0, 2 * np.pi, 200)
     ax.plot(circle, np.full_like(circle, 0.25), c='grey', lw=0.8, ls=(0, (3, 3)), label='uniform (1/4)')
     ax.set_xticks(angles, levels)
-    ax.tick_params(axis='x', pad=4)   # level names clear of the outer ring
+    ax.tick_params(axis='x', pad=4)  # level names clear of the outer ring
     ticks = np.arange(0.1, top + 1e-9, 0.1)
     ax.set_ylim(0, top)
     ax.set_yticks(ticks, [''] * len(ticks))
-    for value in ticks[1::2]:   # every other radial value, between the first two spokes, above the lines
-        ax.text(np.pi / 4, value, f'{value:.1f}', ha='center', va='center', zorder=10,
-                bbox=dict(facecolor='white', edgecolor='none', alpha=0.8, pad=0.3))
+    for value in ticks[1::2]:  # every other radial value, between the first two spokes, above the lines
+        ax.text(
+            np.pi / 4,
+            value,
+            f'{value:.1f}',
+            ha='center',
+            va='center',
+            zorder=10,
+            bbox=dict(facecolor='white', edgecolor='none', alpha=0.8, pad=0.3),
+        )
+
 
 def plot_alsn_radar(w_v, w_l, sample_type):
     "Fig. 4: one radar per modality (P2..P5, L1..L4), one line per sample type."
@@ -148,20 +210,44 @@ def plot_alsn_radar(w_v, w_l, sample_type):
     counts = pd.Series(np.asarray(sample_type).astype(str)).value_counts()
     top = max(0.5, math.ceil(float(means.to_numpy().max()) * 10) / 10)
     with _print_context():
-        fig, axes = plt.subplots(1, 2, figsize=(PRINT_WIDTH['fig4_alsn_radar'] * TEXT_WIDTH_IN, 2.9),
-                                 subplot_kw=dict(projection='polar'))
+        fig, axes = plt.subplots(
+            1, 2, figsize=(PRINT_WIDTH['fig4_alsn_radar'] * TEXT_WIDTH_IN, 2.9), subplot_kw=dict(projection='polar')
+        )
         for ax, (title, levels) in zip(axes, (('visual levels', P_LEVELS), ('language levels', L_LEVELS))):
             _radar(ax, means, levels, counts, top)
             ax.set_title(title, pad=14)
-        fig.legend(*axes[0].get_legend_handles_labels(), loc='lower center', ncol=3, frameon=False, handlelength=2.2,
-                   columnspacing=1.0)
+        fig.legend(
+            *axes[0].get_legend_handles_labels(),
+            loc='lower center',
+            ncol=3,
+            frameon=False,
+            handlelength=2.2,
+            columnspacing=1.0,
+        )
         fig.tight_layout(rect=(0, 0.16, 1, 1), w_pad=2.0)
     return fig
 
 # %% ../nbs/17_figures.ipynb #f8b025c9
 # 16 distinguishable class colours (after Sasha Trubetskoy's list of 20 distinct colours, pale tints left out)
-CLASS_COLOURS = ('#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4', '#f032e6', '#bfef45',
-                 '#469990', '#9a6324', '#800000', '#808000', '#000075', '#a9a9a9', '#000000', '#ffe119')
+CLASS_COLOURS = (
+    '#e6194b',
+    '#3cb44b',
+    '#4363d8',
+    '#f58231',
+    '#911eb4',
+    '#42d4f4',
+    '#f032e6',
+    '#bfef45',
+    '#469990',
+    '#9a6324',
+    '#800000',
+    '#808000',
+    '#000075',
+    '#a9a9a9',
+    '#000000',
+    '#ffe119',
+)
+
 
 def linear_cka(x, y) -> float:
     "Linear CKA between two feature sets of the same samples (rows); widths may differ."
@@ -170,6 +256,7 @@ def linear_cka(x, y) -> float:
         raise ValueError(f"linear_cka: x and y need the same samples (rows), got {len(x)} and {len(y)}")
     x, y = x - x.mean(0), y - y.mean(0)
     return float(np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+
 
 def knn_accuracy(x, labels, k: int = 5) -> float:
     "Leave-one-out k-NN class accuracy (percent) under cosine similarity; majority vote, ties to the nearest neighbour."
@@ -183,20 +270,32 @@ def knn_accuracy(x, labels, k: int = 5) -> float:
     for i, row in enumerate(y[nearest]):
         votes = np.bincount(row, minlength=y.max() + 1)
         best = np.flatnonzero(votes == votes.max())
-        hits += (row[np.isin(row, best)][0] if len(best) > 1 else best[0]) == y[i]   # tie: the nearest tied class
+        hits += (row[np.isin(row, best)][0] if len(best) > 1 else best[0]) == y[i]  # tie: the nearest tied class
     return 100 * hits / len(y)
+
 
 def _tsne(x, seed: int) -> np.ndarray:
     from sklearn.manifold import TSNE
+
     x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
-    return TSNE(2, perplexity=min(30.0, (len(x) - 1) / 3), init='pca', learning_rate='auto', random_state=seed,
-                method='exact' if len(x) <= 1000 else 'barnes_hut').fit_transform(x)   # exact is faster on small M
+    return TSNE(
+        2,
+        perplexity=min(30.0, (len(x) - 1) / 3),
+        init='pca',
+        learning_rate='auto',
+        random_state=seed,
+        method='exact' if len(x) <= 1000 else 'barnes_hut',
+    ).fit_transform(x)  # exact is faster on small M
+
 
 def embedding_stats(data: dict) -> dict:
     "{panel key: (leave-one-out 5-NN class accuracy %, linear CKA with the teacher's embedding)} of the t-SNE arrays."
     labels, teacher = np.asarray(data['labels']).astype(int), np.asarray(data['emb_teacher'], float)
-    return {key: (knn_accuracy(np.asarray(data[key], float), labels), linear_cka(teacher, np.asarray(data[key], float)))
-            for key, _ in EMB_PANELS}
+    return {
+        key: (knn_accuracy(np.asarray(data[key], float), labels), linear_cka(teacher, np.asarray(data[key], float)))
+        for key, _ in EMB_PANELS
+    }
+
 
 def plot_tsne(data: dict, seed: int = 0):
     """Fig. 5: t-SNE of the deployed image embeddings of the teacher, the student before training, the scratch control
@@ -213,15 +312,30 @@ def plot_tsne(data: dict, seed: int = 0):
             points = _tsne(np.asarray(data[key], float), seed)
             for c in np.unique(labels):
                 chosen = labels == c
-                ax.scatter(points[chosen, 0], points[chosen, 1], s=4, color=CLASS_COLOURS[c % len(CLASS_COLOURS)],
-                           marker=markers[c % 4], linewidths=0, label=names[c])
+                ax.scatter(
+                    points[chosen, 0],
+                    points[chosen, 1],
+                    s=4,
+                    color=CLASS_COLOURS[c % len(CLASS_COLOURS)],
+                    marker=markers[c % 4],
+                    linewidths=0,
+                    label=names[c],
+                )
             knn, cka = stats[key]
             similarity = '(reference)' if key == 'emb_teacher' else f'CKA {cka:.2f}'
             ax.set(xticks=[], yticks=[], title=f"{title}\n5-NN {knn:.0f}%\n" + similarity)
         handles, legend_labels = axes[0].get_legend_handles_labels()
         ncol = min(4, len(legend_labels))
-        fig.legend(handles, legend_labels, loc='lower center', ncol=ncol, frameon=False, markerscale=2.0,
-                   handletextpad=0.2, columnspacing=0.8)
+        fig.legend(
+            handles,
+            legend_labels,
+            loc='lower center',
+            ncol=ncol,
+            frameon=False,
+            markerscale=2.0,
+            handletextpad=0.2,
+            columnspacing=0.8,
+        )
         fig.tight_layout(rect=(0, 0.07 * math.ceil(len(legend_labels) / ncol), 1, 1), w_pad=0.4)
     return fig
 
@@ -232,18 +346,35 @@ def plot_cross_modal(cross_attn, teacher=None):
     maps = ([('teacher', teacher)] if teacher is not None else []) + [('CMAPKD student', cross_attn)]
     for name, cosines in maps:
         if np.asarray(cosines).shape != (4, 4):
-            raise ValueError(f"cross-modal map ({name}) must be [4, 4] (P2..P5 x L1..L4), "
-                             f"got {list(np.asarray(cosines).shape)}")
+            raise ValueError(
+                f"cross-modal map ({name}) must be [4, 4] (P2..P5 x L1..L4), got {list(np.asarray(cosines).shape)}"
+            )
     width = PRINT_WIDTH['fig6_cross_modal'] * TEXT_WIDTH_IN
     with _print_context():
-        fig, axes = plt.subplots(1, len(maps) + 1, figsize=(width, 2.2), squeeze=False,
-                                 gridspec_kw=dict(width_ratios=[1] * len(maps) + [0.05]))
+        fig, axes = plt.subplots(
+            1,
+            len(maps) + 1,
+            figsize=(width, 2.2),
+            squeeze=False,
+            gridspec_kw=dict(width_ratios=[1] * len(maps) + [0.05]),
+        )
         for i, (ax, (name, cosines)) in enumerate(zip(axes[0], maps)):
             last = i == len(maps) - 1
-            sns.heatmap(pd.DataFrame(np.asarray(cosines, float), index=list(P_LEVELS), columns=list(L_LEVELS)),
-                        annot=True, fmt='.2f', annot_kws=dict(size=PRINT_RC['font.size']), cmap='RdBu_r', vmin=-1,
-                        vmax=1, center=0, square=False, cbar=last, cbar_ax=axes[0][-1] if last else None, ax=ax,
-                        cbar_kws=dict(label='cosine') if last else None)
+            sns.heatmap(
+                pd.DataFrame(np.asarray(cosines, float), index=list(P_LEVELS), columns=list(L_LEVELS)),
+                annot=True,
+                fmt='.2f',
+                annot_kws=dict(size=PRINT_RC['font.size']),
+                cmap='RdBu_r',
+                vmin=-1,
+                vmax=1,
+                center=0,
+                square=False,
+                cbar=last,
+                cbar_ax=axes[0][-1] if last else None,
+                ax=ax,
+                cbar_kws=dict(label='cosine') if last else None,
+            )
             ax.set(xlabel='language level', ylabel='visual level' if i == 0 else '', title=name)
             ax.tick_params(axis='y', rotation=0)
         fig.tight_layout(w_pad=0.6)
@@ -254,11 +385,14 @@ LOSS_TERMS = ('loss', 'intra', 'align', 'relation', 'task')
 # ALSN's mean reward per level
 REWARD_COLUMNS = tuple(f'u_v_{level}' for level in P_LEVELS) + tuple(f'u_l_{level}' for level in L_LEVELS)
 
+
 def stage_spans(history: list[dict]) -> list[tuple[str, int, int]]:
     "(stage name, first step - 1, last step) of every stage, in order, from the logged records."
-    if not history: raise ValueError("history is empty: the run logged no training steps")
+    if not history:
+        raise ValueError("history is empty: the run logged no training steps")
     missing = [key for key in ('step', 'stage') if key not in history[0]]
-    if missing: raise KeyError(f"history records need {missing}")
+    if missing:
+        raise KeyError(f"history records need {missing}")
     spans, previous = [], 0
     for name, records in pd.DataFrame(history).groupby('stage', sort=False):
         end = int(records['step'].max())
@@ -266,12 +400,17 @@ def stage_spans(history: list[dict]) -> list[tuple[str, int, int]]:
         previous = end
     return spans
 
+
 def reward_records(history: list[dict]) -> pd.DataFrame:
     """Every record of `history` that holds ALSN's reward (any `u_v_*` / `u_l_*`), at whatever step it was logged:
     step, stage, rewards."""
-    rows = [{key: record.get(key) for key in ('step', 'stage')} | {c: record[c] for c in REWARD_COLUMNS if c in record}
-            for record in history if any(c in record for c in REWARD_COLUMNS)]
+    rows = [
+        {key: record.get(key) for key in ('step', 'stage')} | {c: record[c] for c in REWARD_COLUMNS if c in record}
+        for record in history
+        if any(c in record for c in REWARD_COLUMNS)
+    ]
     return pd.DataFrame(rows, columns=['step', 'stage', *REWARD_COLUMNS]).astype({c: float for c in REWARD_COLUMNS})
+
 
 def _level_lines(ax, history: pd.DataFrame, prefix, levels, colours, marker=None):
     "One line per level of the columns `prefix + level` of `history` (NaN rows dropped), coloured by the level's index."
@@ -281,26 +420,38 @@ def _level_lines(ax, history: pd.DataFrame, prefix, levels, colours, marker=None
             logged = history[['step', column]].dropna()
             ax.plot(logged['step'], logged[column], color=colour, lw=1.0, marker=marker, ms=2.5)
 
+
 def _curve_panels(history: pd.DataFrame, terms, rewards: pd.DataFrame) -> list[tuple[str, str]]:
     "(column or column prefix, title) of every panel: the loss terms, ALSN's weights and its rewards when logged."
-    default = [c for c in history if history[c].dtype.kind == 'f' and not c.startswith(('lr_', 'w_', 'u_'))
-               and c not in ('grad_norm', 'images_per_s')]
+    default = [
+        c
+        for c in history
+        if history[c].dtype.kind == 'f'
+        and not c.startswith(('lr_', 'w_', 'u_'))
+        and c not in ('grad_norm', 'images_per_s')
+    ]
     terms = [t for t in (terms or LOSS_TERMS) if t in history] or default
     panels = [(t, t) for t in terms]
-    if any(re.fullmatch(r'w_v_P\d', c) for c in history): panels.append(('w_v_', 'weights, visual'))
-    if any(re.fullmatch(r'w_l_L\d', c) for c in history): panels.append(('w_l_', 'weights, language'))
-    if len(rewards): panels += [('u_v_', 'reward $u$, visual'), ('u_l_', 'reward $u$, language')]
+    if any(re.fullmatch(r'w_v_P\d', c) for c in history):
+        panels.append(('w_v_', 'weights, visual'))
+    if any(re.fullmatch(r'w_l_L\d', c) for c in history):
+        panels.append(('w_l_', 'weights, language'))
+    if len(rewards):
+        panels += [('u_v_', 'reward $u$, visual'), ('u_l_', 'reward $u$, language')]
     return panels
+
 
 def _curve_panel(ax, key: str, history: pd.DataFrame, rewards: pd.DataFrame, colours):
     "One panel of the training curves: a loss term, or a line per level of ALSN's weights or rewards."
     if key in history and not key.endswith('_'):
         logged = history[['step', key]].dropna()
         ax.plot(logged['step'], logged[key], lw=1.0, color='k')
-    elif key.startswith('w_'): _level_lines(ax, history, key, P_LEVELS if key == 'w_v_' else L_LEVELS, colours)
+    elif key.startswith('w_'):
+        _level_lines(ax, history, key, P_LEVELS if key == 'w_v_' else L_LEVELS, colours)
     else:
         _level_lines(ax, rewards, key, P_LEVELS if key == 'u_v_' else L_LEVELS, colours, marker='o')
         ax.axhline(0, c='grey', lw=0.6)
+
 
 def plot_training_curves(history: list[dict], terms=None, title: str = ''):
     "Loss terms, ALSN's mean level weights and its reward per level (every reward record) against step, stages shaded."
@@ -310,27 +461,44 @@ def plot_training_curves(history: list[dict], terms=None, title: str = ''):
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
     shades = sns.color_palette('pastel', len(spans))
-    colours = ('#000000', '#0072B2', '#D55E00', '#7B3294')   # one per level index, apart from the pastel stage shades
+    colours = ('#000000', '#0072B2', '#D55E00', '#7B3294')  # one per level index, apart from the pastel stage shades
     height = 1.25 * nrows + 0.55
     with sns.axes_style('whitegrid'), _print_context():
-        fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH['training_curves_cmapkd'] * TEXT_WIDTH_IN, height),
-                                 sharex=True, squeeze=False)
+        fig, axes = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(PRINT_WIDTH['training_curves_cmapkd'] * TEXT_WIDTH_IN, height),
+            sharex=True,
+            squeeze=False,
+        )
         axes = axes.ravel()
         for ax, (key, name) in zip(axes, panels):
             _curve_panel(ax, key, frame, rewards, colours)
             ax.set_title(name, pad=2)
             ax.set(xlabel='', ylabel='')
             ax.tick_params(pad=1)
-            for (_, start, end), shade in zip(spans, shades): ax.axvspan(start, end, color=shade, alpha=0.35, lw=0)
-        for ax in axes[n:]: ax.set_visible(False)
-        for ax in axes[max(0, n - ncols):n]: ax.set_xlabel('step')
+            for (_, start, end), shade in zip(spans, shades):
+                ax.axvspan(start, end, color=shade, alpha=0.35, lw=0)
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        for ax in axes[max(0, n - ncols) : n]:
+            ax.set_xlabel('step')
         handles = [Patch(color=shade, alpha=0.5, label=name) for (name, _, _), shade in zip(spans, shades)]
         if any(key.startswith(('w_', 'u_')) for key, _ in panels):
-            handles += [plt.Line2D([], [], color=colour, lw=1.2, label=f'{visual} / {language}')
-                        for visual, language, colour in zip(P_LEVELS, L_LEVELS, colours)]
-        fig.legend(handles=handles, loc='lower center', ncol=min(5, len(handles)), frameon=False, handlelength=1.4,
-                   columnspacing=0.9)
-        if title: fig.suptitle(title, y=1.0)
+            handles += [
+                plt.Line2D([], [], color=colour, lw=1.2, label=f'{visual} / {language}')
+                for visual, language, colour in zip(P_LEVELS, L_LEVELS, colours)
+            ]
+        fig.legend(
+            handles=handles,
+            loc='lower center',
+            ncol=min(5, len(handles)),
+            frameon=False,
+            handlelength=1.4,
+            columnspacing=0.9,
+        )
+        if title:
+            fig.suptitle(title, y=1.0)
         fig.tight_layout(rect=(0, (0.19 * math.ceil(len(handles) / 5) + 0.08) / height, 1, 1), h_pad=0.3, w_pad=0.3)
     return fig
 
@@ -339,85 +507,116 @@ def _and(items) -> str:
     items = [str(i) for i in items]
     return ' and '.join(items) if len(items) < 3 else ', '.join(items[:-1]) + ' and ' + items[-1]
 
+
 def sample_words(runs, key: str = 'w_v') -> str:
     """How many samples a pooled figure shows, counted from the arrays:
     '512 test images of each of 3 runs (seeds 0, 1 and 2)'."""
     sizes = sorted({len(arrays[key]) for _, arrays in runs})
     seeds = [int(row['seed']) for row, _ in runs if row['seed'] is not None]
     count = _and(sizes) if len(sizes) > 1 else str(sizes[0])
-    if len(runs) == 1: return f"{count} test images (one run, seed {_and(seeds) or '--'}; {count} samples)"
+    if len(runs) == 1:
+        return f"{count} test images (one run, seed {_and(seeds) or '--'}; {count} samples)"
     total = sum(len(arrays[key]) for _, arrays in runs)
     return f"{count} test images of each of {len(runs)} runs (seeds {_and(seeds)}; {total} samples pooled)"
+
 
 def figure_caption(runs, what: str) -> str:
     "A figure's caption (LaTeX text): what it shows (with its samples and seeds), then the device the runs ran on."
     devices = sorted({row['device'] for row, _ in runs})
     return f"{what} Run on {'; '.join(map(tex_escape, devices))}."
 
+
 def _before(row) -> str:
     "What the student was before training, from the run's config."
     config = row['config'] or {}
     return 'its pretrained weights' if config.get('setting') == 'finetune' else 'random initialisation'
 
+
 def _sources(runs) -> list:
     return [row['file'] for row, _ in runs]
+
 
 def figure_alsn_difficulty(df, paper_dir='paper', experiment='main', preset=None, bins: int = 5) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_difficulty(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'difficulty'), bins)
-    caption = figure_caption(runs, "Mean ALSN weight of each level of the CMAPKD student against sample difficulty "
-                                   "(the teacher's margin for the matching caption, as a quantile; "
-                                   f"{bins} quantile bins; error band: standard error over the samples of a bin), on "
-                                   f"{sample_words(runs)}; dashed line: uniform weighting (1/4).")
+    caption = figure_caption(
+        runs,
+        "Mean ALSN weight of each level of the CMAPKD student against sample difficulty "
+        "(the teacher's margin for the matching caption, as a quantile; "
+        f"{bins} quantile bins; error band: standard error over the samples of a bin), on "
+        f"{sample_words(runs)}; dashed line: uniform weighting (1/4).",
+    )
     return save_figure(fig, paper_dir, 'fig3_alsn_difficulty', _sources(runs), caption=caption)
+
 
 def figure_alsn_radar(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
     fig = plot_alsn_radar(_pooled(runs, 'w_v'), _pooled(runs, 'w_l'), _pooled(runs, 'sample_type'))
-    caption = figure_caption(runs, "Mean ALSN weight of each visual level (left) and language level (right) of the "
-                                   "CMAPKD student per sample type: teacher difficulty (easy/hard) $\\times$ caption "
-                                   "length (short/long), split at the medians, on "
-                                   f"{sample_words(runs)} ($n$: samples of the type); dashed circle: uniform weighting "
-                                   "(1/4).")
+    caption = figure_caption(
+        runs,
+        "Mean ALSN weight of each visual level (left) and language level (right) of the "
+        "CMAPKD student per sample type: teacher difficulty (easy/hard) $\\times$ caption "
+        "length (short/long), split at the medians, on "
+        f"{sample_words(runs)} ($n$: samples of the type); dashed circle: uniform weighting "
+        "(1/4).",
+    )
     return save_figure(fig, paper_dir, 'fig4_alsn_radar', _sources(runs), caption=caption)
+
 
 def figure_tsne(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
     runs = figure_runs(df, experiment, preset)[:1]
     row, arrays = runs[0]
-    caption = figure_caption(runs, "t-SNE of the deployed image embeddings (what \\texttt{encode\\_image} returns) of "
-                                   f"the same {len(arrays['labels'])} test images, coloured by class, one run "
-                                   f"(seed {row['seed']}): the teacher, the student before training ({_before(row)}), "
-                                   "the student trained without a teacher (same seed, data and steps) and the CMAPKD "
-                                   "student. Panel titles: leave-one-out 5-NN class accuracy in the embedding and "
-                                   "linear CKA with the teacher's.")
+    caption = figure_caption(
+        runs,
+        "t-SNE of the deployed image embeddings (what \\texttt{encode\\_image} returns) of "
+        f"the same {len(arrays['labels'])} test images, coloured by class, one run "
+        f"(seed {row['seed']}): the teacher, the student before training ({_before(row)}), "
+        "the student trained without a teacher (same seed, data and steps) and the CMAPKD "
+        "student. Panel titles: leave-one-out 5-NN class accuracy in the embedding and "
+        "linear CKA with the teacher's.",
+    )
     fig = plot_tsne(arrays, seed=int(row['seed'] or 0))
     return save_figure(fig, paper_dir, 'fig5_tsne', [row['file']], caption=caption)
 
+
 def figure_cross_modal(df, paper_dir='paper', experiment='main', preset=None) -> list[Path]:
     runs = figure_runs(df, experiment, preset)
-    fig = plot_cross_modal(np.mean([arrays['cross_attn'] for _, arrays in runs], 0),
-                           np.mean([arrays['cross_attn_teacher'] for _, arrays in runs], 0))
-    caption = figure_caption(runs, "Cosine between an image's descriptor at visual level $P_i$ (rows) and its "
-                                   "caption's at language level $L_j$ (columns) in the joint space, mean over "
-                                   f"{sample_words(runs, 'difficulty')}: the teacher (frozen heads) and the CMAPKD "
-                                   "student; colour scale fixed to $[-1, 1]$.")
+    fig = plot_cross_modal(
+        np.mean([arrays['cross_attn'] for _, arrays in runs], 0),
+        np.mean([arrays['cross_attn_teacher'] for _, arrays in runs], 0),
+    )
+    caption = figure_caption(
+        runs,
+        "Cosine between an image's descriptor at visual level $P_i$ (rows) and its "
+        "caption's at language level $L_j$ (columns) in the joint space, mean over "
+        f"{sample_words(runs, 'difficulty')}: the teacher (frozen heads) and the CMAPKD "
+        "student; colour scale fixed to $[-1, 1]$.",
+    )
     return save_figure(fig, paper_dir, 'fig6_cross_modal', _sources(runs), caption=caption)
 
-def figure_training_curves(df, paper_dir='paper', method='cmapkd', experiment='main', preset=None,
-                           seed=None) -> list[Path]:
+
+def figure_training_curves(
+    df, paper_dir='paper', method='cmapkd', experiment='main', preset=None, seed=None
+) -> list[Path]:
     "Training curves of one run (the lowest seed unless `seed` is given)."
     runs = row_runs(select_runs(df, experiment, preset), method, None)
-    if seed is not None: runs = runs[runs['seed'] == seed]
+    if seed is not None:
+        runs = runs[runs['seed'] == seed]
     runs = runs[runs['history'].map(len) > 0]
-    if not len(runs): raise LookupError(f"no {method} result of experiment '{experiment}' has a training history")
+    if not len(runs):
+        raise LookupError(f"no {method} result of experiment '{experiment}' has a training history")
     row = runs.iloc[0]
     name = METHOD_LABELS.get(method, method)
     every = (row['config'] or {}).get('log_every')
     logged = f' logged every {int(every)} steps (and at the end of each stage)' if every else ''
     n_rewards = len(reward_records(row['history']))
     rewards = f", and ALSN's reward $u$ per level at each of the {n_rewards} reward records" if n_rewards else ''
-    caption = figure_caption([(row, None)], f"Training curves of {tex_escape(name)}, one run (seed {row['seed']}): "
-                                            f"the loss terms and ALSN's mean level weights{logged}{rewards}; "
-                                            "shaded: the stages.")
-    return save_figure(plot_training_curves(row['history']), paper_dir, f'training_curves_{method}', [row['file']],
-                       caption=caption)
+    caption = figure_caption(
+        [(row, None)],
+        f"Training curves of {tex_escape(name)}, one run (seed {row['seed']}): "
+        f"the loss terms and ALSN's mean level weights{logged}{rewards}; "
+        "shaded: the stages.",
+    )
+    return save_figure(
+        plot_training_curves(row['history']), paper_dir, f'training_curves_{method}', [row['file']], caption=caption
+    )

@@ -4,7 +4,12 @@
 
 # %% ../nbs/00_io.ipynb #31c858a6
 from __future__ import annotations
-import fcntl, glob, hashlib, json, os, subprocess
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import subprocess
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -23,16 +28,18 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:   # another user's process
+    except PermissionError:  # another user's process
         return True
     return True
+
 
 def _remove_stale_temps(path: Path):
     "Remove the temporary files of `path` left by writers that no longer run."
     for tmp in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
-        pid = tmp.name[len(path.name) + 2:-len('.tmp')]
+        pid = tmp.name[len(path.name) + 2 : -len('.tmp')]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
+
 
 def _fsync(path, directory: bool = False):
     fd = os.open(path, os.O_RDONLY | (getattr(os, 'O_DIRECTORY', 0) if directory else 0))
@@ -41,11 +48,14 @@ def _fsync(path, directory: bool = False):
     finally:
         os.close(fd)
 
+
 def atomic_write(path, data) -> Path:
     "Write `data` (str, bytes, or a callable that writes a given temporary path) to `path` atomically; returns `path`."
     path = Path(path)
     if not isinstance(data, (str, bytes)) and not callable(data):
-        raise TypeError(f"atomic_write({path}): data must be str, bytes or a callable writing a path, got {type(data).__name__}")
+        raise TypeError(
+            f"atomic_write({path}): data must be str, bytes or a callable writing a path, got {type(data).__name__}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(path)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
@@ -64,7 +74,7 @@ def atomic_write(path, data) -> Path:
         raise
     try:
         _fsync(path.parent, directory=True)
-    except OSError:   # a file system without directory fsync
+    except OSError:  # a file system without directory fsync
         pass
     return path
 
@@ -77,24 +87,29 @@ def cache_root() -> Path:
 def check_writable(folder, name: str = 'out_dir') -> Path:
     "Make `folder` (with its parents) and write a file into it; a `ConfigError` naming `name` when that fails."
     import tempfile
+
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder): pass
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as e:
         raise ConfigError(f"{name}: {folder} cannot be written ({e.strerror or e})") from None
     return folder
 
 # %% ../nbs/00_io.ipynb #2ca99b5d
-COMMITTED_PRESET = 'tiny'   # the preset whose paper is committed in paper/
+COMMITTED_PRESET = 'tiny'  # the preset whose paper is committed in paper/
+
 
 def preset_dir(preset: str, root='paper') -> Path:
     "Where a preset's results, tables, figures and draft live: `root` for the committed preset, else root/<preset>."
     return Path(root) if preset == COMMITTED_PRESET else Path(root) / preset
 
+
 def clone_root() -> Path:
     "The clone's root, the folder above the package: paper/, checkpoints/ and nbs/ are found there."
     import cmapkd
+
     return Path(cmapkd.__file__).resolve().parent.parent
 
 # %% ../nbs/00_io.ipynb #cc42d7c6
@@ -104,7 +119,7 @@ def locked(path):
     lock = Path(path).with_name(Path(path).name + '.lock')
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, 'w') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)   # released when the file is closed, also if the process dies
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed, also if the process dies
         yield
 
 # %% ../nbs/00_io.ipynb #9d8a2a44
@@ -115,11 +130,18 @@ def fingerprint(*objs) -> str:
 
 # %% ../nbs/00_io.ipynb #55667d7f
 def git_commit(root='.') -> str:
-    "The commit of the working tree (with '+dirty' when tracked files outside `paper/`, the outputs, have changed), or 'unknown'."
+    """The commit of the working tree (with '+dirty' when tracked files outside `paper/`, the outputs, have changed),
+    or 'unknown'."""
     try:
-        sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--', ':(top)', ':(top,exclude)paper'],
-                               cwd=root, capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(
+            ['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ['git', 'status', '--porcelain', '--untracked-files=no', '--', ':(top)', ':(top,exclude)paper'],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return sha + ('+dirty' if dirty else '')
     except (OSError, subprocess.CalledProcessError):
         return 'unknown'
@@ -131,5 +153,6 @@ def record_sources(paper_dir, artifact, sources) -> None:
     m = paper_dir / 'manifest.json'
     d = json.loads(m.read_text()) if m.exists() else {}
     d[Path(artifact).resolve().relative_to(paper_dir).as_posix()] = sorted(
-        Path(os.path.relpath(Path(f).resolve(), paper_dir)).as_posix() for f in sources)
+        Path(os.path.relpath(Path(f).resolve(), paper_dir)).as_posix() for f in sources
+    )
     atomic_write(m, json.dumps(d, indent=1, sort_keys=True))

@@ -5,7 +5,8 @@
 # %% ../nbs/09_losses.ipynb #f2c73922
 from __future__ import annotations
 import dataclasses
-import torch, torch.nn.functional as F
+import torch
+import torch.nn.functional as F
 from open_clip.loss import ClipLoss
 from .pyramids import Pyramid
 from .alsn import level_names
@@ -22,15 +23,18 @@ def channel_norm(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     x = x.float().movedim(dim, -1)
     return F.layer_norm(x, x.shape[-1:]).movedim(-1, dim)
 
+
 def kd_kl(z_student: torch.Tensor, z_teacher: torch.Tensor, T: float = 1.0, reduction: str = 'mean') -> torch.Tensor:
     "Row-wise $T^2\\,\\mathrm{KL}(\\mathrm{softmax}(z^t/T) \\| \\mathrm{softmax}(z^s/T))$; the teacher is the target."
     if z_student.shape != z_teacher.shape:
-        raise ValueError(f"kd_kl: student logits {tuple(z_student.shape)} and teacher logits "
-                         f"{tuple(z_teacher.shape)} differ")
+        raise ValueError(
+            f"kd_kl: student logits {tuple(z_student.shape)} and teacher logits {tuple(z_teacher.shape)} differ"
+        )
     log_ps = F.log_softmax(z_student.float() / T, -1)
     log_pt = F.log_softmax(z_teacher.float() / T, -1)
-    kl = (log_pt.exp() * (log_pt - log_ps)).sum(-1) * T ** 2
+    kl = (log_pt.exp() * (log_pt - log_ps)).sum(-1) * T**2
     return kl.mean() if reduction == 'mean' else kl
+
 
 def info_nce(logits: torch.Tensor, reduction: str = 'mean') -> torch.Tensor:
     "Cross-entropy of each row of in-batch `logits` [B, B] with the diagonal as its target."
@@ -38,11 +42,14 @@ def info_nce(logits: torch.Tensor, reduction: str = 'mean') -> torch.Tensor:
     ce = F.cross_entropy(logits.float(), labels, reduction='none')
     return ce.mean() if reduction == 'mean' else ce
 
+
 def cosine_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "In-batch cosine similarities [B, B] (rows: `a`, columns: `b`)."
     return F.normalize(a.float(), dim=-1) @ F.normalize(b.float(), dim=-1).T
 
-ALL_LEVELS = ((0, 1, 2, 3), (0, 1, 2, 3))   # indices of the active levels (visual, language): every level
+
+ALL_LEVELS = ((0, 1, 2, 3), (0, 1, 2, 3))  # indices of the active levels (visual, language): every level
+
 
 def active_levels(levels) -> tuple[list[int], list[int]]:
     "Indices of the active visual and language levels named in `levels` (e.g. `stage.levels`)."
@@ -55,10 +62,11 @@ def level_distance(s: torch.Tensor, t: torch.Tensor, norm: str = 'layernorm') ->
         raise ValueError(f"level_distance: student {tuple(s.shape)} vs teacher {tuple(t.shape)}")
     if norm not in LEVEL_NORMS:
         raise ValueError(f"norm: expected one of {list(LEVEL_NORMS)}, got {norm!r}")
-    if norm == 'layernorm':   # mean over the channels of LN-ed features: 2 - 2 x their Pearson correlation
+    if norm == 'layernorm':  # mean over the channels of LN-ed features: 2 - 2 x their Pearson correlation
         return (channel_norm(s) - channel_norm(t)).square().flatten(1).mean(1)
-    d = (F.normalize(s.float(), dim=1) - F.normalize(t.float(), dim=1)).square().sum(1)   # 2 - 2 cos per position
+    d = (F.normalize(s.float(), dim=1) - F.normalize(t.float(), dim=1)).square().sum(1)  # 2 - 2 cos per position
     return d.reshape(len(d), -1).mean(1)
+
 
 def _intra_distance(s: Pyramid, t: Pyramid, modality: int, k: int, norm: str) -> torch.Tensor:
     "d of level k of a modality (0 visual, 1 language); the top level also matches the deployed embeddings."
@@ -70,8 +78,10 @@ def _intra_distance(s: Pyramid, t: Pyramid, modality: int, k: int, norm: str) ->
         return d
     return 0.5 * (d + level_distance(s.emb[modality], t.emb[modality], norm))
 
-def intra_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, active_idx=ALL_LEVELS,
-               norm: str = 'layernorm') -> torch.Tensor:
+
+def intra_loss(
+    s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, active_idx=ALL_LEVELS, norm: str = 'layernorm'
+) -> torch.Tensor:
     "Per-sample weighted distance of channel-normalised P2..P5 and L1..L4 (the active ones), mean of the modalities."
     vis = sum(w_v[:, i] * _intra_distance(s, t, 0, i, norm) for i in active_idx[0])
     lang = sum(w_l[:, j] * _intra_distance(s, t, 1, j, norm) for j in active_idx[1])
@@ -84,13 +94,24 @@ def pair_kl(s: Pyramid, t: Pyramid, i: int, j: int, t_scale, T: float = 4.0) -> 
     zt = t_scale * cosine_matrix(t.z_v[i], t.z_l[j])
     return 0.5 * (kd_kl(zs, zt, T, 'none') + kd_kl(zs.T, zt.T, T, 'none'))
 
-def align_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, single: torch.Tensor, t_scale,
-               T: float = 4.0, alpha_diag: float = 1.0, alpha_off: float = 0.5, beta: float = 1.0,
-               active_idx=ALL_LEVELS) -> dict[str, torch.Tensor]:
+
+def align_loss(
+    s: Pyramid,
+    t: Pyramid,
+    w_v: torch.Tensor,
+    w_l: torch.Tensor,
+    single: torch.Tensor,
+    t_scale,
+    T: float = 4.0,
+    alpha_diag: float = 1.0,
+    alpha_off: float = 0.5,
+    beta: float = 1.0,
+    active_idx=ALL_LEVELS,
+) -> dict[str, torch.Tensor]:
     "L_single (the student's contrastive loss on its deployed embeddings, given) + beta * the 4x4 pyramid KL."
-    kl = 0.
+    kl = 0.0
     for i in active_idx[0]:
-        for j in active_idx[1]:   # index k: P_{k+2} is level-matched with L_{k+1}
+        for j in active_idx[1]:  # index k: P_{k+2} is level-matched with L_{k+1}
             alpha = alpha_diag if i == j else alpha_off
             kl = kl + alpha * w_v[:, i] * w_l[:, j] * pair_kl(s, t, i, j, t_scale, T)
     kl = kl.mean()
@@ -100,6 +121,7 @@ def align_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, sin
 def gram(x: torch.Tensor) -> torch.Tensor:
     "Cosine Gram matrix [B, B] of global features [B, E]."
     return cosine_matrix(x, x)
+
 
 def level_correlation(s: list, t: list, w: torch.Tensor, active_idx=ALL_LEVELS[0]) -> torch.Tensor:
     "Weighted MSE between the student's and the teacher's per-sample cosine matrices of the levels `active_idx`."
@@ -112,12 +134,20 @@ def level_correlation(s: list, t: list, w: torch.Tensor, active_idx=ALL_LEVELS[0
         return x @ x.transpose(1, 2)
 
     iu = torch.triu_indices(len(idx), len(idx), 1, device=w.device)
-    d = (corr(s) - corr(t))[:, iu[0], iu[1]].square()                     # [B, pairs]
+    d = (corr(s) - corr(t))[:, iu[0], iu[1]].square()  # [B, pairs]
     u = (w[:, idx][:, iu[0]] * w[:, idx][:, iu[1]]).float()
     return ((u * d).sum(1) / u.sum(1)).mean()
 
-def relation_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, active_idx=ALL_LEVELS,
-                  gamma: float = 1.0, levels: str = 'both') -> dict[str, torch.Tensor]:
+
+def relation_loss(
+    s: Pyramid,
+    t: Pyramid,
+    w_v: torch.Tensor,
+    w_l: torch.Tensor,
+    active_idx=ALL_LEVELS,
+    gamma: float = 1.0,
+    levels: str = 'both',
+) -> dict[str, torch.Tensor]:
     "Sample Gram MSE on the deployed embeddings + gamma x the 4x4 level-correlation MSE (both modalities, or visual)."
     if levels not in RELATION_LEVELS:
         raise ValueError(f"levels: expected one of {list(RELATION_LEVELS)}, got {levels!r}")
@@ -128,8 +158,9 @@ def relation_loss(s: Pyramid, t: Pyramid, w_v: torch.Tensor, w_l: torch.Tensor, 
     return {'relation': gram_mse + gamma * level, 'relation_gram': gram_mse, 'relation_level': level}
 
 # %% ../nbs/09_losses.ipynb #81b82a71
-def task_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor, rank: int = 0,
-              world_size: int = 1) -> torch.Tensor:
+def task_loss(
+    image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor, rank: int = 0, world_size: int = 1
+) -> torch.Tensor:
     "The student's CLIP contrastive loss (open_clip `ClipLoss`); `logit_scale` is the log-scale parameter."
     loss = ClipLoss(local_loss=world_size > 1, gather_with_grad=world_size > 1, rank=rank, world_size=world_size)
     image, text = F.normalize(image_emb.float(), dim=-1), F.normalize(text_emb.float(), dim=-1)
@@ -137,7 +168,8 @@ def task_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torc
 
 # %% ../nbs/09_losses.ipynb #40a398db
 def gather_batch(x, world_size: int):
-    "Concatenate a [B, ...] tensor (or a Pyramid's joint-space descriptors) of all ranks along the batch (differentiable)."
+    """Concatenate a [B, ...] tensor (or a Pyramid's joint-space descriptors) of all ranks along the batch
+    (differentiable)."""
     if world_size <= 1 or x is None:
         return x
     if isinstance(x, Pyramid):
@@ -145,6 +177,7 @@ def gather_batch(x, world_size: int):
         z_l = [gather_batch(v, world_size) for v in x.z_l]
         return dataclasses.replace(x, z_v=z_v, z_l=z_l)
     import torch.distributed.nn.functional as dist_nn
+
     return torch.cat(dist_nn.all_gather(x.contiguous()), 0)
 
 # %% ../nbs/09_losses.ipynb #7fa3898e
@@ -153,10 +186,11 @@ def mean_over_ranks(tensors: dict, world_size: int) -> dict:
     if world_size <= 1:
         return tensors
     import torch.distributed as dist
+
     flat = torch.cat([t.reshape(-1).float() for t in tensors.values()])
     dist.all_reduce(flat)
     flat, out, i = flat / world_size, {}, 0
     for k, t in tensors.items():
-        out[k] = flat[i:i + t.numel()].view_as(t).to(t.dtype)
+        out[k] = flat[i : i + t.numel()].view_as(t).to(t.dtype)
         i += t.numel()
     return out

@@ -5,13 +5,14 @@
 # %% ../nbs/10_method.ipynb #c218ace6
 from __future__ import annotations
 import math
-import torch, torch.nn as nn
+import torch
+import torch.nn as nn
 from .config import RunConfig, Stage, WEIGHTINGS, P_LEVELS, L_LEVELS, METHODS, NoOptions, method_options
 from .backbones import Backbone, Taps
 from .pyramids import Pyramid, TeacherUCMP, StudentUCMP, TeacherHeads, dims_of, fp32_context
 from .alsn import ALSN, alsn_entropy, fixed_weights, level_names, policy_loss, standardise
-from .losses import (ALL_LEVELS, active_levels, intra_loss, align_loss, relation_loss, task_loss, gather_batch,
-                           mean_over_ranks)
+from .losses import ALL_LEVELS, active_levels, intra_loss, align_loss, relation_loss, task_loss, gather_batch
+from .losses import mean_over_ranks
 
 # %% auto #0
 __all__ = ['REGISTRY', 'Method', 'register_method', 'CMAPKD']
@@ -19,15 +20,16 @@ __all__ = ['REGISTRY', 'Method', 'register_method', 'CMAPKD']
 # %% ../nbs/10_method.ipynb #d1bf5d77
 class Method(nn.Module):
     "Base of every method: the student's task loss, the teacher's embeddings as features, no student-side modules."
+
     needs_teacher = True
-    name: str | None = None   # its key in cmapkd.config.METHODS, set by `register_method`
+    name: str | None = None  # its key in cmapkd.config.METHODS, set by `register_method`
 
     def __init__(self, cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int = 0, world_size: int = 1):
         super().__init__()
         self.spec = cfg.method
         self.options = method_options(self.name, cfg.method.options) if self.name else NoOptions()
         self.rank, self.world_size = rank, world_size
-        if teacher is not None:   # None: a method that needs no teacher (`needs_teacher = False`)
+        if teacher is not None:  # None: a method that needs no teacher (`needs_teacher = False`)
             self.register_buffer('t_scale', teacher.logit_scale.detach().exp().clone().float())
 
     def teacher_features(self, t: Taps) -> dict:
@@ -45,10 +47,10 @@ class Method(nn.Module):
     def total(self, task: torch.Tensor, distill: torch.Tensor, task_weight: float) -> dict:
         "'loss' = task_weight * task + spec.distill_weight * distill (a part at weight 0 left out), and both parts."
         parts = [w * x for w, x in ((task_weight, task), (self.spec.distill_weight, distill)) if w]
-        loss = sum(parts[1:], parts[0]) if parts else 0. * task
+        loss = sum(parts[1:], parts[0]) if parts else 0.0 * task
         return {'loss': loss, 'task': task, 'distill': distill}
 
-    def forward(self, tf: dict, s: Taps, stage: Stage, logit_scale) -> dict:
+    def forward(self, teacher_features: dict, s: Taps, stage: Stage, logit_scale) -> dict:
         "The loss terms of one step: `total`'s 'loss', 'task' and 'distill', and the method's own terms."
         raise NotImplementedError(f"{type(self).__name__} does not define its loss")
 
@@ -56,31 +58,49 @@ class Method(nn.Module):
         "The method's own parameters by group (all adapters here)."
         return {'adapters': list(self.parameters()), 'alsn': []}
 
-REGISTRY: dict[str, type] = {}   # method name -> its class, filled as the modules that define them are imported
+
+REGISTRY: dict[str, type] = {}  # method name -> its class, filled as the modules that define them are imported
+
 
 def register_method(name: str):
     "Class decorator, as timm's `register_model`: the class implements method `name`, a key of `cmapkd.config.METHODS`."
-    if name not in METHODS: raise ValueError(f"register_method: '{name}' is not a key of cmapkd.config.METHODS")
+    if name not in METHODS:
+        raise ValueError(f"register_method: '{name}' is not a key of cmapkd.config.METHODS")
+
     def register(cls: type) -> type:
         cls.name = name
         REGISTRY[name] = cls
         return cls
+
     return register
 
 # %% ../nbs/10_method.ipynb #b929d3f7
 @register_method('cmapkd')
 class CMAPKD(Method):
     "CMAPKD: UCMP on both sides, ALSN, L_total = l1 intra + l2 align + l3 relation + l4 task, and ALSN's reward."
+
     def __init__(self, cfg: RunConfig, teacher: Backbone, student: Backbone, rank: int = 0, world_size: int = 1):
         super().__init__(cfg, teacher, student, rank, world_size)
         spec, image_size = cfg.method, cfg.data.image_size
         teacher_dims, student_dims = dims_of(teacher), dims_of(student)
         heads = TeacherHeads.from_backbone(teacher)
         self.teacher_side = TeacherUCMP(teacher_dims, image_size, spec.pyramid_dim, heads=heads)
-        self.student_side = StudentUCMP(teacher_dims, student_dims, image_size, spec.pyramid_dim, bridge=spec.bridge,
-                                        language_pooling=spec.language_pooling)
-        self.alsn = ALSN(2 * student_dims.embed, tuple(spec.alsn_hidden), spec.alsn_temperature, spec.alsn_detach,
-                         spec.alsn_activation, spec.alsn_dropout)
+        self.student_side = StudentUCMP(
+            teacher_dims,
+            student_dims,
+            image_size,
+            spec.pyramid_dim,
+            bridge=spec.bridge,
+            language_pooling=spec.language_pooling,
+        )
+        self.alsn = ALSN(
+            2 * student_dims.embed,
+            tuple(spec.alsn_hidden),
+            spec.alsn_temperature,
+            spec.alsn_detach,
+            spec.alsn_activation,
+            spec.alsn_dropout,
+        )
 
     def teacher_features(self, t: Taps) -> dict[str, torch.Tensor]:
         "What the losses need from the teacher: a fixed function of its taps (cacheable)."
@@ -92,16 +112,26 @@ class CMAPKD(Method):
         if stage.weighting == 'alsn':
             return self.alsn(student.image_emb, student.text_emb, active_v, active_l)
         if stage.weighting not in ('uniform', 'manual'):
-            raise ValueError(f"stage '{stage.name}': weighting must be one of {list(WEIGHTINGS)}, "
-                             f"got '{stage.weighting}'")
+            raise ValueError(
+                f"stage '{stage.name}': weighting must be one of {list(WEIGHTINGS)}, got '{stage.weighting}'"
+            )
         manual = stage.manual_weights if stage.weighting == 'manual' else None
         if stage.weighting == 'manual' and manual is None:
             raise ValueError(f"stage '{stage.name}': weighting 'manual' needs manual_weights (4 per modality)")
         return fixed_weights(batch, active_v, manual, device), fixed_weights(batch, active_l, manual, device)
 
-    def terms(self, student: Pyramid, teacher: Pyramid, w_v, w_l, logit_scale, active_idx=ALL_LEVELS,
-              world_size: int | None = None) -> dict:
-        "The four terms, their parts, distill = l1 intra + l2 align + l3 relation and the total; in-batch terms over all ranks' batches."
+    def terms(
+        self,
+        student: Pyramid,
+        teacher: Pyramid,
+        w_v,
+        w_l,
+        logit_scale,
+        active_idx=ALL_LEVELS,
+        world_size: int | None = None,
+    ) -> dict:
+        """The four terms, their parts, distill = l1 intra + l2 align + l3 relation and the total; in-batch terms over
+        all ranks' batches."""
         world_size = self.world_size if world_size is None else world_size
         spec, lambdas = self.spec, self.spec.weights
         # align and relation compare samples with each other: they see the global batch
@@ -109,10 +139,26 @@ class CMAPKD(Method):
         w_v_all, w_l_all = gather_batch(w_v, world_size), gather_batch(w_l, world_size)
         task = task_loss(student.z_v[3], student.z_l[3], logit_scale, self.rank, world_size)
         out = {'intra': intra_loss(student, teacher, w_v, w_l, active_idx, spec.level_norm)}
-        out.update(align_loss(student_all, teacher_all, w_v_all, w_l_all, task, self.t_scale, spec.kd_temperature,
-                              spec.alpha_diag, spec.alpha_off, spec.align_beta, active_idx))
-        out.update(relation_loss(student_all, teacher_all, w_v_all, w_l_all, active_idx, spec.relation_gamma,
-                                 spec.relation_levels))
+        out.update(
+            align_loss(
+                student_all,
+                teacher_all,
+                w_v_all,
+                w_l_all,
+                task,
+                self.t_scale,
+                spec.kd_temperature,
+                spec.alpha_diag,
+                spec.alpha_off,
+                spec.align_beta,
+                active_idx,
+            )
+        )
+        out.update(
+            relation_loss(
+                student_all, teacher_all, w_v_all, w_l_all, active_idx, spec.relation_gamma, spec.relation_levels
+            )
+        )
         distill = lambdas.intra * out['intra'] + lambdas.align * out['align'] + lambdas.relation * out['relation']
         return {**out, **self.total(task, distill, lambdas.task)}
 
@@ -133,7 +179,7 @@ class CMAPKD(Method):
         with fp32_context(student.image_emb):
             teacher_pyr = self.teacher_side.from_features(features, active_v=active_v)
             weights = self.level_weights(stage, student, active_v, active_l)
-            w_v, w_l = [w.detach() for w in weights]   # ALSN never minimises what it weights
+            w_v, w_l = [w.detach() for w in weights]  # ALSN never minimises what it weights
             scale = self.contrastive_scale(logit_scale)
             out = self.terms(student_pyr, teacher_pyr, w_v, w_l, scale, active_levels(stage.levels))
         entropy = 0.5 * (alsn_entropy(w_v) + alsn_entropy(w_l))
@@ -162,7 +208,7 @@ class CMAPKD(Method):
         "g: the gradient of the student's task loss on a (held-out) batch per parameter name, averaged over ranks."
         named = list(student.named_parameters())
         flags = [p.requires_grad for _, p in named]
-        try:   # the policy phase freezes the student; g is needed all the same
+        try:  # the policy phase freezes the student; g is needed all the same
             for _, p in named:
                 p.requires_grad_(True)
             with torch.enable_grad():
@@ -198,11 +244,13 @@ class CMAPKD(Method):
         eps = self.spec.alsn_eps
         (u_v, u_l), (emb_v, emb_t) = self.reward(student, images, tokens, features, stage, task_grad, eps)
         active_v, active_l = level_names(stage.levels)
-        rows = slice(self.rank * len(u_v), (self.rank + 1) * len(u_v))   # this rank's samples in the global batch
+        rows = slice(self.rank * len(u_v), (self.rank + 1) * len(u_v))  # this rank's samples in the global batch
         with torch.enable_grad():
             w_v, w_l = self.alsn(emb_v.float(), emb_t.float(), active_v, active_l)
-            r_v, r_l = [standardise(gather_batch(u, self.world_size), gather_batch(w.detach(), self.world_size))[rows]
-                        for u, w in ((u_v, w_v), (u_l, w_l))]
+            r_v, r_l = [
+                standardise(gather_batch(u, self.world_size), gather_batch(w.detach(), self.world_size))[rows]
+                for u, w in ((u_v, w_v), (u_l, w_l))
+            ]
             objective = policy_loss(w_v, w_l, r_v, r_l, self.spec.entropy_weight)
             params = list(self.alsn.parameters())
             grads = mean_over_ranks(dict(enumerate(torch.autograd.grad(objective, params))), self.world_size)

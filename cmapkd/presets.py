@@ -4,9 +4,11 @@
 
 # %% ../nbs/01a_presets.ipynb #41854bc1
 from __future__ import annotations
-import copy, os, sys
-from .config import (RunConfig, ModelSpec, DataSpec, MethodSpec, OptimSpec, EvalSpec, EvalData, progressive, apply_overrides,
-                           load_config, validate)
+import copy
+import os
+import sys
+from .config import RunConfig, ModelSpec, DataSpec, MethodSpec, OptimSpec, EvalSpec, EvalData, progressive
+from .config import apply_overrides, load_config, validate
 from .io import ConfigError
 
 # %% auto #0
@@ -14,96 +16,172 @@ __all__ = ['TINY_MODELS', 'PRESETS', 'USER_ERRORS', 'paper_suite', 'preset', 'lo
 
 # %% ../nbs/01a_presets.ipynb #630cc61d
 def _tiny(width, layers, heads, text_width, text_layers, embed_dim, patch=8, image_size=64):
-    return {'embed_dim': embed_dim,
-            'vision_cfg': {'image_size': image_size, 'layers': layers, 'width': width, 'patch_size': patch,
-                           'head_width': width // heads, 'mlp_ratio': 4.0},
-            'text_cfg': {'context_length': 32, 'vocab_size': 512, 'width': text_width,
-                         'heads': max(1, text_width // 32), 'layers': text_layers}}
+    return {
+        'embed_dim': embed_dim,
+        'vision_cfg': {
+            'image_size': image_size,
+            'layers': layers,
+            'width': width,
+            'patch_size': patch,
+            'head_width': width // heads,
+            'mlp_ratio': 4.0,
+        },
+        'text_cfg': {
+            'context_length': 32,
+            'vocab_size': 512,
+            'width': text_width,
+            'heads': max(1, text_width // 32),
+            'layers': text_layers,
+        },
+    }
+
 
 TINY_MODELS = {
     'scenes-teacher': _tiny(width=128, layers=8, heads=4, text_width=128, text_layers=4, embed_dim=128),
     'scenes-student': _tiny(width=64, layers=4, heads=2, text_width=64, text_layers=4, embed_dim=64),
-    'smoke-teacher': _tiny(width=64, layers=4, heads=2, text_width=64, text_layers=4, embed_dim=32, patch=4, image_size=32),
+    'smoke-teacher': _tiny(
+        width=64, layers=4, heads=2, text_width=64, text_layers=4, embed_dim=32, patch=4, image_size=32
+    ),
     'smoke-student': _tiny(width=32, layers=4, heads=1, text_width=32, text_layers=4, embed_dim=32, image_size=32),
 }
 
 # %% ../nbs/01a_presets.ipynb #74749686
-def _scenes_spec(name): return ModelSpec(name=name, config=copy.deepcopy(TINY_MODELS[name]), tokenizer='scenes-words')
+def _scenes_spec(name):
+    return ModelSpec(name=name, config=copy.deepcopy(TINY_MODELS[name]), tokenizer='scenes-words')
+
 
 def _smoke_preset() -> RunConfig:
-    return RunConfig(preset='smoke', teacher=_scenes_spec('smoke-teacher'), student=_scenes_spec('smoke-student'),
-                     data=DataSpec(image_size=32, n_train=128, n_val=32, n_test=64, batch_size=16),
-                     stages=progressive(12), teacher_train_steps=20, student_pretrain_steps=20, log_every=2, ckpt_every=5,
-                     eval=EvalSpec(batch_size=64, vqa_answers=20, vqa_epochs=5, efficiency_batch=4),
-                     out_dir='runs/smoke')
+    return RunConfig(
+        preset='smoke',
+        teacher=_scenes_spec('smoke-teacher'),
+        student=_scenes_spec('smoke-student'),
+        data=DataSpec(image_size=32, n_train=128, n_val=32, n_test=64, batch_size=16),
+        stages=progressive(12),
+        teacher_train_steps=20,
+        student_pretrain_steps=20,
+        log_every=2,
+        ckpt_every=5,
+        eval=EvalSpec(batch_size=64, vqa_answers=20, vqa_epochs=5, efficiency_batch=4),
+        out_dir='runs/smoke',
+    )
+
 
 def _tiny_preset() -> RunConfig:
-    return RunConfig(preset='tiny', teacher=_scenes_spec('scenes-teacher'), student=_scenes_spec('scenes-student'),
-                     data=DataSpec(image_size=64, n_train=4000, n_val=1000, n_test=1000, batch_size=64),
-                     method=MethodSpec(pyramid_dim=64), optim=OptimSpec(lr_student=1e-4),
-                     stages=progressive(240), teacher_train_steps=1200, teacher_batch=256, student_pretrain_steps=600,
-                     student_pretrain_batch=256, log_every=10, ckpt_every=80, teacher_cache=True,
-                     eval=EvalSpec(batch_size=256, vqa_answers=50, vqa_epochs=10, efficiency_batch=32),
-                     out_dir='runs/tiny')
+    return RunConfig(
+        preset='tiny',
+        teacher=_scenes_spec('scenes-teacher'),
+        student=_scenes_spec('scenes-student'),
+        data=DataSpec(image_size=64, n_train=4000, n_val=1000, n_test=1000, batch_size=64),
+        method=MethodSpec(pyramid_dim=64),
+        optim=OptimSpec(lr_student=1e-4),
+        stages=progressive(240),
+        teacher_train_steps=1200,
+        teacher_batch=256,
+        student_pretrain_steps=600,
+        student_pretrain_batch=256,
+        log_every=10,
+        ckpt_every=80,
+        teacher_cache=True,
+        eval=EvalSpec(batch_size=256, vqa_answers=50, vqa_epochs=10, efficiency_batch=32),
+        out_dir='runs/tiny',
+    )
+
 
 def _gpu_preset() -> RunConfig:
-    return RunConfig(preset='gpu', teacher=ModelSpec('ViT-L-14', tokenizer='open_clip', precision='bf16'),
-                     student=ModelSpec('ViT-B-16', tokenizer='open_clip'),
-                     data=DataSpec(image_size=224, n_train=20000, n_val=500, n_test=1000, batch_size=256, num_workers=8),
-                     method=MethodSpec(pyramid_dim=256),
-                     stages=progressive(400), teacher_train_steps=400, out_dir='runs/gpu', teacher_cache=True,
-                     setting='scratch')   # offline: random weights for both towers, a speed preset
+    return RunConfig(
+        preset='gpu',
+        teacher=ModelSpec('ViT-L-14', tokenizer='open_clip', precision='bf16'),
+        student=ModelSpec('ViT-B-16', tokenizer='open_clip'),
+        data=DataSpec(image_size=224, n_train=20000, n_val=500, n_test=1000, batch_size=256, num_workers=8),
+        method=MethodSpec(pyramid_dim=256),
+        stages=progressive(400),
+        teacher_train_steps=400,
+        out_dir='runs/gpu',
+        teacher_cache=True,
+        setting='scratch',
+    )  # offline: random weights for both towers, a speed preset
+
 
 def paper_suite() -> list[EvalData]:
-    "The outline's evaluation: COCO Karpathy test (5k) and Flickr30K Karpathy test (1k) retrieval, ImageNet val zero-shot, VQAv2 val."
-    return [EvalData('coco', 'coco', 'coco', 'coco/dataset_coco.json', 'test', tasks=['retrieval']),
-            EvalData('flickr30k', 'flickr30k', 'flickr30k', 'flickr30k/dataset_flickr30k.json', 'test', tasks=['retrieval']),
-            EvalData('imagenet', 'imagenet', 'imagenet', split='val', tasks=['zeroshot']),
-            EvalData('vqav2', 'vqav2', 'vqav2', split='val', train_split='train', tasks=['vqa'])]
+    """The outline's evaluation: COCO Karpathy test (5k) and Flickr30K Karpathy test (1k) retrieval, ImageNet val
+    zero-shot, VQAv2 val."""
+    return [
+        EvalData('coco', 'coco', 'coco', 'coco/dataset_coco.json', 'test', tasks=['retrieval']),
+        EvalData(
+            'flickr30k', 'flickr30k', 'flickr30k', 'flickr30k/dataset_flickr30k.json', 'test', tasks=['retrieval']
+        ),
+        EvalData('imagenet', 'imagenet', 'imagenet', split='val', tasks=['zeroshot']),
+        EvalData('vqav2', 'vqav2', 'vqav2', split='val', train_split='train', tasks=['vqa']),
+    ]
+
 
 def _paper_preset() -> RunConfig:
-    return RunConfig(preset='paper',
-                     teacher=ModelSpec('ViT-L-14', pretrained='openai', tokenizer='open_clip', precision='bf16'),
-                     student=ModelSpec('ViT-B-16', pretrained='openai', tokenizer='open_clip'),
-                     data=DataSpec(name='coco', root='data/coco', ann_file='data/coco/dataset_coco.json',
-                                   image_size=224, batch_size=256, num_workers=8),
-                     method=MethodSpec(pyramid_dim=256),
-                     eval=EvalSpec(suite=paper_suite(), data_root='data'),
-                     # the outline's Table 1: AdamW, 25 epochs (5 / 5 / 10 / 5) at 5e-5 / 3e-5 / 1e-5, cosine; ALSN at 1e-4
-                     optim=OptimSpec(lr_student=5e-5), stages=progressive(epochs=25), out_dir='runs/paper', teacher_cache=True)
+    return RunConfig(
+        preset='paper',
+        teacher=ModelSpec('ViT-L-14', pretrained='openai', tokenizer='open_clip', precision='bf16'),
+        student=ModelSpec('ViT-B-16', pretrained='openai', tokenizer='open_clip'),
+        data=DataSpec(
+            name='coco',
+            root='data/coco',
+            ann_file='data/coco/dataset_coco.json',
+            image_size=224,
+            batch_size=256,
+            num_workers=8,
+        ),
+        method=MethodSpec(pyramid_dim=256),
+        eval=EvalSpec(suite=paper_suite(), data_root='data'),
+        # the outline's Table 1: AdamW, 25 epochs (5 / 5 / 10 / 5) at 5e-5 / 3e-5 / 1e-5, cosine; ALSN at 1e-4
+        optim=OptimSpec(lr_student=5e-5),
+        stages=progressive(epochs=25),
+        out_dir='runs/paper',
+        teacher_cache=True,
+    )
+
 
 PRESETS = {'smoke': _smoke_preset, 'tiny': _tiny_preset, 'gpu': _gpu_preset, 'paper': _paper_preset}
 
+
 def preset(name: str, **overrides) -> RunConfig:
     "A `RunConfig` for one of the `PRESETS`, with `key=value` overrides given as keyword arguments."
-    if name not in PRESETS: raise ConfigError(f"unknown preset '{name}'; valid: {list(PRESETS)}")
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset '{name}'; valid: {list(PRESETS)}")
     cfg = PRESETS[name]()
     return apply_overrides(cfg, [f'{k}={v}' for k, v in overrides.items()]) if overrides else cfg
 
 # %% ../nbs/01a_presets.ipynb #6e12df81
 def load_run_config(config: str | None = None, preset_name: str | None = None, overrides=()) -> RunConfig:
     "A validated `RunConfig` from a file or a preset, with `key=value` overrides."
-    if (config is None) == (preset_name is None): raise ConfigError("give exactly one of --config FILE or --preset NAME")
+    if (config is None) == (preset_name is None):
+        raise ConfigError("give exactly one of --config FILE or --preset NAME")
     cfg = load_config(config) if config else preset(preset_name)
     return validate(apply_overrides(cfg, list(overrides)))
+
 
 def add_config_args(parser):
     "The arguments every command that reads a run config takes: --config, --preset, --set."
     parser.add_argument('--config', help='YAML or JSON run config')
     parser.add_argument('--preset', help=' | '.join(PRESETS))
-    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
-                        help='override a config field (dotted path, YAML value)')
+    parser.add_argument(
+        '--set',
+        action='append',
+        default=[],
+        metavar='KEY=VALUE',
+        help='override a config field (dotted path, YAML value)',
+    )
     parser.add_argument('--debug', action='store_true', help='show the traceback of an error (also CMAPKD_DEBUG=1)')
     return parser
 
+
 # a config, file or value the user gave is wrong; any other exception (a KeyError deep in the code) is a bug
 USER_ERRORS = (ConfigError, FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)
+
 
 def run_command(fn, debug: bool = False) -> int:
     "Run `fn()`: a user error is one line on stderr, exit status 2 (`debug`: its traceback); a bug keeps its traceback."
     try:
         return fn()
     except USER_ERRORS as e:
-        if debug or os.environ.get('CMAPKD_DEBUG', '') not in ('', '0'): raise
+        if debug or os.environ.get('CMAPKD_DEBUG', '') not in ('', '0'):
+            raise
         print(f'cmapkd: error: {e}', file=sys.stderr)
         return 2

@@ -6,7 +6,9 @@
 from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-import torch, torch.nn as nn, torch.nn.functional as F
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from einops import rearrange
 from timm.layers import LayerNorm2d
 from .config import P_LEVELS, L_LEVELS, BRIDGES, LANGUAGE_POOLINGS
@@ -19,7 +21,8 @@ __all__ = ['STRIDES', 'MHA_HEADS', 'level_grids', 'resize_map', 'compact_map', '
            'LanguageHierarchyStudent', 'Bridge', 'StudentUCMP']
 
 # %% ../nbs/07_pyramids.ipynb #c53fccdf
-STRIDES = (4, 8, 16, 32)   # P2..P5
+STRIDES = (4, 8, 16, 32)  # P2..P5
+
 
 def level_grids(image_size: int) -> list[tuple[int, int]]:
     "Grids of P2..P5 for square inputs of `image_size` pixels (strides 4, 8, 16, 32)."
@@ -27,8 +30,10 @@ def level_grids(image_size: int) -> list[tuple[int, int]]:
         raise ConfigError(f"image_size: expected an int >= {STRIDES[-1]} (P5 has stride 32), got {image_size!r}")
     return [(image_size // s, image_size // s) for s in STRIDES]
 
+
 def _shrinks(x: torch.Tensor, size) -> bool:
     return size[0] <= x.shape[-2] and size[1] <= x.shape[-1]
+
 
 def resize_map(x: torch.Tensor, size) -> torch.Tensor:
     "Resize [B, C, h, w] to `size`: identity when equal, area pooling when shrinking, bilinear when growing."
@@ -39,24 +44,28 @@ def resize_map(x: torch.Tensor, size) -> torch.Tensor:
         return F.adaptive_avg_pool2d(x, size)
     return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
+
 def compact_map(x: torch.Tensor, size) -> torch.Tensor:
     "Smallest map `c` with `resize_map(c, size) == resize_map(x, size)`: pooled when shrinking, `x` when growing."
     return F.adaptive_avg_pool2d(x, tuple(size)) if _shrinks(x, size) else x
+
 
 def orthogonal(n_in: int, n_out: int, seed: int = 0) -> torch.Tensor:
     "A fixed [n_in, n_out] matrix with orthonormal columns (n_out <= n_in) or rows: a width change without learning."
     g = torch.Generator().manual_seed(seed)
     q, r = torch.linalg.qr(torch.randn(max(n_in, n_out), min(n_in, n_out), generator=g))
-    q = q * torch.sign(torch.diagonal(r))   # unique QR: deterministic across LAPACK builds
+    q = q * torch.sign(torch.diagonal(r))  # unique QR: deterministic across LAPACK builds
     return q if n_in >= n_out else q.T
 
 # %% ../nbs/07_pyramids.ipynb #864f3788
 @dataclass
 class Dims:
     "Widths of one dual encoder: tapped vision maps, tapped text states, joint embedding."
+
     vision: int
     text: int
     embed: int
+
 
 def dims_of(bb) -> Dims:
     "The `Dims` of a `Backbone` (its `vision_width`, `text_width`, `embed_dim`)."
@@ -68,6 +77,7 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask[..., None]
     return torch.where(m, x, 0).sum(1) / m.sum(1).clamp_min(1).to(x.dtype)
 
+
 def phrase_windows(x: torch.Tensor, mask: torch.Tensor, k: int = 3) -> torch.Tensor:
     "Each real token -> mean of the real tokens in its window of `k` ([B, L, D]; zeros on padding)."
     if k % 2 != 1:
@@ -77,17 +87,21 @@ def phrase_windows(x: torch.Tensor, mask: torch.Tensor, k: int = 3) -> torch.Ten
     n = F.avg_pool1d(mask[:, None].to(x.dtype), k, stride=1, padding=k // 2, count_include_pad=True)
     return torch.where(mask[..., None], rearrange(s / n.clamp_min(1e-6), 'b d l -> b l d'), 0)
 
+
 def attention_pool(scores: torch.Tensor, values: torch.Tensor, mask: torch.Tensor):
     "Softmax of `scores` [B, L] over real tokens, applied to `values` [B, L, D] -> ([B, D], weights [B, L])."
     a = scores.float().masked_fill(~mask, float('-inf')).softmax(-1).to(values.dtype)
     return torch.einsum('bl,bld->bd', a, torch.where(mask[..., None], values, 0)), a
 
+
 def global_token(x: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
     "The state of each caption's global token: x[b, eot[b]] -> [B, D]."
     return x[torch.arange(x.shape[0], device=x.device), eot]
 
+
 def _ln(x):
     return F.layer_norm(x, x.shape[-1:])
+
 
 def fp32_context(x: torch.Tensor):
     "Autocast off on `x`'s device (a no-op outside autocast): teacher features and losses are computed in float32."
@@ -97,19 +111,21 @@ def fp32_context(x: torch.Tensor):
 @dataclass
 class Pyramid:
     "One side's UCMP: visual levels P2..P5, language levels L1..L4 and their joint-space descriptors."
-    P: list                    # P2..P5: [B, C, h_l, w_l] (None for a level the student did not compute)
-    L: list                    # L1..L4: [B, D]
-    v: list                    # global average of each P level: [B, C] (None where P is None)
-    z_v: list                  # joint-space descriptor per P level [B, E]; z_v[3] is the deployed image embedding
-    z_l: list                  # joint-space descriptor per L level [B, E]; z_l[3] is the deployed text embedding
-    emb: list                  # [image, text] deployed embeddings in the teacher's embedding width (intra's top level)
-    L_tokens: list = field(default_factory=list)   # per-token tensors behind L1..L4 [B, L, D] (figures)
-    attn: torch.Tensor | None = None               # L3 attention weights [B, L]
-    mask: torch.Tensor | None = None               # [B, L] real tokens
+
+    P: list  # P2..P5: [B, C, h_l, w_l] (None for a level the student did not compute)
+    L: list  # L1..L4: [B, D]
+    v: list  # global average of each P level: [B, C] (None where P is None)
+    z_v: list  # joint-space descriptor per P level [B, E]; z_v[3] is the deployed image embedding
+    z_l: list  # joint-space descriptor per L level [B, E]; z_l[3] is the deployed text embedding
+    emb: list  # [image, text] deployed embeddings in the teacher's embedding width (intra's top level)
+    L_tokens: list = field(default_factory=list)  # per-token tensors behind L1..L4 [B, L, D] (figures)
+    attn: torch.Tensor | None = None  # L3 attention weights [B, L]
+    mask: torch.Tensor | None = None  # [B, L] real tokens
 
 # %% ../nbs/07_pyramids.ipynb #74eb15e3
 class TeacherHeads(nn.Module):
     "The teacher's output heads $H_v$, $H_t$ (LayerNorm + projection into the joint space), frozen as buffers."
+
     def __init__(self, vision: int, text: int, embed: int, seed: int = 0):
         super().__init__()
         self.eps = {'v': 1e-5, 't': 1e-5}
@@ -132,10 +148,10 @@ class TeacherHeads(nn.Module):
         proj_v = eye_v if vis.proj is None else vis.proj
         h._set('v', vis.ln_post.weight, vis.ln_post.bias, proj_v, torch.zeros(bb.embed_dim))
         h.eps['v'] = vis.ln_post.eps
-        if bb.hf_text is not None:   # BERT's last hidden state is already LayerNorm-ed: projection only
+        if bb.hf_text is not None:  # BERT's last hidden state is already LayerNorm-ed: projection only
             h._set('t', None, None, bb.hf_text.proj.weight.T, torch.zeros(bb.embed_dim))
             return h
-        text = getattr(m, 'text', m)   # CustomTextCLIP keeps its text tower under .text
+        text = getattr(m, 'text', m)  # CustomTextCLIP keeps its text tower under .text
         if not hasattr(text, 'ln_final'):
             raise ConfigError(f"teacher '{bb.spec.name}': its text tower has no ln_final/text_projection head")
         tp = text.text_projection
@@ -157,12 +173,14 @@ class TeacherHeads(nn.Module):
 
     def vision(self, x: torch.Tensor) -> torch.Tensor:
         return self._head('v', x)
+
     def text(self, x: torch.Tensor) -> torch.Tensor:
         return self._head('t', x)
 
 # %% ../nbs/07_pyramids.ipynb #f8027642
 class VisualPyramidTeacher(nn.Module):
     "P2..P5 of the teacher: tap l resized to level l's grid. No parameters."
+
     def __init__(self, image_size: int):
         super().__init__()
         self.grids = level_grids(image_size)
@@ -171,8 +189,10 @@ class VisualPyramidTeacher(nn.Module):
         f = compact_map if compact else resize_map
         return [f(m, g) for m, g in zip(maps, self.grids)]
 
+
 class LanguageHierarchyTeacher(nn.Module):
     "L1..L4 of the teacher from its four text taps. No parameters ($\\tau$ is a fixed constant)."
+
     def __init__(self, tau: float = 0.1):
         super().__init__()
         self.tau = tau
@@ -188,8 +208,16 @@ class LanguageHierarchyTeacher(nn.Module):
 # %% ../nbs/07_pyramids.ipynb #5e7c3452
 class TeacherUCMP(nn.Module):
     "The teacher's UCMP: fixed resizes, parameter-free pooling, its own output heads; zero trainable parameters."
-    def __init__(self, teacher_dims, image_size: int, pyramid_dim: int | None = None,
-                 heads: TeacherHeads | None = None, tau: float = 0.1, seed: int = 0):
+
+    def __init__(
+        self,
+        teacher_dims,
+        image_size: int,
+        pyramid_dim: int | None = None,
+        heads: TeacherHeads | None = None,
+        tau: float = 0.1,
+        seed: int = 0,
+    ):
         super().__init__()
         C, D, E = teacher_dims.vision, teacher_dims.text, teacher_dims.embed
         self.visual, self.language = VisualPyramidTeacher(image_size), LanguageHierarchyTeacher(tau)
@@ -199,19 +227,19 @@ class TeacherUCMP(nn.Module):
         self.register_buffer('proj_v', orthogonal(C, pyramid_dim, seed + 2) if pyramid_dim else None)
         self.register_buffer('proj_t', orthogonal(D, pyramid_dim, seed + 3) if pyramid_dim else None)
 
-    def _pv(self, x):   # width change of a map [B, C, h, w] or of vectors [B, C]
+    def _pv(self, x):  # width change of a map [B, C, h, w] or of vectors [B, C]
         if self.proj_v is None:
             return x
         return torch.einsum('bchw,cp->bphw', x, self.proj_v) if x.ndim == 4 else x @ self.proj_v
 
-    def _pt(self, x):   # width change of [..., D]
+    def _pt(self, x):  # width change of [..., D]
         return x if self.proj_t is None else x @ self.proj_t
 
     @torch.no_grad()
     def features(self, taps) -> dict[str, torch.Tensor]:
         "Cacheable teacher features: `v_P{2..5}` (compact maps), `v_g*`, `v_z*`, `t_L{1..4}`, `t_z*` (float32)."
-        top = {'v_z5': taps.image_emb, 't_z4': taps.text_emb}   # the deployed embeddings are the top pair
-        with fp32_context(taps.image_emb):   # the trainer runs the teacher under bf16 autocast
+        top = {'v_z5': taps.image_emb, 't_z4': taps.text_emb}  # the deployed embeddings are the top pair
+        with fp32_context(taps.image_emb):  # the trainer runs the teacher under bf16 autocast
             maps = [m.detach().float() for m in taps.vision]
             comp = self.visual(maps, compact=True)
             # the global average of each level, before the width change
@@ -230,12 +258,18 @@ class TeacherUCMP(nn.Module):
 
     def from_features(self, f: dict, active_v=None) -> Pyramid:
         "The teacher's `Pyramid` (without per-token tensors) from `features` or the teacher cache; P only where active."
-        ps, ls = [p[1:] for p in P_LEVELS], [l[1:] for l in L_LEVELS]
+        ps, ls = [p[1:] for p in P_LEVELS], [level[1:] for level in L_LEVELS]
         act = [True] * 4 if active_v is None else list(active_v)
         P = [resize_map(f[f'v_P{n}'].float(), g) if a else None for n, g, a in zip(ps, self.grids, act)]
         zv, zl = [f[f'v_z{n}'].float() for n in ps], [f[f't_z{n}'].float() for n in ls]
-        return Pyramid(P=P, L=[f[f't_L{n}'].float() for n in ls], v=[f[f'v_g{n}'].float() for n in ps],
-                       z_v=zv, z_l=zl, emb=[zv[3], zl[3]])
+        return Pyramid(
+            P=P,
+            L=[f[f't_L{n}'].float() for n in ls],
+            v=[f[f'v_g{n}'].float() for n in ps],
+            z_v=zv,
+            z_l=zl,
+            emb=[zv[3], zl[3]],
+        )
 
     @torch.no_grad()
     def forward(self, taps) -> Pyramid:
@@ -250,12 +284,15 @@ class TeacherUCMP(nn.Module):
 def _adapter(n_in, n_out):
     return nn.Sequential(nn.LayerNorm(n_in), nn.Linear(n_in, n_out))
 
-MHA_HEADS = 4   # heads of every multi-head attention of the student side (the outline's options)
+
+MHA_HEADS = 4  # heads of every multi-head attention of the student side (the outline's options)
+
 
 def _mha(dim: int) -> nn.MultiheadAttention:
     if dim % MHA_HEADS:
         raise ConfigError(f"width {dim}: multi-head attention needs a width divisible by its {MHA_HEADS} heads")
     return nn.MultiheadAttention(dim, MHA_HEADS, batch_first=True)
+
 
 def window_mask(mask: torch.Tensor, k: int = 3) -> torch.Tensor:
     "[B, L, L], True where query i may not attend to key j: j outside i's window of `k`, or padding (but j = i)."
@@ -264,8 +301,10 @@ def window_mask(mask: torch.Tensor, k: int = 3) -> torch.Tensor:
     # a query with no key at all would give NaN (and NaN gradients) even where its output is dropped
     return ~((near & mask[:, None, :]) | torch.eye(len(i), dtype=torch.bool, device=mask.device))
 
+
 class VisualPyramidStudent(nn.Module):
     "FPN top-down on the student's four taps: LN, lateral 1x1 to `out_dim`, resize, upsample-add, 3x3 smooth."
+
     def __init__(self, in_dim: int, out_dim: int, image_size: int):
         super().__init__()
         self.grids = level_grids(image_size)
@@ -278,15 +317,17 @@ class VisualPyramidStudent(nn.Module):
         if not any(active):
             raise ValueError("active: at least one P level must be active")
         out, m = [None] * 4, None
-        for l in reversed(range(active.index(True), 4)):
-            lat = resize_map(self.lateral[l](self.norm[l](maps[l])), self.grids[l])
-            m = lat if m is None else lat + F.interpolate(m, size=self.grids[l], mode='nearest')
-            if active[l]:
-                out[l] = self.smooth[l](m)
+        for level in reversed(range(active.index(True), 4)):
+            lat = resize_map(self.lateral[level](self.norm[level](maps[level])), self.grids[level])
+            m = lat if m is None else lat + F.interpolate(m, size=self.grids[level], mode='nearest')
+            if active[level]:
+                out[level] = self.smooth[level](m)
         return out
+
 
 class LanguageHierarchyStudent(nn.Module):
     "L1..L4 of the student: width adapters; L2, L3 by window + learned attention pooling, or by multi-head attention."
+
     def __init__(self, in_dim: int, out_dim: int, head_dim: int = 64, pooling: str = 'window_attention'):
         super().__init__()
         if pooling not in LANGUAGE_POOLINGS:
@@ -304,7 +345,7 @@ class LanguageHierarchyStudent(nn.Module):
         if self.pooling == 'window_attention':
             phr = phrase_windows(t2, mask)
             query = self.q(global_token(text[3], eot))
-            scores = torch.einsum('bd,bld->bl', query, self.k(text[2])) / self.head_dim ** 0.5
+            scores = torch.einsum('bd,bld->bl', query, self.k(text[2])) / self.head_dim**0.5
             l3, a = attention_pool(scores, t3, mask)
         else:
             phr, l3, a = self.attend(t2, t3, g, mask)
@@ -313,25 +354,28 @@ class LanguageHierarchyStudent(nn.Module):
     def attend(self, t2, t3, g, mask):
         "The outline's L2 / L3: multi-head attention within each token's window of 3, multi-head pooling queried by L4."
         keep = mask[..., None]
-        t2, t3 = torch.where(keep, t2, 0), torch.where(keep, t3, 0)   # padding never enters, even non-finite
+        t2, t3 = torch.where(keep, t2, 0), torch.where(keep, t3, 0)  # padding never enters, even non-finite
         blocked = window_mask(mask).repeat_interleave(MHA_HEADS, 0)
         phr = torch.where(keep, self.phrase(t2, t2, t2, attn_mask=blocked, need_weights=False)[0], 0)
-        l3, a = self.sentence(g[:, None], t3, t3, key_padding_mask=~mask)   # weights averaged over the heads
+        l3, a = self.sentence(g[:, None], t3, t3, key_padding_mask=~mask)  # weights averaged over the heads
         return phr, l3[:, 0], a[:, 0]
+
 
 def _attend(attn: nn.MultiheadAttention, query: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     "One descriptor [B, E] attending over the other modality's level descriptors [B, n, E] -> [B, E]."
     return attn(query[:, None], levels, levels, need_weights=False)[0][:, 0]
 
+
 class Bridge(nn.Module):
     "The student's bridge into its joint space: heads B_v, B_t for the lower levels; 'v2l_l2v' adds cross-attention."
+
     def __init__(self, vision_dim: int, text_dim: int, embed_dim: int, mode: str = 'heads'):
         super().__init__()
         if mode not in BRIDGES:
             raise ValueError(f"mode: expected one of {list(BRIDGES)}, got {mode!r}")
         self.vision, self.text = _adapter(vision_dim, embed_dim), _adapter(text_dim, embed_dim)
         self.mode = mode
-        if mode == 'v2l_l2v':   # one attention per lower level and direction
+        if mode == 'v2l_l2v':  # one attention per lower level and direction
             self.v2l = nn.ModuleList(_mha(embed_dim) for _ in range(3))
             self.l2v = nn.ModuleList(_mha(embed_dim) for _ in range(3))
 
@@ -339,10 +383,10 @@ class Bridge(nn.Module):
         "(z_v, z_l): the lower levels in the joint space, the top pair the deployed embeddings untouched."
         z_v = [None if x is None else self.vision(x) for x in v[:3]]
         z_l = [self.text(x) for x in L[:3]]
-        if self.mode == 'v2l_l2v':   # both directions read the heads' descriptors: no order between them
+        if self.mode == 'v2l_l2v':  # both directions read the heads' descriptors: no order between them
             dt = z_l[0].dtype
-            pyramid = torch.stack([z for z in z_v if z is not None] + [image_emb.to(dt)], 1)   # active P levels and P5
-            hierarchy = torch.stack(z_l + [text_emb.to(dt)], 1)                                # L1..L4
+            pyramid = torch.stack([z for z in z_v if z is not None] + [image_emb.to(dt)], 1)  # active P levels and P5
+            hierarchy = torch.stack(z_l + [text_emb.to(dt)], 1)  # L1..L4
             z_v = [None if z is None else z + _attend(a, z, hierarchy) for a, z in zip(self.v2l, z_v)]
             z_l = [z + _attend(a, z, pyramid) for a, z in zip(self.l2v, z_l)]
         return z_v + [image_emb], z_l + [text_emb]
@@ -350,8 +394,17 @@ class Bridge(nn.Module):
 # %% ../nbs/07_pyramids.ipynb #4c8d8731
 class StudentUCMP(nn.Module):
     "The student's UCMP: every adapter of the method (FPN, language adapters, L2 / L3 pooling, bridge, W_e)."
-    def __init__(self, teacher_dims, student_dims, image_size: int, pyramid_dim: int | None = None, head_dim: int = 64,
-                 bridge: str = 'heads', language_pooling: str = 'window_attention'):
+
+    def __init__(
+        self,
+        teacher_dims,
+        student_dims,
+        image_size: int,
+        pyramid_dim: int | None = None,
+        head_dim: int = 64,
+        bridge: str = 'heads',
+        language_pooling: str = 'window_attention',
+    ):
         super().__init__()
         C = pyramid_dim or teacher_dims.vision
         D = pyramid_dim or teacher_dims.text
@@ -368,5 +421,4 @@ class StudentUCMP(nn.Module):
         v = [None if p is None else p.mean((-2, -1)) for p in P]
         z_v, z_l = self.bridge(v, L, taps.image_emb, taps.text_emb)
         emb = [self.embed_map(e) for e in (taps.image_emb, taps.text_emb)]
-        return Pyramid(P=P, L=L, v=v, z_v=z_v, z_l=z_l, emb=emb,
-                       L_tokens=toks, attn=a, mask=taps.text_mask)
+        return Pyramid(P=P, L=L, v=v, z_v=z_v, z_l=z_l, emb=emb, L_tokens=toks, attn=a, mask=taps.text_mask)

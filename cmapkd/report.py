@@ -4,19 +4,22 @@
 
 # %% ../nbs/18_report.ipynb #46acc85f
 from __future__ import annotations
-import json, os
+import json
+import os
 from pathlib import Path
 import pandas as pd
 from .io import atomic_write, preset_dir, ConfigError
 from .tables import META, TABLES, load_results
-from .figures import (figure_alsn_difficulty, figure_alsn_radar, figure_tsne, figure_cross_modal,
-                            figure_training_curves)
+from .figures import figure_alsn_difficulty, figure_alsn_radar, figure_tsne, figure_cross_modal
+from .figures import figure_training_curves
 
 # %% auto #0
 __all__ = ['write_index', 'check_preset_dir', 'write_paper']
 
 # %% ../nbs/18_report.ipynb #bd47baeb
-def _md_row(cells) -> str: return '| ' + ' | '.join(str(c).replace('|', '\\|') for c in cells) + ' |'
+def _md_row(cells) -> str:
+    return '| ' + ' | '.join(str(c).replace('|', '\\|') for c in cells) + ' |'
+
 
 def write_index(paper_dir='paper') -> Path:
     "Write paper/README.md: which result files (run, seed, commit, device) produced each table and figure."
@@ -25,44 +28,63 @@ def write_index(paper_dir='paper') -> Path:
     manifest = json.loads(m.read_text()) if m.exists() else {}
     res = paper_dir / 'results'
     df = load_results(res) if res.is_dir() else pd.DataFrame(columns=list(META))
-    info = {Path(os.path.relpath(Path(r['file']).resolve(), paper_dir.resolve())).as_posix(): r
-            for _, r in df.iterrows()}
+    info = {
+        Path(os.path.relpath(Path(r['file']).resolve(), paper_dir.resolve())).as_posix(): r for _, r in df.iterrows()
+    }
     head = ['result file', 'run', 'seed', 'commit', 'device', 'wall (s)']
+
     def row(f):
         r = info.get(f)
-        if r is None: return _md_row([f'`{f}`', '(file no longer there)', '', '', '', ''])
+        if r is None:
+            return _md_row([f'`{f}`', '(file no longer there)', '', '', '', ''])
         run = f"{r['experiment']}/{r['method']}" + (f"_{r['variant']}" if r['variant'] else '')
         wall = r['wall_s'] if r['wall_s'] is not None else ''
         return _md_row([f'`{f}`', run, r['seed'], f"`{r['commit']}`", r['device'], wall])
-    lines = ['# paper/: generated tables and figures', '',
-             'Written by `cmapkd.report.write_paper` (run `nbs/make_paper.ipynb`); do not edit by hand. Every number '
-             'in `tables/` and every figure in `figures/` comes from the result files listed under it.', '']
+
+    lines = [
+        '# paper/: generated tables and figures',
+        '',
+        'Written by `cmapkd.report.write_paper` (run `nbs/make_paper.ipynb`); do not edit by hand. Every number '
+        'in `tables/` and every figure in `figures/` comes from the result files listed under it.',
+        '',
+    ]
     runs_head = [_md_row(head), _md_row(['---'] * len(head))]
     for section, sub in (('Tables', 'tables'), ('Figures', 'figures')):
-        files = sorted(p.relative_to(paper_dir).as_posix() for p in (paper_dir / sub).glob('*')
-                       if p.suffix in ('.tex', '.pdf', '.png'))
+        files = sorted(
+            p.relative_to(paper_dir).as_posix()
+            for p in (paper_dir / sub).glob('*')
+            if p.suffix in ('.tex', '.pdf', '.png')
+        )
         lines += [f'## {section}', '']
         for f in files:
             src = manifest.get(f)
             lines += [f'### `{f}`', '']
             cap = paper_dir / Path(f).with_suffix('.txt')
-            if sub == 'figures' and cap.exists(): lines += [cap.read_text().strip(), '']
-            if src is None: lines += ['(no provenance recorded)', '']
-            elif src: lines += runs_head + [row(s) for s in src] + ['']
-            else: lines += ['(no result files: every cell is "--")', '']
+            if sub == 'figures' and cap.exists():
+                lines += [cap.read_text().strip(), '']
+            if src is None:
+                lines += ['(no provenance recorded)', '']
+            elif src:
+                lines += runs_head + [row(s) for s in src] + ['']
+            else:
+                lines += ['(no result files: every cell is "--")', '']
     lines += ['## All result files', '', *runs_head] + [row(f) for f in sorted(info)] + ['']
     return atomic_write(paper_dir / 'README.md', '\n'.join(lines))
 
 # %% ../nbs/18_report.ipynb #8650471b
 def check_preset_dir(paper_dir, preset: str | None):
     "Refuse to write `preset`'s paper into a directory whose result files are another preset's."
-    if preset is None: return
+    if preset is None:
+        return
     found = {json.loads(f.read_text()).get('preset') for f in Path(paper_dir).glob('results/*/*.json')}
     others = sorted(p for p in found - {preset} if p)
     if others:
-        raise ConfigError(f"{paper_dir}: its result files are of preset(s) {others}, not '{preset}'; "
-                         f"each preset's paper lives apart: expected the directory of '{preset}' "
-                         f"({preset_dir(preset)}/ by default)")
+        raise ConfigError(
+            f"{paper_dir}: its result files are of preset(s) {others}, not '{preset}'; "
+            f"each preset's paper lives apart: expected the directory of '{preset}' "
+            f"({preset_dir(preset)}/ by default)"
+        )
+
 
 def write_paper(paper_dir='paper', preset: str | None = None, verbose: bool = True) -> dict:
     "Every table, every figure with data, the index; returns {name: paths or 'skipped: why'}."
@@ -71,10 +93,17 @@ def write_paper(paper_dir='paper', preset: str | None = None, verbose: bool = Tr
     out = {}
     for name, write in TABLES.items():
         out[name] = [Path(write(df, paper_dir, preset).attrs['path'])]
-    for name, fn in (('fig3', figure_alsn_difficulty), ('fig4', figure_alsn_radar), ('fig5', figure_tsne),
-                     ('fig6', figure_cross_modal), ('training_curves', figure_training_curves)):
-        try: out[name] = fn(df, paper_dir, preset=preset)
-        except LookupError as e: out[name] = f'skipped: {e}'
+    for name, fn in (
+        ('fig3', figure_alsn_difficulty),
+        ('fig4', figure_alsn_radar),
+        ('fig5', figure_tsne),
+        ('fig6', figure_cross_modal),
+        ('training_curves', figure_training_curves),
+    ):
+        try:
+            out[name] = fn(df, paper_dir, preset=preset)
+        except LookupError as e:
+            out[name] = f'skipped: {e}'
     out['index'] = [write_index(paper_dir)]
     if verbose:
         for k, v in out.items():

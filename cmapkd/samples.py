@@ -13,11 +13,18 @@ __all__ = ['make_sample', 'ImageTextDataset']
 # %% ../nbs/02_samples.ipynb #0b635fda
 def make_sample(image, captions=(), questions=(), label: int = -1, meta: dict | None = None) -> dict:
     "One item of any dataset here (see the schema above)."
-    return {'image': image, 'captions': list(captions), 'questions': list(questions), 'label': int(label),
-            'meta': dict(meta or {})}
+    return {
+        'image': image,
+        'captions': list(captions),
+        'questions': list(questions),
+        'label': int(label),
+        'meta': dict(meta or {}),
+    }
+
 
 class ImageTextDataset(Dataset):
     "Base of the map-style datasets: the transform, the sample schema and the record of unreadable images."
+
     classnames: list[str] | None = None
     templates: list[str] | None = None
 
@@ -27,7 +34,8 @@ class ImageTextDataset(Dataset):
     def load_image(self, path):
         "The transformed image at `path`, or None (recorded in `.skipped`) if it cannot be read."
         try:
-            with Image.open(path) as im: im = im.convert('RGB')   # convert forces the full decode
+            with Image.open(path) as im:
+                im = im.convert('RGB')  # convert forces the full decode
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as e:
             self.note_skipped(str(path), f'{type(e).__name__}: {e}')
             return None
@@ -39,18 +47,22 @@ class ImageTextDataset(Dataset):
             self._skipped_keys.add(where)
             self.skipped.append((where, why))
 
-    def describe(self, i: int) -> str: return f'{type(self).__name__}[{i}]'
+    def describe(self, i: int) -> str:
+        return f'{type(self).__name__}[{i}]'
 
     def n_captions(self, i: int) -> int:
-        "How many captions sample `i` has (at least 1: a sample without one gets the empty caption); readers that know it without reading the image override this."
+        """How many captions sample `i` has (at least 1: a sample without one gets the empty caption); readers that
+        know it without reading the image override this."""
         s = self[i]
         return max(1, len(s['captions'])) if s is not None else 1
 
     def report(self, limit: int = 20) -> str:
         "A summary of the unreadable images met so far."
         name = type(self).__name__
-        if not self.skipped: return f'{name}: no unreadable images'
+        if not self.skipped:
+            return f'{name}: no unreadable images'
         lines = [f'{name}: skipped {len(self.skipped)} unreadable image(s)']
         lines += [f'  {w}: {why}' for w, why in self.skipped[:limit]]
-        if len(self.skipped) > limit: lines.append(f'  ... and {len(self.skipped) - limit} more')
+        if len(self.skipped) > limit:
+            lines.append(f'  ... and {len(self.skipped) - limit} more')
         return '\n'.join(lines)

@@ -4,7 +4,8 @@
 
 # %% ../nbs/03_scenes.ipynb #fe1ff168
 from __future__ import annotations
-import math, random
+import math
+import random
 from collections import Counter
 from functools import lru_cache
 import numpy as np
@@ -20,66 +21,111 @@ __all__ = ['COLOURS', 'SHAPES', 'DIGIT_WORDS', 'OBJECT_CLASSES', 'SCENE_CLASSNAM
            'scene_questions', 'render_scene', 'ScenesDataset']
 
 # %% ../nbs/03_scenes.ipynb #de9ef06c
-COLOURS = {'red': (0.90, 0.10, 0.10), 'green': (0.15, 0.70, 0.20), 'blue': (0.10, 0.30, 0.95),
-           'yellow': (1.00, 0.90, 0.10), 'orange': (1.00, 0.50, 0.00), 'purple': (0.60, 0.15, 0.80),
-           'white': (1.00, 1.00, 1.00), 'black': (0.03, 0.03, 0.03)}
+COLOURS = {
+    'red': (0.90, 0.10, 0.10),
+    'green': (0.15, 0.70, 0.20),
+    'blue': (0.10, 0.30, 0.95),
+    'yellow': (1.00, 0.90, 0.10),
+    'orange': (1.00, 0.50, 0.00),
+    'purple': (0.60, 0.15, 0.80),
+    'white': (1.00, 1.00, 1.00),
+    'black': (0.03, 0.03, 0.03),
+}
 SHAPES = ('circle', 'square', 'triangle', 'diamond', 'cross', 'ring')
 DIGIT_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
-OBJECT_CLASSES = [f'digit {w}' for w in DIGIT_WORDS] + list(SHAPES)     # object kind k: digit k, then 10 + shape index
-SCENE_CLASSNAMES = list(COLOURS)                                         # zero-shot: the colour of the largest object
-SCENE_TEMPLATES = ['a picture of a large {} object.', 'the largest object is {}.', 'a big {} thing.',
-                   'a scene whose biggest object is {}.', 'there is a large {} object in the picture.',
-                   'the biggest thing in the image is {}.', 'a drawing with a large {} object.']
+OBJECT_CLASSES = [f'digit {w}' for w in DIGIT_WORDS] + list(SHAPES)  # object kind k: digit k, then 10 + shape index
+SCENE_CLASSNAMES = list(COLOURS)  # zero-shot: the colour of the largest object
+SCENE_TEMPLATES = [
+    'a picture of a large {} object.',
+    'the largest object is {}.',
+    'a big {} thing.',
+    'a scene whose biggest object is {}.',
+    'there is a large {} object in the picture.',
+    'the biggest thing in the image is {}.',
+    'a drawing with a large {} object.',
+]
 SIZES = ('small', 'medium', 'large')
-CELLS = ('top left', 'top middle', 'top right', 'middle left', 'center', 'middle right',
-         'bottom left', 'bottom middle', 'bottom right')                  # cell k = row k // 3, column k % 3
+CELLS = (
+    'top left',
+    'top middle',
+    'top right',
+    'middle left',
+    'center',
+    'middle right',
+    'bottom left',
+    'bottom middle',
+    'bottom right',
+)  # cell k = row k // 3, column k % 3
 SAMPLE_TYPES = ('simple', 'complex', 'fine', 'relational')
-SCENE_SPLITS = ('train', 'val', 'test', 'web')   # 'web': the student's pretraining stream (alt-text-like, see below)
+SCENE_SPLITS = ('train', 'val', 'test', 'web')  # 'web': the student's pretraining stream (alt-text-like, see below)
+
 
 def object_sizes(image_size: int) -> dict[str, float]:
     "Nominal object sides in pixels; small objects stay within one P3 cell (8 px) at every canvas size."
-    return {'small': float(min(8, max(4, round(0.1 * image_size)))), 'medium': 0.18 * image_size,
-            'large': 0.28 * image_size}
+    return {
+        'small': float(min(8, max(4, round(0.1 * image_size)))),
+        'medium': 0.18 * image_size,
+        'large': 0.28 * image_size,
+    }
+
 
 @lru_cache(maxsize=1)
 def _digits():
     "sklearn's bundled digits, ink in [0, 1] with a zero border, and per-split, per-class index pools."
     from sklearn.datasets import load_digits
+
     d = load_digits()
     ink = np.pad(d.images.astype(np.float32) / 16.0, ((0, 0), (1, 1), (1, 1)))
     part = np.arange(len(ink)) % 10
     keep = {'train': part < 8, 'val': part == 8, 'test': part == 9}
-    keep['web'] = keep['train']   # the pretraining stream draws its digits where the training split does, never the test ones
+    keep['web'] = keep[
+        'train'
+    ]  # the pretraining stream draws its digits where the training split does, never the test ones
     return ink, {s: [np.flatnonzero(k & (d.target == c)) for c in range(10)] for s, k in keep.items()}
 
 # %% ../nbs/03_scenes.ipynb #1a46a0fd
-_TRI_N = np.array([[0.0, 1.0], [-math.sqrt(3) / 2, -0.5], [math.sqrt(3) / 2, -0.5]], np.float32)   # (x, y), y down
+_TRI_N = np.array([[0.0, 1.0], [-math.sqrt(3) / 2, -0.5], [math.sqrt(3) / 2, -0.5]], np.float32)  # (x, y), y down
+
 
 def _sdf(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
     "Signed distance (px) of the patch grid (dx [1, w], dy [h, 1], relative to the centre) to a shape of half-side r."
-    if shape == 'circle': return np.sqrt(dx * dx + dy * dy) - r
-    if shape == 'square': return np.maximum(np.abs(dx), np.abs(dy)) - 0.85 * r
-    if shape == 'diamond': return (np.abs(dx) + np.abs(dy) - r) / math.sqrt(2)
+    if shape == 'circle':
+        return np.sqrt(dx * dx + dy * dy) - r
+    if shape == 'square':
+        return np.maximum(np.abs(dx), np.abs(dy)) - 0.85 * r
+    if shape == 'diamond':
+        return (np.abs(dx) + np.abs(dy) - r) / math.sqrt(2)
     if shape == 'triangle':
-        dy = dy - 0.25 * r   # centre the triangle's box, not its centroid
-        return np.maximum(np.maximum(_TRI_N[0, 1] * dy, _TRI_N[1, 0] * dx + _TRI_N[1, 1] * dy),
-                          _TRI_N[2, 0] * dx + _TRI_N[2, 1] * dy) - 0.5 * r
+        dy = dy - 0.25 * r  # centre the triangle's box, not its centroid
+        return (
+            np.maximum(
+                np.maximum(_TRI_N[0, 1] * dy, _TRI_N[1, 0] * dx + _TRI_N[1, 1] * dy),
+                _TRI_N[2, 0] * dx + _TRI_N[2, 1] * dy,
+            )
+            - 0.5 * r
+        )
     if shape == 'cross':
         ax, ay = np.abs(dx), np.abs(dy)
         return np.minimum(np.maximum(ax - r, ay - 0.33 * r), np.maximum(ax - 0.33 * r, ay - r))
-    if shape == 'ring': return np.abs(np.sqrt(dx * dx + dy * dy) - 0.72 * r) - 0.28 * r
+    if shape == 'ring':
+        return np.abs(np.sqrt(dx * dx + dy * dy) - 0.72 * r) - 0.28 * r
     raise ValueError(f"unknown shape '{shape}'; valid: {SHAPES}")
+
 
 def _digit_alpha(ink: np.ndarray, dx: np.ndarray, dy: np.ndarray, r: float) -> np.ndarray:
     "Bilinear resampling of a padded 10x10 digit ink onto the patch grid (a 2r-sided box)."
+
     def taps(d):
-        u = (d.ravel() / (2 * r) + 0.5) * 8 + 0.5          # continuous index into the padded 10-cell axis
+        u = (d.ravel() / (2 * r) + 0.5) * 8 + 0.5  # continuous index into the padded 10-cell axis
         i0 = np.clip(np.floor(u).astype(np.int64), 0, 9)
         return i0, np.minimum(i0 + 1, 9), np.clip(u - i0, 0, 1).astype(np.float32)
-    x0, x1, fx = taps(dx); y0, y1, fy = taps(dy)
+
+    x0, x1, fx = taps(dx)
+    y0, y1, fy = taps(dy)
     top = ink[np.ix_(y0, x0)] * (1 - fx) + ink[np.ix_(y0, x1)] * fx
     bot = ink[np.ix_(y1, x0)] * (1 - fx) + ink[np.ix_(y1, x1)] * fx
     return np.clip(1.4 * (top * (1 - fy)[:, None] + bot * fy[:, None]), 0, 1)
+
 
 def _paint(canvas: np.ndarray, o: dict, ink):
     "Alpha-blend object `o` into `canvas` [S, S, 3] in place."
@@ -88,21 +134,25 @@ def _paint(canvas: np.ndarray, o: dict, ink):
     x0, x1 = max(0, int(o['cx'] - r - 1)), min(S, int(math.ceil(o['cx'] + r + 1)))
     dx = (np.arange(x0, x1, dtype=np.float32) + 0.5 - o['cx'])[None]
     dy = (np.arange(y0, y1, dtype=np.float32) + 0.5 - o['cy'])[:, None]
-    if o['digit'] >= 0: a = _digit_alpha(ink, dx, dy, r)
-    else: a = np.clip(0.5 - _sdf(o['shape'], dx, dy, r), 0, 1)
+    if o['digit'] >= 0:
+        a = _digit_alpha(ink, dx, dy, r)
+    else:
+        a = np.clip(0.5 - _sdf(o['shape'], dx, dy, r), 0, 1)
     patch = canvas[y0:y1, x0:x1]
     patch += a[..., None] * (np.asarray(COLOURS[o['colour']], np.float32) - patch)
+
 
 def _background(rnd: random.Random, S: int) -> tuple[np.ndarray, str]:
     base = rnd.uniform(0.40, 0.62)
     canvas = np.empty((S, S, 3), np.float32)
     canvas[:] = [base + rnd.uniform(-0.04, 0.04) for _ in range(3)]
-    if rnd.random() < 0.5: return canvas, 'plain'
-    if rnd.random() < 0.5:   # light stripes at a random angle and period
+    if rnd.random() < 0.5:
+        return canvas, 'plain'
+    if rnd.random() < 0.5:  # light stripes at a random angle and period
         t, period = rnd.uniform(0, math.pi), rnd.uniform(4, 12) * S / 64
         x = np.arange(S, dtype=np.float32)
         canvas += (0.04 * np.sin(2 * math.pi * (x[None] * math.cos(t) + x[:, None] * math.sin(t)) / period))[..., None]
-    else:                    # light pixel noise
+    else:  # light pixel noise
         canvas += np.random.default_rng(rnd.getrandbits(64)).normal(0, 0.03, (S, S, 1)).astype(np.float32)
     return canvas, 'textured'
 
@@ -112,47 +162,83 @@ def _one_largest(sizes: list[str], rnd: random.Random) -> list[str]:
     rank = [SIZES.index(z) for z in sizes]
     top = max(rank)
     tied = [k for k, r in enumerate(rank) if r == top]
-    if len(tied) == 1: return list(sizes)
+    if len(tied) == 1:
+        return list(sizes)
     keep = rnd.choice(tied)
-    if top < len(SIZES) - 1: return [SIZES[top + 1] if k == keep else z for k, z in enumerate(sizes)]
+    if top < len(SIZES) - 1:
+        return [SIZES[top + 1] if k == keep else z for k, z in enumerate(sizes)]
     return [z if k == keep or r < top else SIZES[top - 1] for k, (z, r) in enumerate(zip(sizes, rank))]
+
 
 def _sample_objects(rnd: random.Random, S: int, split: str, member: int = 0) -> tuple[str, list[dict]]:
     stype = rnd.choices(SAMPLE_TYPES, WEB_MIX['types'])[0] if split == 'web' else rnd.choice(SAMPLE_TYPES)
     p_digit = WEB_MIX['p_digit'] if split == 'web' else 0.5
-    n = {'simple': rnd.randint(1, 2), 'complex': rnd.randint(3, 4), 'fine': rnd.randint(1, 4),
-         'relational': rnd.randint(2, 3)}[stype]
-    if stype == 'fine': sizes = ['small'] + [rnd.choice(SIZES) for _ in range(n - 1)]
-    else: sizes = [rnd.choice(SIZES[1:]) for _ in range(n)]
+    n = {
+        'simple': rnd.randint(1, 2),
+        'complex': rnd.randint(3, 4),
+        'fine': rnd.randint(1, 4),
+        'relational': rnd.randint(2, 3),
+    }[stype]
+    if stype == 'fine':
+        sizes = ['small'] + [rnd.choice(SIZES) for _ in range(n - 1)]
+    else:
+        sizes = [rnd.choice(SIZES[1:]) for _ in range(n)]
     sizes = _one_largest(sizes, rnd)
     cells, nominal, cell_px = rnd.sample(range(9), n), object_sizes(S), S / 3
     colours = [rnd.choice(tuple(COLOURS)) for _ in range(n)]
     geo = []
     for size, cell in zip(sizes, cells):
         px = nominal[size] * rnd.uniform(0.9, 1.1)
-        if size == 'small': px = min(px, 8.0)
+        if size == 'small':
+            px = min(px, 8.0)
         row, col = divmod(cell, 3)
         slack = max(0.0, (cell_px - px) / 2 - 1)
-        geo.append((px, row, col, (row + 0.5) * cell_px + rnd.uniform(-slack, slack),
-                    (col + 0.5) * cell_px + rnd.uniform(-slack, slack)))
+        geo.append(
+            (
+                px,
+                row,
+                col,
+                (row + 0.5) * cell_px + rnd.uniform(-slack, slack),
+                (col + 0.5) * cell_px + rnd.uniform(-slack, slack),
+            )
+        )
     _, pools = _digits()
-    rnd = random.Random(rnd.getrandbits(64))   # classes on a stream of their own: the background after them is shared
-    drawn = []   # the classes of the group's members so far, slot by slot
+    rnd = random.Random(rnd.getrandbits(64))  # classes on a stream of their own: the background after them is shared
+    drawn = []  # the classes of the group's members so far, slot by slot
     for _ in range(member + 1):
         used, kinds = set(), []
         for k in range(n):
-            while True:   # digits and shapes equally likely; (class, colour) new in the scene and in this slot of the group
+            while (
+                True
+            ):  # digits and shapes equally likely; (class, colour) new in the scene and in this slot of the group
                 kind = rnd.randrange(10) if rnd.random() < p_digit else 10 + rnd.randrange(len(SHAPES))
-                if (kind, colours[k]) not in used and all(d[k] != kind for d in drawn): break
-            used.add((kind, colours[k])); kinds.append(kind)
+                if (kind, colours[k]) not in used and all(d[k] != kind for d in drawn):
+                    break
+            used.add((kind, colours[k]))
+            kinds.append(kind)
         drawn.append(kinds)
         inst = [int(pools[split][c][rnd.randrange(len(pools[split][c]))]) if c < 10 else -1 for c in kinds]
     objs = []
     for kind, colour, size, cell, (px, row, col, cy, cx), instance in zip(kinds, colours, sizes, cells, geo, inst):
-        objs.append(dict(kind=kind, classname=OBJECT_CLASSES[kind], shape='digit' if kind < 10 else SHAPES[kind - 10],
-                         digit=kind if kind < 10 else -1, colour=colour, size=size, px=px, cell=cell, row=row, col=col,
-                         cy=cy, cx=cx, instance=instance))
+        objs.append(
+            dict(
+                kind=kind,
+                classname=OBJECT_CLASSES[kind],
+                shape='digit' if kind < 10 else SHAPES[kind - 10],
+                digit=kind if kind < 10 else -1,
+                colour=colour,
+                size=size,
+                px=px,
+                cell=cell,
+                row=row,
+                col=col,
+                cy=cy,
+                cx=cx,
+                instance=instance,
+            )
+        )
     return stype, objs
+
 
 def _difficulty(objs: list[dict], S: int) -> float:
     smin = min(o['px'] for o in objs)
@@ -160,30 +246,55 @@ def _difficulty(objs: list[dict], S: int) -> float:
 
 # %% ../nbs/03_scenes.ipynb #921b13d7
 LEXICON = dict(
-    shape_nouns={'circle': ('circle', 'disk', 'disc'), 'square': ('square', 'box'), 'triangle': ('triangle',),
-                 'diamond': ('diamond', 'rhombus'), 'cross': ('cross', 'plus sign'), 'ring': ('ring', 'donut', 'hoop')},
-    plurals={'circle': 'circles', 'square': 'squares', 'triangle': 'triangles', 'diamond': 'diamonds',
-             'cross': 'crosses', 'ring': 'rings'},
+    shape_nouns={
+        'circle': ('circle', 'disk', 'disc'),
+        'square': ('square', 'box'),
+        'triangle': ('triangle',),
+        'diamond': ('diamond', 'rhombus'),
+        'cross': ('cross', 'plus sign'),
+        'ring': ('ring', 'donut', 'hoop'),
+    },
+    plurals={
+        'circle': 'circles',
+        'square': 'squares',
+        'triangle': 'triangles',
+        'diamond': 'diamonds',
+        'cross': 'crosses',
+        'ring': 'rings',
+    },
     digit_nouns=('digit {w}', 'digit {d}', 'number {w}', 'number {d}', 'handwritten {w}'),
-    size_adj={'small': ('small', 'tiny', 'little'), 'medium': ('medium sized', 'mid sized', 'medium'),
-              'large': ('large', 'big', 'huge')},
-    cell_phrases={'top left': ('top left', 'upper left', 'top left corner'),
-                  'top middle': ('top middle', 'top center', 'middle of the top row'),
-                  'top right': ('top right', 'upper right', 'top right corner'),
-                  'middle left': ('middle left', 'center left', 'middle of the left side'),
-                  'center': ('center', 'middle', 'centre'),
-                  'middle right': ('middle right', 'center right', 'middle of the right side'),
-                  'bottom left': ('bottom left', 'lower left', 'bottom left corner'),
-                  'bottom middle': ('bottom middle', 'bottom center', 'middle of the bottom row'),
-                  'bottom right': ('bottom right', 'lower right', 'bottom right corner')},
-    relations={'left': ('left of', 'to the left of', 'on the left of'),
-               'right': ('right of', 'to the right of', 'on the right of'),
-               'above': ('above', 'over', 'higher than'), 'below': ('below', 'under', 'beneath', 'lower than')},
+    size_adj={
+        'small': ('small', 'tiny', 'little'),
+        'medium': ('medium sized', 'mid sized', 'medium'),
+        'large': ('large', 'big', 'huge'),
+    },
+    cell_phrases={
+        'top left': ('top left', 'upper left', 'top left corner'),
+        'top middle': ('top middle', 'top center', 'middle of the top row'),
+        'top right': ('top right', 'upper right', 'top right corner'),
+        'middle left': ('middle left', 'center left', 'middle of the left side'),
+        'center': ('center', 'middle', 'centre'),
+        'middle right': ('middle right', 'center right', 'middle of the right side'),
+        'bottom left': ('bottom left', 'lower left', 'bottom left corner'),
+        'bottom middle': ('bottom middle', 'bottom center', 'middle of the bottom row'),
+        'bottom right': ('bottom right', 'lower right', 'bottom right corner'),
+    },
+    relations={
+        'left': ('left of', 'to the left of', 'on the left of'),
+        'right': ('right of', 'to the right of', 'on the right of'),
+        'above': ('above', 'over', 'higher than'),
+        'below': ('below', 'under', 'beneath', 'lower than'),
+    },
     counts=('zero', 'one', 'two', 'three', 'four'),
     list_intro=('', 'a picture of ', 'an image of ', 'a drawing of ', 'a scene with ', 'a photo of '),
     list_tail=('', ' on a {bg} background', ' in the picture', ' in the image'),
-    count_forms=('{n} objects: {items}', 'an image with {n} objects', 'there are {n} objects in the picture',
-                 '{n} things on a {bg} background', 'a scene containing {n} objects'),
+    count_forms=(
+        '{n} objects: {items}',
+        'an image with {n} objects',
+        'there are {n} objects in the picture',
+        '{n} things on a {bg} background',
+        'a scene containing {n} objects',
+    ),
     single_forms=('a single object: {a}', 'only {a}', 'just {a} on a {bg} background', 'one object, {a}'),
     split_count_forms=('{nd} and {ns}', 'a picture with {nd} and {ns}'),
     position_forms=('{a} in the {p}', 'in the {p} there is {a}', '{a} at the {p} of the image', '{a} is in the {p}'),
@@ -194,83 +305,139 @@ LEXICON = dict(
     q_exist=('is there a {m}?', 'is there any {m} in the picture?', 'do you see a {m}?'),
     q_relation=('is the {a} {r} the {b}?', 'is the {a} placed {r} the {b}?'),
     q_size=('is the {a} {s}?',),
-    q_count=('how many objects are there?', 'how many objects are in the image?', 'how many digits are there?',
-             'how many shapes are there?', 'how many {colour} objects are there?', 'how many {plural} are there?',
-             'how many small objects are there?'),
-    q_colour=('what color is the {noun}?', 'what color is the object in the {p}?', 'what is the color of the thing in the {p}?'),
+    q_count=(
+        'how many objects are there?',
+        'how many objects are in the image?',
+        'how many digits are there?',
+        'how many shapes are there?',
+        'how many {colour} objects are there?',
+        'how many {plural} are there?',
+        'how many small objects are there?',
+    ),
+    q_colour=(
+        'what color is the {noun}?',
+        'what color is the object in the {p}?',
+        'what is the color of the thing in the {p}?',
+    ),
     q_what=('what is in the {p}?', 'what object is in the {p}?'),
     q_where=('where is the {m}?', 'in which part of the image is the {m}?'),
     answer_words=('yes', 'no', 'violet', 'one digit', 'no shapes', 'no digits'),
 )
 
+
 class _Say:
     "Seeded word choices for the sentences of one scene."
-    def __init__(self, rnd: random.Random): self.r = rnd
-    def pick(self, seq): return seq[self.r.randrange(len(seq))]
-    def num(self, k: int) -> str: return LEXICON['counts'][k] if self.r.random() < 0.7 else str(k)
 
-def _a(phrase: str) -> str: return ('an ' if phrase[0] in 'aeiou' else 'a ') + phrase
+    def __init__(self, rnd: random.Random):
+        self.r = rnd
+
+    def pick(self, seq):
+        return seq[self.r.randrange(len(seq))]
+
+    def num(self, k: int) -> str:
+        return LEXICON['counts'][k] if self.r.random() < 0.7 else str(k)
+
+
+def _a(phrase: str) -> str:
+    return ('an ' if phrase[0] in 'aeiou' else 'a ') + phrase
+
 
 def _noun(o: dict, s: _Say) -> str:
-    if o['digit'] < 0: return s.pick(LEXICON['shape_nouns'][o['shape']])
+    if o['digit'] < 0:
+        return s.pick(LEXICON['shape_nouns'][o['shape']])
     return s.pick(LEXICON['digit_nouns']).format(w=DIGIT_WORDS[o['digit']], d=o['digit'])
+
 
 def _mention(o: dict, s: _Say, det: str = 'a', size: bool | None = None) -> str:
     "'[det] [size] colour noun': the colour always directly precedes the noun."
-    if size is None: size = s.r.random() < (0.8 if o['size'] == 'small' else 0.3)
+    if size is None:
+        size = s.r.random() < (0.8 if o['size'] == 'small' else 0.3)
     core = (s.pick(LEXICON['size_adj'][o['size']]) + ' ' if size else '') + f"{o['colour']} {_noun(o, s)}"
-    if det == 'a': return _a(core)
+    if det == 'a':
+        return _a(core)
     return f'{det} {core}' if det else core
+
 
 def _relations(a: dict, b: dict) -> list[str]:
     "The relations that hold for a with respect to b (cells differ, so at least one)."
-    return ([k for k, ok in (('left', a['col'] < b['col']), ('right', a['col'] > b['col']),
-                             ('above', a['row'] < b['row']), ('below', a['row'] > b['row'])) if ok])
+    return [
+        k
+        for k, ok in (
+            ('left', a['col'] < b['col']),
+            ('right', a['col'] > b['col']),
+            ('above', a['row'] < b['row']),
+            ('below', a['row'] > b['row']),
+        )
+        if ok
+    ]
+
 
 def _cap_list(objs, bg, s, focus=None):
     items = [_mention(o, s, size=True if o is focus else None) for o in s.r.sample(objs, len(objs))]
     body = items[0] if len(items) == 1 else ', '.join(items[:-1]) + ' and ' + items[-1]
     return s.pick(LEXICON['list_intro']) + body + s.pick(LEXICON['list_tail']).format(bg=bg)
 
+
 def _cap_count(objs, bg, s, focus=None):
     n = len(objs)
-    if n == 1: return s.pick(LEXICON['single_forms']).format(a=_mention(objs[0], s), bg=bg)
-    if s.r.random() < 0.35:   # digits and shapes counted apart
+    if n == 1:
+        return s.pick(LEXICON['single_forms']).format(a=_mention(objs[0], s), bg=bg)
+    if s.r.random() < 0.35:  # digits and shapes counted apart
         nd = sum(o['digit'] >= 0 for o in objs)
-        part = lambda k, w: f'no {w}s' if k == 0 else f"{s.num(k)} {w}{'s' if k > 1 else ''}"
+
+        def part(k, w):
+            return f'no {w}s' if k == 0 else f"{s.num(k)} {w}{'s' if k > 1 else ''}"
+
         return s.pick(LEXICON['split_count_forms']).format(nd=part(nd, 'digit'), ns=part(n - nd, 'shape'))
     items = ', '.join(_mention(o, s) for o in s.r.sample(objs, n))
     return s.pick(LEXICON['count_forms']).format(n=s.num(n), items=items, bg=bg)
+
 
 def _cap_position(objs, bg, s, focus=None):
     o = focus or s.pick(objs)
     p = s.pick(LEXICON['cell_phrases'][CELLS[o['cell']]])
     return s.pick(LEXICON['position_forms']).format(a=_mention(o, s, size=True if o is focus else None), p=p)
 
+
 def _cap_relation(objs, bg, s, focus=None):
-    if len(objs) < 2: return None
+    if len(objs) < 2:
+        return None
     a = focus or s.pick(objs)
     b = s.pick([o for o in objs if o is not a])
-    if s.r.random() < 0.5: a, b = b, a
+    if s.r.random() < 0.5:
+        a, b = b, a
     r = s.pick(LEXICON['relations'][s.pick(_relations(a, b))])
     return s.pick(LEXICON['relation_forms']).format(a=_mention(a, s), b=_mention(b, s, det=s.pick(('a', 'the'))), r=r)
+
 
 def _cap_largest(objs, bg, s, focus=None):
     o = max(objs, key=lambda o: o['px'])
     return s.pick(LEXICON['largest_forms']).format(a=_mention(o, s, size=False))
 
+
 def _cap_attribute(objs, bg, s, focus=None):
     unique = [o for o in objs if sum(p['kind'] == o['kind'] for p in objs) == 1]
-    if not unique: return None
+    if not unique:
+        return None
     o = focus if focus in unique else s.pick(unique)
     return s.pick(LEXICON['attribute_forms']).format(noun=_noun(o, s), colour=o['colour'])
 
-_FAMILIES = {'list': _cap_list, 'count': _cap_count, 'position': _cap_position, 'relation': _cap_relation,
-             'largest': _cap_largest, 'attribute': _cap_attribute}
-_PLANS = {'simple': ('list', 'count', 'position', 'largest', 'attribute'),
-          'complex': ('list', 'count', 'largest', 'relation', 'position'),
-          'fine': ('position', 'list', 'relation', 'count', 'attribute'),
-          'relational': ('relation', 'relation', 'relation', 'list', 'position')}
+
+_FAMILIES = {
+    'list': _cap_list,
+    'count': _cap_count,
+    'position': _cap_position,
+    'relation': _cap_relation,
+    'largest': _cap_largest,
+    'attribute': _cap_attribute,
+}
+_PLANS = {
+    'simple': ('list', 'count', 'position', 'largest', 'attribute'),
+    'complex': ('list', 'count', 'largest', 'relation', 'position'),
+    'fine': ('position', 'list', 'relation', 'count', 'attribute'),
+    'relational': ('relation', 'relation', 'relation', 'list', 'position'),
+}
+
 
 def scene_captions(stype: str, objs: list[dict], bg: str, s: _Say, n: int = 5) -> list[str]:
     "n distinct true captions, one family per slot of the sample type's plan (fallback: list / position)."
@@ -280,87 +447,141 @@ def scene_captions(stype: str, objs: list[dict], bg: str, s: _Say, n: int = 5) -
         for attempt in range(8):
             f = fam if attempt < 4 else s.pick(('list', 'position', 'count'))
             c = _FAMILIES[f](objs, bg, s, focus)
-            if c is not None and c not in caps: caps.append(c); break
-    while len(caps) < n: caps.append(_cap_list(objs, bg, s))   # practically never: keeps the count fixed
+            if c is not None and c not in caps:
+                caps.append(c)
+                break
+    while len(caps) < n:
+        caps.append(_cap_list(objs, bg, s))  # practically never: keeps the count fixed
     return caps[:n]
 
 # %% ../nbs/03_scenes.ipynb #16f0a26e
-WEB_MIX = dict(types=(0.6, 0.15, 0.1, 0.15), p_digit=0.3, p_single=0.6, p_position=0.1, p_wrong=0.15)   # per SAMPLE_TYPES
+WEB_MIX = dict(
+    types=(0.6, 0.15, 0.1, 0.15), p_digit=0.3, p_single=0.6, p_position=0.1, p_wrong=0.15
+)  # per SAMPLE_TYPES
+
 
 def _web_caption(objs, bg, s: _Say) -> str:
-    "One alt-text-like caption: a few of the objects named in no order, without size, count or relation; now and then a position or a wrong colour."
-    if s.r.random() < WEB_MIX['p_position']: return _cap_position(objs, bg, s)
+    """One alt-text-like caption: a few of the objects named in no order, without size, count or relation; now and then
+    a position or a wrong colour."""
+    if s.r.random() < WEB_MIX['p_position']:
+        return _cap_position(objs, bg, s)
     k = 1 if s.r.random() < WEB_MIX['p_single'] else s.r.randint(1, len(objs))
     named = s.r.sample(objs, k)
-    if s.r.random() < WEB_MIX['p_wrong']:   # web noise: one colour named wrong
+    if s.r.random() < WEB_MIX['p_wrong']:  # web noise: one colour named wrong
         i = s.r.randrange(k)
         named[i] = dict(named[i], colour=s.pick([c for c in COLOURS if c != named[i]['colour']]))
     items = [_mention(o, s, det=s.pick(('a', '')), size=False) for o in named]
     return s.pick(LEXICON['list_intro']) + (items[0] if k == 1 else ', '.join(items[:-1]) + ' and ' + items[-1])
+
 
 def web_captions(objs: list[dict], bg: str, s: _Say, n: int = 5) -> list[str]:
     "n alt-text-like captions of a scene of the web stream (distinct when a few tries allow)."
     caps = []
     for _ in range(4 * n):
         c = _web_caption(objs, bg, s)
-        if c not in caps: caps.append(c)
-        if len(caps) == n: break
+        if c not in caps:
+            caps.append(c)
+        if len(caps) == n:
+            break
     return caps + [_web_caption(objs, bg, s) for _ in range(n - len(caps))]
-
 
 # %% ../nbs/03_scenes.ipynb #391307cc
 def _answer_forms(truth: str) -> tuple[str, ...]:
-    if truth.isdigit(): return (truth, DIGIT_WORDS[int(truth)])
-    if truth == 'purple': return ('purple', 'violet')
-    if truth in LEXICON['cell_phrases']: return LEXICON['cell_phrases'][truth][:2]
-    if truth in LEXICON['shape_nouns']: return LEXICON['shape_nouns'][truth][:2]
+    if truth.isdigit():
+        return (truth, DIGIT_WORDS[int(truth)])
+    if truth == 'purple':
+        return ('purple', 'violet')
+    if truth in LEXICON['cell_phrases']:
+        return LEXICON['cell_phrases'][truth][:2]
+    if truth in LEXICON['shape_nouns']:
+        return LEXICON['shape_nouns'][truth][:2]
     return (truth,)
+
 
 def _question(qid, text, qtype, atype, truth, wrong, p_err, s: _Say) -> dict:
     "A VQAv2-style question with ten seeded annotator answers."
     answers = []
     for _ in range(10):
-        if s.r.random() < p_err: answers.append(wrong())
-        else: answers.append(truth if s.r.random() < 0.75 else s.pick(_answer_forms(truth)))
-    return dict(question=text, answers=answers, answer_type=atype, question_type=qtype, question_id=qid,
-                multiple_choice_answer=Counter(answers).most_common(1)[0][0])
+        if s.r.random() < p_err:
+            answers.append(wrong())
+        else:
+            answers.append(truth if s.r.random() < 0.75 else s.pick(_answer_forms(truth)))
+    return dict(
+        question=text,
+        answers=answers,
+        answer_type=atype,
+        question_type=qtype,
+        question_id=qid,
+        multiple_choice_answer=Counter(answers).most_common(1)[0][0],
+    )
+
 
 def _q_yesno(objs, stype, focus, s, qid):
     y = s.r.random() < 0.5
-    flip = lambda: 'no' if y else 'yes'
+
+    def flip():
+        return 'no' if y else 'yes'
+
     if len(objs) >= 2 and (stype == 'relational' or s.r.random() < 0.25):
         a, b = s.r.sample(objs, 2)
         true = _relations(a, b)
         rel = s.pick(true) if y else s.pick([r for r in LEXICON['relations'] if r not in true])
-        text = s.pick(LEXICON['q_relation']).format(a=_mention(a, s, det=''), b=_mention(b, s, det=''),
-                                                    r=s.pick(LEXICON['relations'][rel]))
+        text = s.pick(LEXICON['q_relation']).format(
+            a=_mention(a, s, det=''), b=_mention(b, s, det=''), r=s.pick(LEXICON['relations'][rel])
+        )
         return _question(qid, text, 'is the', 'yes/no', 'yes' if y else 'no', flip, 0.05, s)
     if stype == 'fine' and s.r.random() < 0.5:
         size = focus['size'] if y else s.pick([z for z in ('small', 'large') if z != focus['size']])
         text = s.pick(LEXICON['q_size']).format(a=_mention(focus, s, det='', size=False), s=size)
         return _question(qid, text, 'is the', 'yes/no', 'yes' if y else 'no', flip, 0.2, s)
-    if y: o = focus if focus is not None and s.r.random() < 0.6 else s.pick(objs)
-    else:   # a (class, colour) pair absent from the scene
+    if y:
+        o = focus if focus is not None and s.r.random() < 0.6 else s.pick(objs)
+    else:  # a (class, colour) pair absent from the scene
         present = {(p['kind'], p['colour']) for p in objs}
         while True:
             kind, colour = s.r.randrange(16), s.pick(tuple(COLOURS))
-            if (kind, colour) not in present: break
-        o = dict(kind=kind, digit=kind if kind < 10 else -1, shape='digit' if kind < 10 else SHAPES[kind - 10],
-                 colour=colour, size='medium')
+            if (kind, colour) not in present:
+                break
+        o = dict(
+            kind=kind,
+            digit=kind if kind < 10 else -1,
+            shape='digit' if kind < 10 else SHAPES[kind - 10],
+            colour=colour,
+            size='medium',
+        )
     text = s.pick(LEXICON['q_exist']).format(m=_mention(o, s, det='', size=False))
-    return _question(qid, text, 'is there a', 'yes/no', 'yes' if y else 'no', flip,
-                     0.2 if o.get('size') == 'small' and y else 0.05, s)
+    return _question(
+        qid,
+        text,
+        'is there a',
+        'yes/no',
+        'yes' if y else 'no',
+        flip,
+        0.2 if o.get('size') == 'small' and y else 0.05,
+        s,
+    )
+
 
 def _q_number(objs, stype, focus, s, qid):
     forms = LEXICON['q_count']
-    k = s.r.randrange(len(forms) - (stype != 'fine'))   # 'how many small objects' only in fine scenes
+    k = s.r.randrange(len(forms) - (stype != 'fine'))  # 'how many small objects' only in fine scenes
     colour, shape = s.pick([o['colour'] for o in objs] + list(COLOURS)), s.pick(SHAPES)
-    count = [len(objs), len(objs), sum(o['digit'] >= 0 for o in objs), sum(o['digit'] < 0 for o in objs),
-             sum(o['colour'] == colour for o in objs), sum(o['shape'] == shape for o in objs),
-             sum(o['size'] == 'small' for o in objs)][k]
+    count = [
+        len(objs),
+        len(objs),
+        sum(o['digit'] >= 0 for o in objs),
+        sum(o['digit'] < 0 for o in objs),
+        sum(o['colour'] == colour for o in objs),
+        sum(o['shape'] == shape for o in objs),
+        sum(o['size'] == 'small' for o in objs),
+    ][k]
     text = forms[k].format(colour=colour, plural=LEXICON['plurals'][shape])
-    wrong = lambda: str(max(0, count + s.pick((-1, 1))))
+
+    def wrong():
+        return str(max(0, count + s.pick((-1, 1))))
+
     return _question(qid, text, 'how many', 'number', str(count), wrong, 0.04 + 0.03 * len(objs), s)
+
 
 def _q_other(objs, stype, focus, s, qid, kind):
     o = focus if focus is not None and s.r.random() < 0.6 else s.pick(objs)
@@ -370,68 +591,113 @@ def _q_other(objs, stype, focus, s, qid, kind):
         unique = sum(q['kind'] == o['kind'] for q in objs) == 1
         form = s.pick(LEXICON['q_colour'] if unique else LEXICON['q_colour'][1:])
         text = form.format(noun=_noun(o, s), p=p)
-        wrong = lambda: s.pick([c for c in COLOURS if c != o['colour']])
+
+        def wrong():
+            return s.pick([c for c in COLOURS if c != o['colour']])
+
         return _question(qid, text, 'what color is the', 'other', o['colour'], wrong, p_err, s)
     if kind == 'what':
         truth = str(o['digit']) if o['digit'] >= 0 else o['shape']
         pool = [str(d) for d in range(10)] if o['digit'] >= 0 else list(SHAPES)
-        wrong = lambda: s.pick([a for a in pool if a != truth])
+
+        def wrong():
+            return s.pick([a for a in pool if a != truth])
+
         return _question(qid, s.pick(LEXICON['q_what']).format(p=p), 'what is in the', 'other', truth, wrong, p_err, s)
     near = [CELLS[c] for c in range(9) if c != o['cell'] and abs(c // 3 - o['row']) + abs(c % 3 - o['col']) == 1]
     text = s.pick(LEXICON['q_where']).format(m=_mention(o, s, det='', size=False))
     return _question(qid, text, 'where is the', 'other', CELLS[o['cell']], lambda: s.pick(near), p_err, s)
 
+
 def scene_questions(stype: str, objs: list[dict], s: _Say, base_id: int) -> list[dict]:
     "yes/no, number, colour, then what-is-in / where-is: VQAv2's three answer types."
     focus = min(objs, key=lambda o: o['px']) if stype == 'fine' else None
-    return [_q_yesno(objs, stype, focus, s, base_id), _q_number(objs, stype, focus, s, base_id + 1),
-            _q_other(objs, stype, focus, s, base_id + 2, 'colour'),
-            _q_other(objs, stype, focus, s, base_id + 3, s.pick(('what', 'where')))]
+    return [
+        _q_yesno(objs, stype, focus, s, base_id),
+        _q_number(objs, stype, focus, s, base_id + 1),
+        _q_other(objs, stype, focus, s, base_id + 2, 'colour'),
+        _q_other(objs, stype, focus, s, base_id + 3, s.pick(('what', 'where'))),
+    ]
 
 # %% ../nbs/03_scenes.ipynb #4c0ae90c
 def render_scene(seed: int, split: str, i: int, image_size: int = 64, group: int = 1) -> dict:
     "Scene `i` of `split`: pixels [S, S, 3] float32 in [0, 1], captions, questions, label and metadata."
-    if split not in SCENE_SPLITS: raise ConfigError(f"split: expected one of {SCENE_SPLITS}, got '{split}'")
-    if image_size < 16: raise ConfigError(f"image_size: expected >= 16 px for scenes, got {image_size}")
-    if not 1 <= group <= 8: raise ConfigError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
+    if split not in SCENE_SPLITS:
+        raise ConfigError(f"split: expected one of {SCENE_SPLITS}, got '{split}'")
+    if image_size < 16:
+        raise ConfigError(f"image_size: expected >= 16 px for scenes, got {image_size}")
+    if not 1 <= group <= 8:
+        raise ConfigError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
     g, member = divmod(i, group)
-    rnd = random.Random(f'cmapkd-scenes/{seed}/{split}/{i}' if group == 1 else f'cmapkd-scenes/{seed}/{split}/{group}x/{g}')
+    rnd = random.Random(
+        f'cmapkd-scenes/{seed}/{split}/{i}' if group == 1 else f'cmapkd-scenes/{seed}/{split}/{group}x/{g}'
+    )
     stype, objs = _sample_objects(rnd, image_size, split, member)
     canvas, bg = _background(rnd, image_size)
     ink, _ = _digits()
-    for o in objs: _paint(canvas, o, ink[o['instance']] if o['digit'] >= 0 else None)
+    for o in objs:
+        _paint(canvas, o, ink[o['instance']] if o['digit'] >= 0 else None)
     np.clip(canvas, 0, 1, out=canvas)
     say = _Say(random.Random(f'cmapkd-scenes-text/{seed}/{split}/{i}'))
     largest = max(objs, key=lambda o: o['px'])
-    meta = dict(split=split, index=i, seed=seed, sample_type=stype, n_objects=len(objs),
-                min_size=min(o['px'] for o in objs), difficulty=_difficulty(objs, image_size), background=bg,
-                group=g, objects=objs)
+    meta = dict(
+        split=split,
+        index=i,
+        seed=seed,
+        sample_type=stype,
+        n_objects=len(objs),
+        min_size=min(o['px'] for o in objs),
+        difficulty=_difficulty(objs, image_size),
+        background=bg,
+        group=g,
+        objects=objs,
+    )
     captions = web_captions(objs, bg, say) if split == 'web' else scene_captions(stype, objs, bg, say)
-    return dict(pixels=canvas, captions=captions,
-                questions=scene_questions(stype, objs, say, base_id=10 * i), label=SCENE_CLASSNAMES.index(largest['colour']),
-                meta=meta)
+    return dict(
+        pixels=canvas,
+        captions=captions,
+        questions=scene_questions(stype, objs, say, base_id=10 * i),
+        label=SCENE_CLASSNAMES.index(largest['colour']),
+        meta=meta,
+    )
 
 # %% ../nbs/03_scenes.ipynb #099ba795
 class ScenesDataset(ImageTextDataset):
     "The embedded scenes: sample i of `split` is `render_scene(seed, split, i, image_size)` in the common schema."
+
     classnames, templates = SCENE_CLASSNAMES, SCENE_TEMPLATES
 
-    def __init__(self, n: int, split: str = 'train', seed: int = 0, image_size: int = 64, transform=None,
-                 mean=OPENAI_DATASET_MEAN, std=OPENAI_DATASET_STD, group: int = 1):
+    def __init__(
+        self,
+        n: int,
+        split: str = 'train',
+        seed: int = 0,
+        image_size: int = 64,
+        transform=None,
+        mean=OPENAI_DATASET_MEAN,
+        std=OPENAI_DATASET_STD,
+        group: int = 1,
+    ):
         super().__init__(transform)
-        if split not in SCENE_SPLITS: raise ConfigError(f"split: scenes has splits {SCENE_SPLITS}, got '{split}'")
-        if n < 1: raise ConfigError(f"n: expected at least one scene, got {n}")
-        if not 1 <= group <= 8: raise ConfigError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
+        if split not in SCENE_SPLITS:
+            raise ConfigError(f"split: scenes has splits {SCENE_SPLITS}, got '{split}'")
+        if n < 1:
+            raise ConfigError(f"n: expected at least one scene, got {n}")
+        if not 1 <= group <= 8:
+            raise ConfigError(f"group: expected 1..8 scenes per hard-negative group, got {group}")
         self.n, self.split, self.seed, self.image_size, self.group = n, split, seed, image_size, group
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
 
-    def __len__(self): return self.n
+    def __len__(self):
+        return self.n
 
-    def describe(self, i): return f'scenes/{self.seed}/{self.split}/{i}' + (f' (group {self.group})' if self.group > 1 else '')
+    def describe(self, i):
+        return f'scenes/{self.seed}/{self.split}/{i}' + (f' (group {self.group})' if self.group > 1 else '')
 
     def __getitem__(self, i: int) -> dict:
-        if not 0 <= i < self.n: raise IndexError(f'scene index {i} out of range for {self.n} scenes')
+        if not 0 <= i < self.n:
+            raise IndexError(f'scene index {i} out of range for {self.n} scenes')
         sc = render_scene(self.seed, self.split, int(i), self.image_size, self.group)
         if self.transform is None:
             img = (torch.from_numpy(sc['pixels']).permute(2, 0, 1) - self.mean) / self.std

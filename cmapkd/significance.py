@@ -16,36 +16,66 @@ __all__ = ['BOOTSTRAP', 'ITEM_KEYS', 'split_key', 'base_metric', 'write_items', 
 
 # %% ../nbs/15a_significance.ipynb #7118b7cb
 BOOTSTRAP = dict(resamples=10_000, seed=0, level=0.95)
+
+
 def split_key(key: str) -> tuple[str | None, str]:
-    "('coco', 'vqa_yes/no') from 'coco/vqa_yes/no' (dataset names hold no '/'); (None, 'params_m') for a model-level key."
+    """('coco', 'vqa_yes/no') from 'coco/vqa_yes/no' (dataset names hold no '/'); (None, 'params_m') for a model-level
+    key."""
     d, sep, m = key.partition('/')
     return (d, m) if sep else (None, key)
 
-def base_metric(key: str) -> str: return split_key(key)[1]
 
-ITEM_KEYS = ('i2t_rank', 't2i_rank', 'text_to_image', 'zs_rank', 'zs_label', 'vqa_score', 'vqa_question_image', 'vqa_answer_type')
+def base_metric(key: str) -> str:
+    return split_key(key)[1]
+
+
+ITEM_KEYS = (
+    'i2t_rank',
+    't2i_rank',
+    'text_to_image',
+    'zs_rank',
+    'zs_label',
+    'vqa_score',
+    'vqa_question_image',
+    'vqa_answer_type',
+)
+
 
 def write_items(path, **arrays) -> Path:
     "Write a run's per-item results (the `per_item` arrays of `evaluate`) as a compressed .npz, atomically."
     bad = sorted(k for k in arrays if base_metric(k) not in ITEM_KEYS)
-    if bad: raise KeyError(f"{path}: unknown per-item array(s) {bad}; expected some of {list(ITEM_KEYS)}")
-    d = {k: (np.asarray(v).astype(str) if np.asarray(v).dtype.kind in 'OUS' else np.asarray(v)) for k, v in arrays.items()}
+    if bad:
+        raise KeyError(f"{path}: unknown per-item array(s) {bad}; expected some of {list(ITEM_KEYS)}")
+    d = {
+        k: (np.asarray(v).astype(str) if np.asarray(v).dtype.kind in 'OUS' else np.asarray(v))
+        for k, v in arrays.items()
+    }
+
     def write(tmp):
-        with open(tmp, 'wb') as f: np.savez_compressed(f, **d)
+        with open(tmp, 'wb') as f:
+            np.savez_compressed(f, **d)
+
     return atomic_write(path, write)
+
 
 def load_items(path) -> dict:
     "A run's per-item results."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"per-item results {path} do not exist")
-    with np.load(path, allow_pickle=False) as z: return {k: z[k] for k in z.files}
+    if not path.exists():
+        raise FileNotFoundError(f"per-item results {path} do not exist")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
 
 def item_units(items: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    "Per test image, numerators and denominators [N, G] of the G proportions whose mean (x 100) is `metric` ('<dataset>/<metric>' reads that dataset's arrays)."
+    """Per test image, numerators and denominators [N, G] of the G proportions whose mean (x 100) is `metric`
+    ('<dataset>/<metric>' reads that dataset's arrays)."""
     d, metric = split_key(metric)
-    if d: items = {k.partition('/')[2]: v for k, v in items.items() if k.startswith(d + '/')}
+    if d:
+        items = {k.partition('/')[2]: v for k, v in items.items() if k.startswith(d + '/')}
     if metric == 'mean_recall':
-        if 'i2t_rank' not in items: raise KeyError("per-item results have no retrieval ranks (i2t_rank, t2i_rank)")
+        if 'i2t_rank' not in items:
+            raise KeyError("per-item results have no retrieval ranks (i2t_rank, t2i_rank)")
         r, n = items['i2t_rank'], len(items['i2t_rank'])
         t2i, rt = items['text_to_image'], items['t2i_rank']
         caps = np.bincount(t2i, minlength=n)
@@ -54,15 +84,19 @@ def item_units(items: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
     elif metric == 'zs_top1':
         num, den = [items['zs_rank'] < 1], [np.ones(len(items['zs_rank']))]
     elif metric == 'vqa_overall':
-        q = items['vqa_question_image']; n = int(q.max()) + 1
+        q = items['vqa_question_image']
+        n = int(q.max()) + 1
         num, den = [np.bincount(q, weights=items['vqa_score'], minlength=n)], [np.bincount(q, minlength=n)]
-    else: raise KeyError(f"item_units: no per-item form of metric '{metric}' (mean_recall, zs_top1, vqa_overall)")
+    else:
+        raise KeyError(f"item_units: no per-item form of metric '{metric}' (mean_recall, zs_top1, vqa_overall)")
     return np.stack(num, 1).astype(np.float64), np.stack(den, 1).astype(np.float64)
+
 
 def unit_metric(units) -> float:
     "The metric (percent) of the whole test set from its units."
     num, den = units
     return float(100 * (num.sum(0) / den.sum(0)).mean())
+
 
 @functools.lru_cache(maxsize=2)
 def bootstrap_draws(n_items: int, n_seeds: int, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,40 +106,75 @@ def bootstrap_draws(n_items: int, n_seeds: int, resamples: int, seed: int) -> tu
     w = np.bincount((idx + n_items * np.arange(resamples)[:, None]).ravel(), minlength=resamples * n_items)
     return w.reshape(resamples, n_items).astype(np.float32), rng.integers(0, n_seeds, (resamples, n_seeds))
 
+
 def resampled_metric(units, w: np.ndarray) -> np.ndarray:
-    "The metric (percent) of each resample [B] from item weights `w` [B, N]: every proportion re-weighted, then averaged."
+    """The metric (percent) of each resample [B] from item weights `w` [B, N]: every proportion re-weighted, then
+    averaged."""
     num, den = units
     return 100 * ((w @ num.astype(np.float32)) / (w @ den.astype(np.float32))).mean(1)
 
-def paired_bootstrap(a: list, b: list, resamples: int = BOOTSTRAP['resamples'], seed: int = BOOTSTRAP['seed'],
-                     level: float = BOOTSTRAP['level']) -> dict:
-    "Paired bootstrap of mean_s[M_a(s) - M_b(s)]: `a`, `b` hold per seed (paired by position) the `item_units` of two methods."
-    if len(a) != len(b) or not a: raise ValueError(f"paired_bootstrap: need the same number (>= 1) of seeds on both sides, got {len(a)} and {len(b)}")
+
+def paired_bootstrap(
+    a: list,
+    b: list,
+    resamples: int = BOOTSTRAP['resamples'],
+    seed: int = BOOTSTRAP['seed'],
+    level: float = BOOTSTRAP['level'],
+) -> dict:
+    """Paired bootstrap of mean_s[M_a(s) - M_b(s)]: `a`, `b` hold per seed (paired by position) the `item_units` of two
+    methods."""
+    if len(a) != len(b) or not a:
+        raise ValueError(
+            f"paired_bootstrap: need the same number (>= 1) of seeds on both sides, got {len(a)} and {len(b)}"
+        )
     n = len(a[0][0])
-    if any(len(u[0]) != n for u in a + b): raise ValueError("paired_bootstrap: the runs have different numbers of test items (not the same test split)")
+    if any(len(u[0]) != n for u in a + b):
+        raise ValueError("paired_bootstrap: the runs have different numbers of test items (not the same test split)")
     w, s = bootstrap_draws(n, len(a), resamples, seed)
-    per_seed = lambda units: np.stack([resampled_metric(u, w) for u in units], 1)   # [B, S]
+
+    def per_seed(units):
+        return np.stack([resampled_metric(u, w) for u in units], 1)  # [B, S]
+
     d = np.take_along_axis(per_seed(a) - per_seed(b), s, 1).mean(1)
     lo, hi = np.quantile(d, [(1 - level) / 2, 1 - (1 - level) / 2])
     diff = float(np.mean([unit_metric(x) - unit_metric(y) for x, y in zip(a, b)]))
-    return dict(diff=diff, lo=float(lo), hi=float(hi), p=float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))),
-                significant=bool(lo > 0 or hi < 0), n_items=n, n_seeds=len(a), resamples=resamples, level=level)
+    return dict(
+        diff=diff,
+        lo=float(lo),
+        hi=float(hi),
+        p=float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))),
+        significant=bool(lo > 0 or hi < 0),
+        n_items=n,
+        n_seeds=len(a),
+        resamples=resamples,
+        level=level,
+    )
+
 
 def _units(run: pd.Series, metric: str):
     units = item_units(load_items(run['per_item']), metric)
     if abs(unit_metric(units) - run[metric]) > 1e-3:
-        raise ValueError(f"{run['per_item']}: its per-item results give {metric} = {unit_metric(units):.4f}, the result file says {run[metric]:.4f}")
+        raise ValueError(
+            f"{run['per_item']}: its per-item results give {metric} = {unit_metric(units):.4f}, the result file says "
+            f"{run[metric]:.4f}"
+        )
     return units
 
+
 def significance(sub: pd.DataFrame, metric: str = 'mean_recall', ref: str = 'cmapkd') -> dict:
-    "{method: paired_bootstrap of `ref` against it (+ its seeds)} for every other method of `sub` (no variants) with per-item results."
+    """{method: paired_bootstrap of `ref` against it (+ its seeds)} for every other method of `sub` (no variants) with
+    per-item results."""
     runs = sub[sub['variant'].map(lambda v: v is None) & sub['per_item'].notna()]
-    have = lambda m: {r['seed']: r for _, r in runs[runs['method'] == m].iterrows()}
+
+    def have(m):
+        return {r['seed']: r for _, r in runs[runs['method'] == m].iterrows()}
+
     mine, out = have(ref), {}
     for m in sorted(set(runs['method']) - {ref, 'teacher'}):
         theirs = have(m)
         seeds = sorted(set(mine) & set(theirs))
-        if not seeds: continue
+        if not seeds:
+            continue
         res = paired_bootstrap([_units(mine[s], metric) for s in seeds], [_units(theirs[s], metric) for s in seeds])
         out[m] = res | dict(seeds=seeds)
     return out

@@ -4,7 +4,12 @@
 
 # %% ../nbs/16_tables.ipynb #d91fc42d
 from __future__ import annotations
-import dataclasses, json, math, os, re, tempfile
+import dataclasses
+import json
+import math
+import os
+import re
+import tempfile
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -25,42 +30,100 @@ __all__ = ['METRICS', 'TASK_OF', 'LOWER_IS_BETTER', 'META', 'TOP_ROWS', 'MAIN_RO
            'table_retrieval', 'table_vqa', 'table_ablation', 'table_efficiency', 'check_tables']
 
 # %% ../nbs/16_tables.ipynb #45bb2849
-METRICS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall', 'zs_top1', 'zs_top5',
-           'vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other',
-           'params_m', 'gflops', 'latency_ms_b1', 'latency_ms_bN', 'throughput')
-TASK_OF = dict(mean_recall='retrieval', zs_top1='zeroshot', vqa_overall='vqa')   # a task's headline metric
+METRICS = (
+    'i2t_r1',
+    'i2t_r5',
+    'i2t_r10',
+    't2i_r1',
+    't2i_r5',
+    't2i_r10',
+    'mean_recall',
+    'zs_top1',
+    'zs_top5',
+    'vqa_overall',
+    'vqa_yes/no',
+    'vqa_number',
+    'vqa_other',
+    'params_m',
+    'gflops',
+    'latency_ms_b1',
+    'latency_ms_bN',
+    'throughput',
+)
+TASK_OF = dict(mean_recall='retrieval', zs_top1='zeroshot', vqa_overall='vqa')  # a task's headline metric
 
-def _in(d: str | None, m: str) -> str: return f'{d}/{m}' if d else m
+
+def _in(d: str | None, m: str) -> str:
+    return f'{d}/{m}' if d else m
+
 
 LOWER_IS_BETTER = ('params_m', 'gflops', 'latency_ms_b1', 'latency_ms_bN')
-META = ('experiment', 'method', 'variant', 'seed', 'preset', 'adapted', 'device', 'commit', 'wall_s',
-        'figure_data', 'per_item', 'file')
-TOP_ROWS = ('teacher', 'pretrained')   # reference rows above the methods: the teacher, the student as it is
+META = (
+    'experiment',
+    'method',
+    'variant',
+    'seed',
+    'preset',
+    'adapted',
+    'device',
+    'commit',
+    'wall_s',
+    'figure_data',
+    'per_item',
+    'file',
+)
+TOP_ROWS = ('teacher', 'pretrained')  # reference rows above the methods: the teacher, the student as it is
 MAIN_ROWS = TOP_ROWS + tuple(METHODS)
-REFERENCE_ROWS = ('chance', 'blind')   # reference rows below the methods: never bold, never compared
+REFERENCE_ROWS = ('chance', 'blind')  # reference rows below the methods: never bold, never compared
 # timings: the median over the runs and their range (one slow run would move a mean)
 MEDIAN_METRICS = ('latency_ms_b1', 'latency_ms_bN')
 ABLATION_ROWS = ('full',) + tuple(VARIANTS)
 EFFICIENCY_ROWS = ('teacher', 'cmapkd')
 
-METHOD_LABELS = dict(teacher='Teacher', scratch='Student (scratch)', kd='KD', fitnet='FitNet', clipkd='CLIP-KD',
-                     tinyclip='TinyCLIP', promptkd='PromptKD', c2kd='C2KD', llavakd='LLaVA-KD', dbild='DBiLD',
-                     switchkd='Switch-KD', cmapkd='CMAPKD (ours)', pretrained='Pretrained student (as it is)',
-                     chance='Chance (random ranking / guessing)',
-                     blind='Question only (blind VQA head)')
-VARIANT_LABELS = dict(full='CMAPKD (full)', no_visual_pyramid='w/o visual pyramid (P5 only)',
-                      no_language_hierarchy='w/o language hierarchy (L4 only)',
-                      uniform_weights='uniform level weights (no ALSN)', manual_weights='fixed manual level weights',
-                      no_alignment='w/o cross-modal alignment', no_relation='w/o relational loss',
-                      one_stage='one-stage training (no progression)',
-                      one_stage_lr_matched='one-stage, learning rate matched to the schedule',
-                      dto='DTO trade-off of task and distillation gradients',
-                      one_way_bridge="one-way bridge heads (no V2L / L2V attention)")
-DATASET_LABELS = dict(scenes='procedurally generated scenes', coco='COCO', flickr30k='Flickr30K', csv='CSV captions',
-                      wds='WebDataset shards', imagenet='ImageNet', vqav2='VQAv2')
+METHOD_LABELS = dict(
+    teacher='Teacher',
+    scratch='Student (scratch)',
+    kd='KD',
+    fitnet='FitNet',
+    clipkd='CLIP-KD',
+    tinyclip='TinyCLIP',
+    promptkd='PromptKD',
+    c2kd='C2KD',
+    llavakd='LLaVA-KD',
+    dbild='DBiLD',
+    switchkd='Switch-KD',
+    cmapkd='CMAPKD (ours)',
+    pretrained='Pretrained student (as it is)',
+    chance='Chance (random ranking / guessing)',
+    blind='Question only (blind VQA head)',
+)
+VARIANT_LABELS = dict(
+    full='CMAPKD (full)',
+    no_visual_pyramid='w/o visual pyramid (P5 only)',
+    no_language_hierarchy='w/o language hierarchy (L4 only)',
+    uniform_weights='uniform level weights (no ALSN)',
+    manual_weights='fixed manual level weights',
+    no_alignment='w/o cross-modal alignment',
+    no_relation='w/o relational loss',
+    one_stage='one-stage training (no progression)',
+    one_stage_lr_matched='one-stage, learning rate matched to the schedule',
+    dto='DTO trade-off of task and distillation gradients',
+    one_way_bridge="one-way bridge heads (no V2L / L2V attention)",
+)
+DATASET_LABELS = dict(
+    scenes='procedurally generated scenes',
+    coco='COCO',
+    flickr30k='Flickr30K',
+    csv='CSV captions',
+    wds='WebDataset shards',
+    imagenet='ImageNet',
+    vqav2='VQAv2',
+)
 
 # %% ../nbs/16_tables.ipynb #80132da3
-def _is_num(v) -> bool: return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+def _is_num(v) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
 
 def _read_json(path: Path) -> dict:
     "A result file's JSON object, with its path in the error when it is not one."
@@ -68,8 +131,10 @@ def _read_json(path: Path) -> dict:
         d = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"result file {path}: not valid JSON ({e})") from None
-    if not isinstance(d, dict): raise ValueError(f"result file {path}: expected a JSON object, got {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise ValueError(f"result file {path}: expected a JSON object, got {type(d).__name__}")
     return d
+
 
 def _checked_metrics(d: dict, path: Path) -> dict:
     "The file's metrics; the error names the ones of `METRICS` that are not numbers."
@@ -77,8 +142,10 @@ def _checked_metrics(d: dict, path: Path) -> dict:
     if not isinstance(metrics, dict):
         raise ValueError(f"result file {path}: field 'metrics' must be an object, got {type(metrics).__name__}")
     bad = sorted(k for k in metrics if base_metric(k) in METRICS and not _is_num(metrics[k]))
-    if bad: raise ValueError(f"result file {path}: metrics {bad} are not numbers (got {[metrics[k] for k in bad]})")
+    if bad:
+        raise ValueError(f"result file {path}: metrics {bad} are not numbers (got {[metrics[k] for k in bad]})")
     return metrics
+
 
 def _seed(d: dict, path: Path) -> int | None:
     "The run's seed: the field, else the file name's `_seed<k>`."
@@ -90,31 +157,45 @@ def _seed(d: dict, path: Path) -> int | None:
         raise ValueError(f"result file {path}: field 'seed' must be an integer, got {seed!r}")
     return seed
 
+
 def _read_result(path: Path) -> dict:
     d = _read_json(path)
     for k in ('experiment', 'method'):
         if not isinstance(d.get(k), str) or not d[k]:
             raise ValueError(f"result file {path}: field '{k}' is missing or not a non-empty string")
     metrics = _checked_metrics(d, path)
-    other = {k: v for k, v in metrics.items() if not _is_num(v)}   # e.g. the evaluator's 'device' string
+    other = {k: v for k, v in metrics.items() if not _is_num(v)}  # e.g. the evaluator's 'device' string
     figures, items = d.get('figure_data'), d.get('per_item')
-    row = dict(experiment=d['experiment'], method=d['method'], variant=d.get('variant') or None, seed=_seed(d, path),
-               preset=d.get('preset'), adapted=bool(d.get('adapted', d['method'] in ADAPTED)),
-               device=d.get('device') or other.get('device') or 'unknown device', commit=d.get('commit') or 'unknown',
-               wall_s=d.get('wall_s'), figure_data=str(path.parent / figures) if figures else None,
-               per_item=str(path.parent / items) if items else None, file=str(path))
+    row = dict(
+        experiment=d['experiment'],
+        method=d['method'],
+        variant=d.get('variant') or None,
+        seed=_seed(d, path),
+        preset=d.get('preset'),
+        adapted=bool(d.get('adapted', d['method'] in ADAPTED)),
+        device=d.get('device') or other.get('device') or 'unknown device',
+        commit=d.get('commit') or 'unknown',
+        wall_s=d.get('wall_s'),
+        figure_data=str(path.parent / figures) if figures else None,
+        per_item=str(path.parent / items) if items else None,
+        file=str(path),
+    )
     row.update({k: (np.nan if v is None else float(v)) for k, v in metrics.items() if k not in other})
     row.update(config=d.get('config') or {}, stages=d.get('stages') or {}, history=d.get('history') or [])
     return row
 
+
 def load_results(root) -> pd.DataFrame:
     "One row per result file under `root` (searched recursively); metrics become float columns."
     root = Path(root)
-    if not root.is_dir(): raise FileNotFoundError(f"results root {root} is not a directory")
+    if not root.is_dir():
+        raise FileNotFoundError(f"results root {root} is not a directory")
     rows = [_read_result(p) for p in sorted(root.rglob('*.json')) if not p.name.startswith('.')]
     df = pd.DataFrame(rows)
-    for c in META + ('config', 'stages', 'history'): df[c] = df[c] if c in df else pd.Series(dtype=object)
-    for c in METRICS: df[c] = df[c] if c in df else pd.Series(dtype=float)
+    for c in META + ('config', 'stages', 'history'):
+        df[c] = df[c] if c in df else pd.Series(dtype=object)
+    for c in METRICS:
+        df[c] = df[c] if c in df else pd.Series(dtype=float)
     for c in ('variant', 'preset', 'figure_data', 'per_item', 'wall_s'):
         df[c] = df[c].astype(object).where(df[c].notna(), None)
     df['seed'] = pd.Series([None if pd.isna(x) else int(x) for x in df['seed']], index=df.index, dtype=object)
@@ -124,16 +205,19 @@ def load_results(root) -> pd.DataFrame:
 def select_runs(df: pd.DataFrame, experiment: str, preset: str | None = None) -> pd.DataFrame:
     "The runs of `experiment` (and `preset`), checked for mixed presets and duplicate runs."
     sub = df[df['experiment'] == experiment]
-    if preset is not None: sub = sub[sub['preset'] == preset]
+    if preset is not None:
+        sub = sub[sub['preset'] == preset]
     presets = sorted({p for p in sub['preset'] if p is not None})
     if len(presets) > 1:
-        raise ValueError(f"experiment '{experiment}' has results of several presets {presets}; "
-                         "pass preset= to choose one")
+        raise ValueError(
+            f"experiment '{experiment}' has results of several presets {presets}; pass preset= to choose one"
+        )
     key = sub[['method', 'variant', 'seed']].astype(str)
     dup = sub[key.duplicated(keep=False)]
     if len(dup):
         raise ValueError(f"several result files for the same run (method, variant, seed): {sorted(dup['file'])}")
     return sub
+
 
 def row_runs(sub: pd.DataFrame, method: str, variant: str | None) -> pd.DataFrame:
     "The runs of `method` (and `variant`; None = the method itself) in `sub`, by seed."
@@ -141,120 +225,213 @@ def row_runs(sub: pd.DataFrame, method: str, variant: str | None) -> pd.DataFram
     runs = sub[((sub['method'] == method) & v).astype(bool)]
     return runs.sort_values('seed', key=lambda s: s.map(lambda x: -1 if x is None else x))
 
+
 def seed_stats(runs: pd.DataFrame, metric: str) -> tuple[float, float, int]:
     "(mean, sample std, number of seeds) of `metric` over `runs`; NaN where undefined."
     vals = runs[metric].dropna().to_numpy(float) if metric in runs else np.array([])
     n = len(vals)
     return (float(vals.mean()) if n else np.nan, float(vals.std(ddof=1)) if n > 1 else np.nan, n)
 
+
 def median_stats(runs: pd.DataFrame, metric: str) -> tuple[float, float, float, int]:
     """(median, smallest, largest, number of runs) of `metric` over `runs` (`MEDIAN_METRICS`: timings); NaN where
     undefined."""
     vals = runs[metric].dropna().to_numpy(float) if metric in runs else np.array([])
-    if not len(vals): return (np.nan, np.nan, np.nan, 0)
+    if not len(vals):
+        return (np.nan, np.nan, np.nan, 0)
     return (float(np.median(vals)), float(vals.min()), float(vals.max()), len(vals))
 
 # %% ../nbs/16_tables.ipynb #0007bc9e
 def tex_escape(s) -> str:
     "Escape LaTeX's special characters in plain text (device names, model names)."
-    rep = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{',
-           '}': r'\}', '~': r'\textasciitilde{}', '^': r'\textasciicircum{}'}
+    rep = {
+        '\\': r'\textbackslash{}',
+        '&': r'\&',
+        '%': r'\%',
+        '$': r'\$',
+        '#': r'\#',
+        '_': r'\_',
+        '{': r'\{',
+        '}': r'\}',
+        '~': r'\textasciitilde{}',
+        '^': r'\textasciicircum{}',
+    }
     return ''.join(rep.get(c, c) for c in str(s))
 
+
 def _decimals(x: float, kind: str) -> int:
-    if kind == 'sig' and x != 0 and np.isfinite(x): return max(0, 2 - math.floor(math.log10(abs(x))))
+    if kind == 'sig' and x != 0 and np.isfinite(x):
+        return max(0, 2 - math.floor(math.log10(abs(x))))
     return 1
 
-def _printed(x: float, kind: str) -> float: return round(x, _decimals(x, kind))
 
-def format_cell(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct', bold: bool = False, mark: str = '',
-                lo: float = np.nan, hi: float = np.nan) -> str:
+def _printed(x: float, kind: str) -> float:
+    return round(x, _decimals(x, kind))
+
+
+def format_cell(
+    mean: float,
+    std: float = np.nan,
+    n: int = 1,
+    kind: str = 'pct',
+    bold: bool = False,
+    mark: str = '',
+    lo: float = np.nan,
+    hi: float = np.nan,
+) -> str:
     """One table cell: '--' when missing, else the mean (bold if asked), '$\\pm$ std' (or the range `lo`--`hi`)
     when n > 1, then `mark`."""
-    if mean is None or not np.isfinite(mean): return '--'
+    if mean is None or not np.isfinite(mean):
+        return '--'
     d = _decimals(mean, kind)
     s = f'{mean:.{d}f}'
-    if kind == 'delta':   # + 0.0: -0.04 rounds to -0.0, printed +0.0
+    if kind == 'delta':  # + 0.0: -0.04 rounds to -0.0, printed +0.0
         s = f'{round(mean, d) + 0.0:+.{d}f}'.replace('-', '$-$')
-    if bold: s = rf'\textbf{{{s}}}'
-    if kind == 'times': s += r'$\times$'
-    if n > 1 and np.isfinite(std): s += rf' {{\scriptsize $\pm${std:.{d}f}}}'
-    if n > 1 and np.isfinite(lo) and np.isfinite(hi):   # a median's range: each end with its own significant digits
+    if bold:
+        s = rf'\textbf{{{s}}}'
+    if kind == 'times':
+        s += r'$\times$'
+    if n > 1 and np.isfinite(std):
+        s += rf' {{\scriptsize $\pm${std:.{d}f}}}'
+    if n > 1 and np.isfinite(lo) and np.isfinite(hi):  # a median's range: each end with its own significant digits
         s += rf" {{\scriptsize {lo:.{_decimals(lo, kind)}f}--{hi:.{_decimals(hi, kind)}f}}}"
     return s + mark
 
-CELL_FIELDS = ('value', 'std', 'lo', 'hi', 'bold', 'marked')   # a printed cell's numbers in a table's frame
 
-def cell_numbers(mean: float, std: float = np.nan, n: int = 1, kind: str = 'pct', bold: bool = False,
-                 mark: str = '', lo: float = np.nan, hi: float = np.nan) -> dict:
+CELL_FIELDS = ('value', 'std', 'lo', 'hi', 'bold', 'marked')  # a printed cell's numbers in a table's frame
+
+
+def cell_numbers(
+    mean: float,
+    std: float = np.nan,
+    n: int = 1,
+    kind: str = 'pct',
+    bold: bool = False,
+    mark: str = '',
+    lo: float = np.nan,
+    hi: float = np.nan,
+) -> dict:
     """The numbers `format_cell` prints for the same arguments, rounded as it rounds them (None where it prints
     none), and whether the cell is bold and carries a mark."""
-    if mean is None or not np.isfinite(mean): return dict.fromkeys(CELL_FIELDS[:4]) | dict(bold=False, marked=False)
+    if mean is None or not np.isfinite(mean):
+        return dict.fromkeys(CELL_FIELDS[:4]) | dict(bold=False, marked=False)
     d = _decimals(mean, kind)
     spread, ranged = n > 1 and np.isfinite(std), n > 1 and np.isfinite(lo) and np.isfinite(hi)
-    return dict(value=round(float(mean), d) + 0.0, std=round(float(std), d) + 0.0 if spread else None,
-                lo=_printed(float(lo), kind) if ranged else None, hi=_printed(float(hi), kind) if ranged else None,
-                bold=bool(bold), marked=bool(mark))
+    return dict(
+        value=round(float(mean), d) + 0.0,
+        std=round(float(std), d) + 0.0 if spread else None,
+        lo=_printed(float(lo), kind) if ranged else None,
+        hi=_printed(float(hi), kind) if ranged else None,
+        bold=bool(bold),
+        marked=bool(mark),
+    )
 
 # %% ../nbs/16_tables.ipynb #81a4e397
-CHANCE_Z = 1.96   # standard errors of a random scorer above the chance level that a bold value must exceed
+CHANCE_Z = 1.96  # standard errors of a random scorer above the chance level that a bold value must exceed
+
 
 def chance_floor(frame: pd.DataFrame, key: str) -> float:
     "The value a cell of column `key` must exceed to be above chance (-inf where the column has no chance level)."
     c, n = frame.attrs.get('chance', {}).get(key, (np.nan, 0))
     return c + CHANCE_Z * math.sqrt(c * (100 - c) / n) if n and np.isfinite(c) else -np.inf
 
+
 def _best_rows(frame: pd.DataFrame, key: str, better: str | None, kind: str) -> set:
     "Row keys of the best printed student value of column `key`: none for a column's only entry or values at chance."
-    if better is None: return set()
-    students = {r: _printed(v, kind) for r, v in frame[key].items()
-                if r not in TOP_ROWS + REFERENCE_ROWS and np.isfinite(v)}
-    if len(students) < 2: return set()
+    if better is None:
+        return set()
+    students = {
+        r: _printed(v, kind) for r, v in frame[key].items() if r not in TOP_ROWS + REFERENCE_ROWS and np.isfinite(v)
+    }
+    if len(students) < 2:
+        return set()
     best = (max if better == 'high' else min)(students.values())
     floor = chance_floor(frame, key) if better == 'high' else -np.inf
     return {r for r, v in students.items() if v == best and frame.loc[r, key] > floor}
 
+
 def adapted_note(rows) -> str:
     "The dagger's footnote for the adapted methods among `rows`."
     names = '; '.join(f"{METHOD_LABELS.get(r, r)}: {ADAPTED[r]}" for r in rows if r in ADAPTED)
-    return (rf"$^\dagger$Designed for another setting ({names}); adapted here from its paper's equations to a "
-            "two-tower student.")
+    return (
+        rf"$^\dagger$Designed for another setting ({names}); adapted here from its paper's equations to a "
+        "two-tower student."
+    )
+
 
 def _cells(frame: pd.DataFrame, cols: list[tuple], marks: dict) -> dict:
     "{(row key, column key): `format_cell`'s arguments} of every cell of a table (its bold cells decided here)."
     bold = {key: _best_rows(frame, key, better, kind) for key, kind, better in cols}
-    return {(r, key): dict(mean=row[key], std=row.get(f'{key}_std', np.nan), n=row.get(f'{key}_n', 1), kind=kind,
-                           bold=r in bold[key], mark=marks.get((r, key), ''), lo=row.get(f'{key}_lo', np.nan),
-                           hi=row.get(f'{key}_hi', np.nan))
-            for r, row in frame.iterrows() for key, kind, _ in cols}
+    return {
+        (r, key): dict(
+            mean=row[key],
+            std=row.get(f'{key}_std', np.nan),
+            n=row.get(f'{key}_n', 1),
+            kind=kind,
+            bold=r in bold[key],
+            mark=marks.get((r, key), ''),
+            lo=row.get(f'{key}_lo', np.nan),
+            hi=row.get(f'{key}_hi', np.nan),
+        )
+        for r, row in frame.iterrows()
+        for key, kind, _ in cols
+    }
+
 
 def table_cells(frame: pd.DataFrame, cols: list[tuple], blank=(), marks=None) -> list[dict]:
     """The frame of numbers a table prints: per cell that is not blank, its row and column keys and `cell_numbers`
     (`cols`, `blank`, `marks` as `render_table` takes them)."""
-    return [dict(row=r, column=key, **cell_numbers(**args))
-            for (r, key), args in _cells(frame, cols, marks or {}).items() if (r, key) not in blank]
+    return [
+        dict(row=r, column=key, **cell_numbers(**args))
+        for (r, key), args in _cells(frame, cols, marks or {}).items()
+        if (r, key) not in blank
+    ]
 
-def render_table(frame: pd.DataFrame, cols: list[tuple], header: list[str], caption: str, label: str,
-                 experiment: str, preset: str | None, breaks=(), blank=(), marks=None, notes=()) -> str:
+
+def render_table(
+    frame: pd.DataFrame,
+    cols: list[tuple],
+    header: list[str],
+    caption: str,
+    label: str,
+    experiment: str,
+    preset: str | None,
+    breaks=(),
+    blank=(),
+    marks=None,
+    notes=(),
+) -> str:
     """booktabs LaTeX of `frame`; `cols` = [(key, kind, better)], `breaks` = rows after a midrule, `blank` = empty
     (row, key) cells, `marks` = {(row, key): mark}."""
     cells = _cells(frame, cols, marks or {})
-    lines = [f'% cmapkd-table experiment={experiment} preset={preset}', f"% rows: {','.join(frame.index)}",
-             f"% cols: {','.join(k for k, _, _ in cols)}",
-             r'\begin{table}[t]', r'\centering', rf'\caption{{{caption}}}', rf'\label{{{label}}}', r'\small',
-             rf"\begin{{tabular}}{{l{'c' * len(cols)}}}", r'\toprule', *header, r'\midrule']
+    lines = [
+        f'% cmapkd-table experiment={experiment} preset={preset}',
+        f"% rows: {','.join(frame.index)}",
+        f"% cols: {','.join(k for k, _, _ in cols)}",
+        r'\begin{table}[t]',
+        r'\centering',
+        rf'\caption{{{caption}}}',
+        rf'\label{{{label}}}',
+        r'\small',
+        rf"\begin{{tabular}}{{l{'c' * len(cols)}}}",
+        r'\toprule',
+        *header,
+        r'\midrule',
+    ]
     for i, (r, row) in enumerate(frame.iterrows()):
         prev = frame.index[i - 1] if i else None
-        top_ends = prev in TOP_ROWS and r not in TOP_ROWS   # after the teacher and the pretrained student
+        top_ends = prev in TOP_ROWS and r not in TOP_ROWS  # after the teacher and the pretrained student
         references_start = r in REFERENCE_ROWS and prev not in REFERENCE_ROWS
-        if i and (r in breaks or top_ends or references_start): lines.append(r'\midrule')
+        if i and (r in breaks or top_ends or references_start):
+            lines.append(r'\midrule')
         name = tex_escape(row['label']) + (r'$^\dagger$' if row['adapted'] else '')
         printed = ['' if (r, k) in blank else format_cell(**cells[r, k]) for k, _, _ in cols]
         lines.append(' & '.join([name] + printed) + r' \\')
     lines += [r'\bottomrule', r'\end{tabular}']
     adapted = [adapted_note([r for r in frame.index if frame.loc[r, 'adapted']])] if frame['adapted'].any() else []
     foot = adapted + list(notes)
-    if foot: lines.append(r'\par\smallskip{\footnotesize ' + ' '.join(foot) + '}')
+    if foot:
+        lines.append(r'\par\smallskip{\footnotesize ' + ' '.join(foot) + '}')
     lines.append(r'\end{table}')
     return '\n'.join(lines) + '\n'
 
@@ -268,30 +445,41 @@ def read_cells(path) -> pd.DataFrame:
 def _row_key(experiment: str, r: str) -> tuple[str, str | None]:
     return ('cmapkd', None if r == 'full' else r) if experiment == 'ablation' else (r, None)
 
+
 def _label(experiment: str, r: str, runs: pd.DataFrame) -> str:
-    if experiment == 'ablation' and r not in REFERENCE_ROWS: return VARIANT_LABELS.get(r, r)
+    if experiment == 'ablation' and r not in REFERENCE_ROWS:
+        return VARIANT_LABELS.get(r, r)
     if r == 'teacher' and len(runs):
         name = (runs.iloc[0]['config'].get('teacher') or {}).get('name')
-        if name: return f'Teacher ({name})'
+        if name:
+            return f'Teacher ({name})'
     return METHOD_LABELS.get(r, r)
+
 
 def _reference_column(r: str, metric: str) -> str | None:
     d, m = split_key(metric)
-    if r == 'chance': return _in(d, f'chance_{m}')
-    return _in(d, m.replace('vqa_', 'vqa_blind_', 1)) if m.startswith('vqa_') else None   # the blind head: VQA only
+    if r == 'chance':
+        return _in(d, f'chance_{m}')
+    return _in(d, m.replace('vqa_', 'vqa_blind_', 1)) if m.startswith('vqa_') else None  # the blind head: VQA only
+
 
 def reference_stats(sub: pd.DataFrame, r: str, metric: str) -> tuple[float, float, int]:
     "(value, nan, 1) of reference row `r` ('chance' or 'blind') for `metric`, or (nan, nan, 0) where no run has it."
     col = _reference_column(r, metric)
     runs = sub if r == 'chance' else row_runs(sub, 'teacher', None)
-    if col is None or col not in runs: return (np.nan, np.nan, 0)
-    if r == 'blind': return seed_stats(runs, col)
+    if col is None or col not in runs:
+        return (np.nan, np.nan, 0)
+    if r == 'blind':
+        return seed_stats(runs, col)
     v = runs[col].dropna().to_numpy(float)
-    if not len(v): return (np.nan, np.nan, 0)
+    if not len(v):
+        return (np.nan, np.nan, 0)
     if np.ptp(v) > 1e-6:
-        raise ValueError(f"{col}: the runs disagree ({v.min()} .. {v.max()}); "
-                         "they were evaluated on different test splits")
+        raise ValueError(
+            f"{col}: the runs disagree ({v.min()} .. {v.max()}); they were evaluated on different test splits"
+        )
     return (float(v[0]), np.nan, 1)
+
 
 def _row_order(sub: pd.DataFrame, experiment: str, rows) -> list[str]:
     "`rows` (the reference rows last), with the runs of `sub` outside them appended before the reference rows."
@@ -303,21 +491,28 @@ def _row_order(sub: pd.DataFrame, experiment: str, rows) -> list[str]:
     extra = sorted(set(extra), key=lambda x: (order.get(x, len(order)), x))
     return [r for r in rows if r not in REFERENCE_ROWS] + extra + [r for r in rows if r in REFERENCE_ROWS]
 
+
 def _row_record(sub: pd.DataFrame, experiment: str, r: str, metrics) -> dict:
     "One row of a table's frame: label, dagger flag, seeds, files, devices, preset, and the statistics of `metrics`."
     method, variant = _row_key(experiment, r)
     runs = row_runs(sub, method, variant) if r not in REFERENCE_ROWS else sub.iloc[:0]
-    record = dict(label=_label(experiment, r, runs), adapted=method in ADAPTED and r not in REFERENCE_ROWS,
-                  seeds=[s for s in runs['seed']], files=list(runs['file']), devices=sorted(set(runs['device'])),
-                  preset=sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else None)
+    record = dict(
+        label=_label(experiment, r, runs),
+        adapted=method in ADAPTED and r not in REFERENCE_ROWS,
+        seeds=[s for s in runs['seed']],
+        files=list(runs['file']),
+        devices=sorted(set(runs['device'])),
+        preset=sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else None,
+    )
     for m in metrics:
-        if r not in REFERENCE_ROWS and base_metric(m) in MEDIAN_METRICS:   # a timing: median of the runs, their range
+        if r not in REFERENCE_ROWS and base_metric(m) in MEDIAN_METRICS:  # a timing: median of the runs, their range
             record[m], record[f'{m}_lo'], record[f'{m}_hi'], record[f'{m}_n'] = median_stats(runs, m)
             record[f'{m}_std'] = np.nan
         else:
             stats = reference_stats(sub, r, m) if r in REFERENCE_ROWS else seed_stats(runs, m)
             record[m], record[f'{m}_std'], record[f'{m}_n'] = stats
     return record
+
 
 def _chance_floors(sub: pd.DataFrame, metrics) -> dict:
     """{metric: (level, queries)}: the level a bold value must clear (chance for retrieval and zero-shot, the
@@ -327,11 +522,14 @@ def _chance_floors(sub: pd.DataFrame, metrics) -> dict:
     for m in metrics:
         d, b = split_key(m)
         ref, n = ('blind' if b.startswith('vqa_') else 'chance'), n_queries.get(b.split('_')[0])
-        if b.startswith('vqa_') and b != 'vqa_overall': n = f"n_questions_{b[4:]}"   # an answer type: its own questions
+        if b.startswith('vqa_') and b != 'vqa_overall':
+            n = f"n_questions_{b[4:]}"  # an answer type: its own questions
         n = _in(d, n) if n else n
         level = reference_stats(sub, ref, m)[0]
-        if n in sub and np.isfinite(level): floors[m] = (level, float(sub[n].max()))
+        if n in sub and np.isfinite(level):
+            floors[m] = (level, float(sub[n].max()))
     return floors
+
 
 def table_frame(df: pd.DataFrame, experiment: str, rows, metrics, preset: str | None = None) -> pd.DataFrame:
     """Per row key: label, dagger flag, seeds, source files, and mean / std / n of every metric (a timing: median /
@@ -347,12 +545,18 @@ def _arch(spec: dict) -> str:
     "A model's name and, for an inline config, its towers in a few words."
     c = spec.get('config') or {}
     v, t = c.get('vision_cfg') or {}, c.get('text_cfg') or {}
-    if not v: return tex_escape(spec.get('name', '?'))
-    return (f"{tex_escape(spec.get('name', '?'))} (image ViT {v.get('layers')} layers of width {v.get('width')}, "
-            f"patch {v.get('patch_size')}, {v.get('image_size')} px; text {t.get('layers')} layers of width "
-            f"{t.get('width')}; embedding {c.get('embed_dim')})")
+    if not v:
+        return tex_escape(spec.get('name', '?'))
+    return (
+        f"{tex_escape(spec.get('name', '?'))} (image ViT {v.get('layers')} layers of width {v.get('width')}, "
+        f"patch {v.get('patch_size')}, {v.get('image_size')} px; text {t.get('layers')} layers of width "
+        f"{t.get('width')}; embedding {c.get('embed_dim')})"
+    )
 
-def _weight_file(w: str) -> bool: return bool(Path(w).suffix) or os.sep in w   # else a name of open_clip's weights
+
+def _weight_file(w: str) -> bool:
+    return bool(Path(w).suffix) or os.sep in w  # else a name of open_clip's weights
+
 
 def teacher_training(cfg: dict) -> str:
     "How the teacher of config `cfg` (a result file's `config`) got its weights, as a clause."
@@ -360,145 +564,222 @@ def teacher_training(cfg: dict) -> str:
     w, batch = t.get('pretrained'), cfg.get('teacher_batch') or (cfg.get('data') or {}).get('batch_size')
     if steps > 0 and (not w or Path(w).parent.name == 'teachers'):
         scenes = (cfg.get('data') or {}).get('name') == 'scenes'
-        where = (f' on {steps * batch:,} freshly generated scenes, each seen once' if scenes and batch else
-                 ' on the same training split')
+        where = (
+            f' on {steps * batch:,} freshly generated scenes, each seen once'
+            if scenes and batch
+            else ' on the same training split'
+        )
         return f"trained from scratch by the companion for {steps} steps{f' (batch {batch})' if batch else ''}{where}"
-    if not w: return 'randomly initialised and not trained'
-    if _weight_file(w): return rf'loaded from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
+    if not w:
+        return 'randomly initialised and not trained'
+    if _weight_file(w):
+        return rf'loaded from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
     return rf"with open\_clip's pretrained weights \texttt{{{tex_escape(w)}}}"
+
 
 def student_start(cfg: dict) -> str:
     "Where the student of config `cfg` starts, as a clause: its pretrained weights (the fine-tune setting) or random."
-    st = cfg.get('student') or {}
-    if cfg.get('setting', 'scratch') == 'scratch' or not (st.get('pretrained') or cfg.get('student_pretrain_steps')):
-        return 'trained from random initialisation'   # result files from before the settings were the scratch setting
-    n, w = int(cfg.get('student_pretrain_steps') or 0), st.get('pretrained') or ''
+    student_spec = cfg.get('student') or {}
+    if cfg.get('setting', 'scratch') == 'scratch' or not (
+        student_spec.get('pretrained') or cfg.get('student_pretrain_steps')
+    ):
+        return 'trained from random initialisation'  # result files from before the settings were the scratch setting
+    n, w = int(cfg.get('student_pretrain_steps') or 0), student_spec.get('pretrained') or ''
     if n > 0:
-        return ('fine-tuned from its pretrained weights (the student architecture pretrained CLIP-style by the '
-                f'companion for {n} steps)')
-    if _weight_file(w): return rf'fine-tuned from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
+        return (
+            'fine-tuned from its pretrained weights (the student architecture pretrained CLIP-style by the '
+            f'companion for {n} steps)'
+        )
+    if _weight_file(w):
+        return rf'fine-tuned from the weight file \texttt{{{tex_escape(Path(w).name)}}}'
     return rf"fine-tuned from open\_clip's pretrained weights \texttt{{{tex_escape(w)}}}"
+
 
 def _rate_words(df: pd.DataFrame, files) -> str:
     "The base learning rate of the runs behind `files`: one value, or the range the per-method choices span."
     runs = df[df['file'].isin(list(files))]
     rates = [(c.get('optim') or {}).get('lr_student') for c in runs['config']]
     lrs = sorted({float(lr) for lr in rates if lr})
-    if not lrs: return 'learning rate --'
-    if len(lrs) == 1: return f'learning rate {lrs[0]:g}'
+    if not lrs:
+        return 'learning rate --'
+    if len(lrs) == 1:
+        return f'learning rate {lrs[0]:g}'
     return f'base learning rate per method from {lrs[0]:g} to {lrs[-1]:g}'
+
 
 def setup_parts(df: pd.DataFrame, files) -> dict:
     """What the runs behind `files` were, from their result files: {'data', 'teacher', 'student'} as sentences
     ({} without a config)."""
     runs = df[df['file'].isin(list(files))]
     cfg = next((c for c in runs['config'] if c), {})
-    if not cfg: return {}
-    d, te, st, opt = (cfg.get(k) or {} for k in ('data', 'teacher', 'student', 'optim'))
+    if not cfg:
+        return {}
+    d, teacher_spec, student_spec, opt = (cfg.get(k) or {} for k in ('data', 'teacher', 'student', 'optim'))
     data = DATASET_LABELS.get(d.get('name'), d.get('name'))
-    size = (f" ({d.get('n_train')} training and {d.get('n_test')} test images, {d.get('image_size')} px)"
-            if d.get('name') == 'scenes' else '')
+    size = (
+        f" ({d.get('n_train')} training and {d.get('n_test')} test images, {d.get('image_size')} px)"
+        if d.get('name') == 'scenes'
+        else ''
+    )
     out = dict(data=f"Data: {tex_escape(data)}{size}.")
-    teacher = (df.loc[(df['method'] == 'teacher') & df['params_m'].notna(), 'params_m'] if 'params_m' in df else
-               pd.Series(dtype=float))
+    teacher = (
+        df.loc[(df['method'] == 'teacher') & df['params_m'].notna(), 'params_m']
+        if 'params_m' in df
+        else pd.Series(dtype=float)
+    )
     params = f", {teacher.iloc[0]:.2f}M parameters" if len(teacher) else ''
-    out['teacher'] = f"Teacher: {_arch(te)}{params}, {teacher_training(cfg)}, frozen."
+    out['teacher'] = f"Teacher: {_arch(teacher_spec)}{params}, {teacher_training(cfg)}, frozen."
     total = sum(s.get('steps') or 0 for s in cfg.get('stages') or [])
-    out['student'] = (f"Student: {_arch(st)}, {student_start(cfg)}; every method {total} steps of AdamW "
-                      f"(batch {d.get('batch_size')}, {_rate_words(df, files)}, "
-                      f"weight decay {opt.get('weight_decay')}), the same budget.")
+    out['student'] = (
+        f"Student: {_arch(student_spec)}, {student_start(cfg)}; every method {total} steps of AdamW "
+        f"(batch {d.get('batch_size')}, {_rate_words(df, files)}, "
+        f"weight decay {opt.get('weight_decay')}), the same budget."
+    )
     return out
+
 
 def setup_text(df: pd.DataFrame, files) -> str:
     """What the runs behind `files` were: data, the teacher's size and training, the student's start and budget
     (from their result files)."""
     return ' '.join(setup_parts(df, files).values())
 
-CONVENTIONS = ('Tables give the mean $\\pm$ the sample standard deviation over the seeds their captions name '
-               '(one run: its value); the best student of a column is bold, except where it is the column\'s only '
-               'entry or not above chance; -- marks a row without a result file.')
+
+CONVENTIONS = (
+    'Tables give the mean $\\pm$ the sample standard deviation over the seeds their captions name '
+    '(one run: its value); the best student of a column is bold, except where it is the column\'s only '
+    'entry or not above chance; -- marks a row without a result file.'
+)
+
 
 def _caption(frame: pd.DataFrame, what: str, df: pd.DataFrame, experiment: str) -> str:
     """A table's caption: what it shows, the preset, the seeds and the device; the setting and the conventions are
     said once (Sec. 4.1)."""
     seeds = sorted({s for ss in frame['seeds'] for s in ss if s is not None})
     nmax = max([len(s) for s in frame['seeds']] + [0])
-    stats = (f"mean $\\pm$ std over seeds {', '.join(map(str, seeds))}" if nmax > 1 else
-             f"one run per row (seed {', '.join(map(str, seeds)) or '--'})")
+    stats = (
+        f"mean $\\pm$ std over seeds {', '.join(map(str, seeds))}"
+        if nmax > 1
+        else f"one run per row (seed {', '.join(map(str, seeds)) or '--'})"
+    )
     devices = sorted({d for ds in frame['devices'] for d in ds})
     where = '; '.join(map(tex_escape, devices)) if devices else '-- (no runs yet)'
     preset = tex_escape(frame['preset'].dropna().iloc[0]) if frame['preset'].notna().any() else '--'
-    return (f"{what} Preset \\texttt{{{preset}}}, {stats}, measured on {where}; "
-            "setting and conventions as in Sec.~\\ref{sec:setting}.")
+    return (
+        f"{what} Preset \\texttt{{{preset}}}, {stats}, measured on {where}; "
+        "setting and conventions as in Sec.~\\ref{sec:setting}."
+    )
 
-def _write_table(frame, cols, header, what, label, name, df, experiment, paper_dir, breaks=(), blank=(), marks=None,
-                 notes=()) -> pd.DataFrame:
+
+def _write_table(
+    frame, cols, header, what, label, name, df, experiment, paper_dir, breaks=(), blank=(), marks=None, notes=()
+) -> pd.DataFrame:
     "Write the table `name` (.tex) and beside it the numbers it prints (.json, `table_cells`); record their sources."
     preset = frame['preset'].dropna().iloc[0] if frame['preset'].notna().any() else None
     caption = _caption(frame, what, df, experiment)
     tex = render_table(frame, cols, header, caption, label, experiment, preset, breaks, blank, marks, notes)
     path = atomic_write(Path(paper_dir) / 'tables' / f'{name}.tex', tex)
-    numbers = dict(table=name, experiment=experiment, preset=preset, rows=list(frame.index),
-                   cells=table_cells(frame, cols, blank, marks))
+    numbers = dict(
+        table=name,
+        experiment=experiment,
+        preset=preset,
+        rows=list(frame.index),
+        cells=table_cells(frame, cols, blank, marks),
+    )
     cells = atomic_write(path.with_suffix('.json'), json.dumps(numbers, indent=1) + '\n')
     sources = [f for fs in frame['files'] for f in fs]
-    for written in (path, cells): record_sources(paper_dir, written, sources)
+    for written in (path, cells):
+        record_sources(paper_dir, written, sources)
     frame.attrs.update(path=str(path), tex=tex, cells=str(cells))
     return frame
 
 # %% ../nbs/16_tables.ipynb #b0075702
 SIG_MARK = r'$^{\ast}$'
 
+
 def significance_note(sig: dict) -> str:
     "Table 2's footnote for the significance marks (also when no method is marked)."
-    if not sig: return ''
+    if not sig:
+        return ''
     n_items, seeds = {r['n_items'] for r in sig.values()}, sorted({len(r['seeds']) for r in sig.values()})
     first = next(iter(sig.values()))
-    how = (rf"paired bootstrap over the {'/'.join(map(str, sorted(n_items)))} test images and the "
-           rf"{'/'.join(map(str, seeds))} common seed(s), {first['resamples']:,} resamples; no correction for the "
-           "number of comparisons")
+    how = (
+        rf"paired bootstrap over the {'/'.join(map(str, sorted(n_items)))} test images and the "
+        rf"{'/'.join(map(str, seeds))} common seed(s), {first['resamples']:,} resamples; no correction for the "
+        "number of comparisons"
+    )
     level = rf"{round(100 * first['level'])}\%"
     if any(r['significant'] for r in sig.values()):
-        return (rf"{SIG_MARK}CMAPKD's mean recall differs from this row's: the {level} interval of the difference "
-                rf"excludes 0 ({how}).")
-    return (rf"No method's mean recall differs significantly from CMAPKD's: every {level} interval of the difference "
-            rf"contains 0 ({how}).")
+        return (
+            rf"{SIG_MARK}CMAPKD's mean recall differs from this row's: the {level} interval of the difference "
+            rf"excludes 0 ({how})."
+        )
+    return (
+        rf"No method's mean recall differs significantly from CMAPKD's: every {level} interval of the difference "
+        rf"contains 0 ({how})."
+    )
 
 # %% ../nbs/16_tables.ipynb #ea1545c7
-HEADERS = dict(name='Stage', steps='Steps', epochs='Epochs', levels='Active levels', train='Trains',
-               weighting='Weights', manual_weights='Manual weights', lr='LR override', entropy='Entropy',
-               lr_mult=r'LR $\times$', lr_scale=r'LR $\times$', lr_multiplier=r'LR $\times$')
-SCHEDULE = 'table1_schedule.tex'   # beside main.tex, which inputs it
+HEADERS = dict(
+    name='Stage',
+    steps='Steps',
+    epochs='Epochs',
+    levels='Active levels',
+    train='Trains',
+    weighting='Weights',
+    manual_weights='Manual weights',
+    lr='LR override',
+    entropy='Entropy',
+    lr_mult=r'LR $\times$',
+    lr_scale=r'LR $\times$',
+    lr_multiplier=r'LR $\times$',
+)
+SCHEDULE = 'table1_schedule.tex'  # beside main.tex, which inputs it
+
 
 def _empty(v) -> bool:
     "No value for Table 1: None, False, zero, or an empty collection."
     return v is None or v is False or (isinstance(v, (int, float)) and v == 0) or (hasattr(v, '__len__') and not len(v))
 
+
 def levels_tex(levels) -> str:
     "'$P_4$--$P_5$ / $L_3$--$L_4$' for the active levels (contiguous runs as ranges); 'all' when every level is active."
-    if set(levels) == set(P_LEVELS + L_LEVELS): return 'all'
+    if set(levels) == set(P_LEVELS + L_LEVELS):
+        return 'all'
+
     def runs(names):
         idx = sorted(names.index(level) for level in levels if level in names)
         groups, out = [], []
         for i in idx:
-            if groups and i == groups[-1][-1] + 1: groups[-1].append(i)
-            else: groups.append([i])
+            if groups and i == groups[-1][-1] + 1:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
         for g in groups:
             a, b = names[g[0]], names[g[-1]]
             out.append(f'${a[0]}_{a[1]}$' if a == b else f'${a[0]}_{a[1]}$--${b[0]}_{b[1]}$')
         return ', '.join(out)
+
     return ' / '.join(r for r in (runs(P_LEVELS), runs(L_LEVELS)) if r) or '--'
+
 
 def stage_cell(key: str, v) -> str:
     "One cell of Table 1."
-    if key == 'levels': return levels_tex(v)
-    if key == 'name': return rf'\texttt{{{tex_escape(v)}}}'
-    if _empty(v): return '--'
-    if isinstance(v, bool): return 'yes'
-    if isinstance(v, float): return f'{v:g}'
-    if isinstance(v, dict): return ', '.join(f'{tex_escape(k)}: {stage_cell(k, x)}' for k, x in v.items())
-    if isinstance(v, (list, tuple)): return ', '.join(stage_cell(key, x) for x in v)
+    if key == 'levels':
+        return levels_tex(v)
+    if key == 'name':
+        return rf'\texttt{{{tex_escape(v)}}}'
+    if _empty(v):
+        return '--'
+    if isinstance(v, bool):
+        return 'yes'
+    if isinstance(v, float):
+        return f'{v:g}'
+    if isinstance(v, dict):
+        return ', '.join(f'{tex_escape(k)}: {stage_cell(k, x)}' for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ', '.join(stage_cell(key, x) for x in v)
     return tex_escape(v)
+
 
 def schedule_columns(stages: list[dict]) -> list[str]:
     "The Stage fields (declaration order, then extra recorded keys) that are not empty for every stage."
@@ -506,24 +787,47 @@ def schedule_columns(stages: list[dict]) -> list[str]:
     keys += [k for s in stages for k in s if k not in keys]
     return [k for k in dict.fromkeys(keys) if k == 'name' or any(not _empty(s.get(k)) for s in stages)]
 
+
 def schedule_table(stages, caption: str, label: str = 'tab:schedule') -> str:
     "Table 1 (booktabs) from a list of `Stage`s or of recorded stage dicts."
     stages = [dataclasses.asdict(s) if dataclasses.is_dataclass(s) else dict(s) for s in stages]
     cols = schedule_columns(stages)
     head = ' & '.join(HEADERS.get(k, tex_escape(k.replace('_', ' ').capitalize())) for k in cols) + r' \\'
     rows = [' & '.join(stage_cell(k, s.get(k)) for k in cols) + r' \\' for s in stages]
-    return '\n'.join([f"% cmapkd-schedule stages: {','.join(s['name'] for s in stages)}", r'\begin{table}[t]',
-                      r'\centering', rf'\caption{{{caption}}}', rf'\label{{{label}}}', r'\footnotesize',
-                      r'\setlength{\tabcolsep}{4pt}', rf"\begin{{tabular}}{{l{'l' * (len(cols) - 1)}}}",
-                      r'\toprule', head, r'\midrule', *rows, r'\bottomrule', r'\end{tabular}', r'\end{table}']) + '\n'
+    return (
+        '\n'.join(
+            [
+                f"% cmapkd-schedule stages: {','.join(s['name'] for s in stages)}",
+                r'\begin{table}[t]',
+                r'\centering',
+                rf'\caption{{{caption}}}',
+                rf'\label{{{label}}}',
+                r'\footnotesize',
+                r'\setlength{\tabcolsep}{4pt}',
+                rf"\begin{{tabular}}{{l{'l' * (len(cols) - 1)}}}",
+                r'\toprule',
+                head,
+                r'\midrule',
+                *rows,
+                r'\bottomrule',
+                r'\end{tabular}',
+                r'\end{table}',
+            ]
+        )
+        + '\n'
+    )
+
 
 def rate_ratios(optim: dict) -> tuple[float, float, float]:
     """(base rate, adapters' ratio, ALSN's ratio) of a recorded `optim`; result files before the ratios recorded
     absolute rates."""
     lr = float(optim.get('lr_student', np.nan))
+
     def ratio(new, old):
         return float(optim[new]) if new in optim else float(optim[old]) / lr if old in optim else np.nan
+
     return lr, ratio('adapters_lr_ratio', 'lr_adapters'), ratio('alsn_lr_ratio', 'lr_alsn')
+
 
 def _schedule_source(sub: pd.DataFrame, preset: str | None, where) -> tuple:
     "(stages, where they come from, source files, config, preset name): the main CMAPKD run's, else the preset's."
@@ -533,29 +837,41 @@ def _schedule_source(sub: pd.DataFrame, preset: str | None, where) -> tuple:
     if cfg.get('stages'):
         return cfg['stages'], 'as recorded in the CMAPKD result file', [runs.iloc[0]['file']], cfg, name
     if name:
-        return (preset_config(name).stages, 'of the preset (no CMAPKD result file yet)', [],
-                cfg or dataclasses.asdict(preset_config(name)), name)
+        return (
+            preset_config(name).stages,
+            'of the preset (no CMAPKD result file yet)',
+            [],
+            cfg or dataclasses.asdict(preset_config(name)),
+            name,
+        )
     raise LookupError(f"no CMAPKD result under {where} and no preset given: pass preset= to write Table 1")
+
 
 def _schedule_caption(sub: pd.DataFrame, stages, cfg: dict, name: str | None, source: str) -> str:
     optim, data = cfg.get('optim') or {}, cfg.get('data') or {}
     steps = sum(int(s.get('steps') or 0) if isinstance(s, dict) else s.steps for s in stages)
     lr, adapters, alsn = rate_ratios(optim)
-    rates = (f"student {lr:g}, adapters {adapters:g}$\\times$ and ALSN {alsn:g}$\\times$ that rate" if np.isfinite(lr)
-             else '--')
-    tuned = len({(c.get('optim') or {}).get('lr_student') for c in sub['config'] if c}) > 1   # per-method rates
+    rates = (
+        f"student {lr:g}, adapters {adapters:g}$\\times$ and ALSN {alsn:g}$\\times$ that rate"
+        if np.isfinite(lr)
+        else '--'
+    )
+    tuned = len({(c.get('optim') or {}).get('lr_student') for c in sub['config'] if c}) > 1  # per-method rates
     if cfg.get('setting') == 'finetune' or tuned:
         rates += "; the student's rate is the tuned base rate of CMAPKD"
     batch = ', batch ' + str(data['batch_size']) if 'batch_size' in data else ''
-    return (f"Training schedule of CMAPKD, preset \\texttt{{{tex_escape(name or '--')}}} ({source}): {steps} optimiser "
-            f"steps in total{batch}, AdamW (learning rates {rates}). Stages run in order; "
-            "\\emph{Trains} lists the parameter groups that are updated (student: the student's two towers; adapters: "
-            "the student side of UCMP and the bridge; alsn: ALSN); levels outside \\emph{Active levels} get weight 0.")
+    return (
+        f"Training schedule of CMAPKD, preset \\texttt{{{tex_escape(name or '--')}}} ({source}): {steps} optimiser "
+        f"steps in total{batch}, AdamW (learning rates {rates}). Stages run in order; "
+        "\\emph{Trains} lists the parameter groups that are updated (student: the student's two towers; adapters: "
+        "the student side of UCMP and the bridge; alsn: ALSN); levels outside \\emph{Active levels} get weight 0."
+    )
+
 
 def write_schedule(paper_dir='paper', preset: str | None = None) -> Path:
     "Write Table 1 (`paper_dir/table1_schedule.tex`) from the main CMAPKD run's recorded stages, else the preset's."
     results = Path(paper_dir) / 'results'
-    results.mkdir(parents=True, exist_ok=True)   # before any run: the preset's stages
+    results.mkdir(parents=True, exist_ok=True)  # before any run: the preset's stages
     sub = select_runs(load_results(results), 'main', preset)
     stages, source, files, cfg, name = _schedule_source(sub, preset, results)
     caption = _schedule_caption(sub, stages, cfg, name, source)
@@ -566,52 +882,86 @@ def write_schedule(paper_dir='paper', preset: str | None = None) -> Path:
 # %% ../nbs/16_tables.ipynb #85e46499
 RETRIEVAL_COLS = ('i2t_r1', 'i2t_r5', 'i2t_r10', 't2i_r1', 't2i_r5', 't2i_r10', 'mean_recall')
 
+
 def suite_datasets(sub: pd.DataFrame, metric: str, preset: str | None = None) -> list[str]:
     """The suite's datasets (in the runs' suite order) with a value of `metric` in `sub`; with no such run, those of
     the preset's suite (or the default one) that run its task."""
     order = [e['name'] for c in sub['config'] for e in ((c or {}).get('eval') or {}).get('suite') or []]
     found = sorted(c.partition('/')[0] for c in sub.columns if isinstance(c, str) and c.endswith('/' + metric))
     have = [d for d in dict.fromkeys(order + found) if f'{d}/{metric}' in sub and sub[f'{d}/{metric}'].notna().any()]
-    if have: return have
+    if have:
+        return have
     p = preset or next((x for x in sub['preset'] if x), None)
     return [e.name for e in (PRESETS[p]().eval if p in PRESETS else EvalSpec()).suite if TASK_OF[metric] in e.tasks]
 
-def dataset_label(d: str) -> str: return {'scenes': 'Scenes'}.get(d) or DATASET_LABELS.get(d, d)
+
+def dataset_label(d: str) -> str:
+    return {'scenes': 'Scenes'}.get(d) or DATASET_LABELS.get(d, d)
+
 
 def _significance_all(sub: pd.DataFrame, datasets) -> dict:
     "{'<dataset>/mean_recall': significance} for the retrieval datasets."
     return {f'{d}/mean_recall': significance(sub, f'{d}/mean_recall') for d in datasets}
 
-def _marks(sigs: dict) -> dict: return {k: v for key, s in sigs.items() for k, v in significance_marks(s, key).items()}
+
+def _marks(sigs: dict) -> dict:
+    return {k: v for key, s in sigs.items() for k, v in significance_marks(s, key).items()}
+
 
 def significance_marks(sig: dict, key: str = 'mean_recall') -> dict:
     return {(m, key): SIG_MARK for m, r in sig.items() if r['significant']}
+
 
 def _retrieval_header(datasets) -> list[str]:
     k = len(RETRIEVAL_COLS)
     directions = r'\multicolumn{3}{c}{I $\rightarrow$ T} & \multicolumn{3}{c}{T $\rightarrow$ I} &'
     names = [rf'\multicolumn{{{k}}}{{c}}{{{tex_escape(dataset_label(d))}}}' for d in datasets]
-    return [' & ' + ' & '.join(names) + r' \\',
-            ''.join(rf'\cmidrule(lr){{{2 + k * i}-{1 + k * (i + 1)}}}' for i in range(len(datasets))),
-            ' & ' + ' & '.join([directions] * len(datasets)) + r' \\',
-            'Method & ' + ' & '.join(['R@1 & R@5 & R@10 & R@1 & R@5 & R@10 & Mean R'] * len(datasets)) + r' \\']
+    return [
+        ' & ' + ' & '.join(names) + r' \\',
+        ''.join(rf'\cmidrule(lr){{{2 + k * i}-{1 + k * (i + 1)}}}' for i in range(len(datasets))),
+        ' & ' + ' & '.join([directions] * len(datasets)) + r' \\',
+        'Method & ' + ' & '.join(['R@1 & R@5 & R@10 & R@1 & R@5 & R@10 & Mean R'] * len(datasets)) + r' \\',
+    ]
 
-def table_retrieval(df: pd.DataFrame, paper_dir='paper', preset: str | None = None,
-                    rows=MAIN_ROWS + ('chance',)) -> pd.DataFrame:
+
+def table_retrieval(
+    df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + ('chance',)
+) -> pd.DataFrame:
     "Table 2 -> paper/tables/table2_retrieval.tex (+ table2_significance.json); returns the frame it was made from."
     sub = select_runs(df, 'main', preset)
     datasets = suite_datasets(sub, 'mean_recall', preset)
     frame = table_frame(df, 'main', rows, [f'{d}/{k}' for d in datasets for k in RETRIEVAL_COLS], preset)
     sigs = _significance_all(sub, datasets) if 'cmapkd' in frame.index else {}
-    notes = [f"{tex_escape(dataset_label(key.partition('/')[0]))}: {significance_note(s)}" if len(sigs) > 1 else
-             significance_note(s) for key, s in sigs.items() if s]
-    what = ('Image--text retrieval on ' + ', '.join(map(dataset_label, datasets)) +
-            ': Recall@K (\\%) in both directions and their mean.')
-    frame = _write_table(frame, [(f'{d}/{c}', 'pct', 'high') for d in datasets for c in RETRIEVAL_COLS],
-                         _retrieval_header(datasets), what, 'tab:retrieval', 'table2_retrieval', df, 'main', paper_dir,
-                         breaks=('cmapkd',), marks=_marks(sigs), notes=notes)
-    path = atomic_write(Path(paper_dir) / 'tables' / 'table2_significance.json', json.dumps(
-        dict(reference='cmapkd', procedure=BOOTSTRAP, comparisons=sigs), indent=1))
+    notes = [
+        f"{tex_escape(dataset_label(key.partition('/')[0]))}: {significance_note(s)}"
+        if len(sigs) > 1
+        else significance_note(s)
+        for key, s in sigs.items()
+        if s
+    ]
+    what = (
+        'Image--text retrieval on '
+        + ', '.join(map(dataset_label, datasets))
+        + ': Recall@K (\\%) in both directions and their mean.'
+    )
+    frame = _write_table(
+        frame,
+        [(f'{d}/{c}', 'pct', 'high') for d in datasets for c in RETRIEVAL_COLS],
+        _retrieval_header(datasets),
+        what,
+        'tab:retrieval',
+        'table2_retrieval',
+        df,
+        'main',
+        paper_dir,
+        breaks=('cmapkd',),
+        marks=_marks(sigs),
+        notes=notes,
+    )
+    path = atomic_write(
+        Path(paper_dir) / 'tables' / 'table2_significance.json',
+        json.dumps(dict(reference='cmapkd', procedure=BOOTSTRAP, comparisons=sigs), indent=1),
+    )
     record_sources(paper_dir, path, [f for fs in frame['files'] for f in fs])
     frame.attrs['significance'] = sigs
     return frame
@@ -620,31 +970,47 @@ def table_retrieval(df: pd.DataFrame, paper_dir='paper', preset: str | None = No
 VQA_COLS = ('vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other', 'zs_top1', 'zs_top5')
 ZS_COLS = ('zs_top1', 'zs_top5')
 
+
 def _vqa_header(vqa, zs) -> list[str]:
     first_zs, n_zs = 2 + 4 * len(vqa), len(ZS_COLS)
-    groups = ([rf'\multicolumn{{4}}{{c}}{{VQA accuracy ({tex_escape(dataset_label(d))})}}' for d in vqa] +
-              [rf'\multicolumn{{{n_zs}}}{{c}}{{Zero-shot ({tex_escape(dataset_label(d))})}}' for d in zs])
-    rules = ((r'\cmidrule(lr){2-5}' if vqa else '') +
-             (rf'\cmidrule(lr){{{first_zs}-{first_zs + n_zs - 1}}}' if zs else ''))
+    groups = [rf'\multicolumn{{4}}{{c}}{{VQA accuracy ({tex_escape(dataset_label(d))})}}' for d in vqa] + [
+        rf'\multicolumn{{{n_zs}}}{{c}}{{Zero-shot ({tex_escape(dataset_label(d))})}}' for d in zs
+    ]
+    rules = (r'\cmidrule(lr){2-5}' if vqa else '') + (
+        rf'\cmidrule(lr){{{first_zs}-{first_zs + n_zs - 1}}}' if zs else ''
+    )
     names = ['Overall & Yes/No & Number & Other'] * len(vqa) + ['Top-1 & Top-5'] * len(zs)
     return [' & ' + ' & '.join(groups) + r' \\', rules, 'Method & ' + ' & '.join(names) + r' \\']
 
-def table_vqa(df: pd.DataFrame, paper_dir='paper', preset: str | None = None,
-              rows=MAIN_ROWS + REFERENCE_ROWS) -> pd.DataFrame:
+
+def table_vqa(
+    df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + REFERENCE_ROWS
+) -> pd.DataFrame:
     "Table 3 -> paper/tables/table3_vqa_zeroshot.tex; returns the frame it was made from."
     sub = select_runs(df, 'main', preset)
     vqa, zs = suite_datasets(sub, 'vqa_overall', preset)[:1], suite_datasets(sub, 'zs_top1', preset)[:1]
     cols = [f'{d}/{k}' for d in vqa for k in VQA_COLS[:4]] + [f'{d}/{k}' for d in zs for k in ZS_COLS]
     frame = table_frame(df, 'main', rows, cols, preset)
-    blank = ({('chance', k) for k in cols if base_metric(k).startswith('vqa_')} |
-             {('blind', k) for k in cols if base_metric(k) in ZS_COLS})
-    return _write_table(frame, [(k, 'pct', 'high') for k in cols], _vqa_header(vqa, zs),
-                        'VQA accuracy (\\%, VQAv2 metric, per answer type) and zero-shot classification top-1 and '
-                        'top-5 (\\%).', 'tab:vqa', 'table3_vqa_zeroshot', df, 'main', paper_dir, breaks=('cmapkd',),
-                        blank=blank)
+    blank = {('chance', k) for k in cols if base_metric(k).startswith('vqa_')} | {
+        ('blind', k) for k in cols if base_metric(k) in ZS_COLS
+    }
+    return _write_table(
+        frame,
+        [(k, 'pct', 'high') for k in cols],
+        _vqa_header(vqa, zs),
+        'VQA accuracy (\\%, VQAv2 metric, per answer type) and zero-shot classification top-1 and top-5 (\\%).',
+        'tab:vqa',
+        'table3_vqa_zeroshot',
+        df,
+        'main',
+        paper_dir,
+        breaks=('cmapkd',),
+        blank=blank,
+    )
 
 # %% ../nbs/16_tables.ipynb #32e0bad4
 ABLATION_COLS = ('mean_recall', 'zs_top1', 'vqa_overall')
+
 
 def table_ablation(df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=ABLATION_ROWS) -> pd.DataFrame:
     "Table 4 -> paper/tables/table4_ablation.tex; returns the frame it was made from (deltas in `<metric>_delta`)."
@@ -658,18 +1024,37 @@ def table_ablation(df: pd.DataFrame, paper_dir='paper', preset: str | None = Non
         frame[f'{m}_delta'] = [np.nan if r == 'full' else v - full for r, v in frame[m].items()]
         cols += [(m, 'pct', 'high'), (f'{m}_delta', 'delta', None)]
     names = dict(mean_recall='Mean R', zs_top1='ZS top-1', vqa_overall='VQA')
-    header = ['Variant & ' + ' & '.join(rf'{names[base_metric(m)]} ({tex_escape(dataset_label(split_key(m)[0]))}) '
-                                        r'& $\Delta$' for m in metrics) + r' \\']
+    header = [
+        'Variant & '
+        + ' & '.join(
+            rf'{names[base_metric(m)]} ({tex_escape(dataset_label(split_key(m)[0]))}) '
+            r'& $\Delta$'
+            for m in metrics
+        )
+        + r' \\'
+    ]
     # the full row's deltas are zero by definition, not missing: left blank rather than '--'
-    return _write_table(frame, cols, header, 'Ablations of CMAPKD: mean recall, zero-shot top-1 and VQA overall (\\%); '
-                        '$\\Delta$ is the difference from the full method.', 'tab:ablation', 'table4_ablation',
-                        df, 'ablation', paper_dir, blank={('full', f'{m}_delta') for m in metrics})
+    return _write_table(
+        frame,
+        cols,
+        header,
+        'Ablations of CMAPKD: mean recall, zero-shot top-1 and VQA overall (\\%); '
+        '$\\Delta$ is the difference from the full method.',
+        'tab:ablation',
+        'table4_ablation',
+        df,
+        'ablation',
+        paper_dir,
+        blank={('full', f'{m}_delta') for m in metrics},
+    )
 
 # %% ../nbs/16_tables.ipynb #58344839
 EFFICIENCY_COLS = ('params_m', 'gflops', 'latency_ms_b1', 'i2t_r1', 't2i_r1')
 
-def table_efficiency(df: pd.DataFrame, paper_dir='paper', preset: str | None = None,
-                     rows=EFFICIENCY_ROWS) -> pd.DataFrame:
+
+def table_efficiency(
+    df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=EFFICIENCY_ROWS
+) -> pd.DataFrame:
     "Table 5 -> paper/tables/table5_efficiency.tex; returns the frame it was made from (`speedup` column)."
     # R@1 on the suite's first retrieval dataset
     d = (suite_datasets(select_runs(df, 'efficiency', preset), 'mean_recall', preset) or [None])[0]
@@ -677,44 +1062,77 @@ def table_efficiency(df: pd.DataFrame, paper_dir='paper', preset: str | None = N
     frame = table_frame(df, 'efficiency', rows, list(EFFICIENCY_COLS[:3]) + r1, preset)
     teacher = frame.loc['teacher', 'latency_ms_b1'] if 'teacher' in frame.index else np.nan
     frame['speedup'] = teacher / frame['latency_ms_b1']
-    cols = [('params_m', 'sig', 'low'), ('gflops', 'sig', 'low'), ('latency_ms_b1', 'sig', 'low'),
-            ('speedup', 'times', 'high'), (r1[0], 'pct', 'high'), (r1[1], 'pct', 'high')]
+    cols = [
+        ('params_m', 'sig', 'low'),
+        ('gflops', 'sig', 'low'),
+        ('latency_ms_b1', 'sig', 'low'),
+        ('speedup', 'times', 'high'),
+        (r1[0], 'pct', 'high'),
+        (r1[1], 'pct', 'high'),
+    ]
     header = [r'Method & Params (M) & GFLOPs & Latency (ms) & Speed-up & R@1 I$\rightarrow$T & R@1 T$\rightarrow$I \\']
-    return _write_table(frame, cols, header, 'Efficiency: parameters, GFLOPs per image, latency per image at batch 1 '
-                        '(each run: the median after warm-up; each row: the median over its runs, with the smallest '
-                        'and the largest run in small type), speed-up over the teacher (ratio of the median latencies) '
-                        'and R@1 (\\%).', 'tab:efficiency', 'table5_efficiency', df, 'efficiency', paper_dir)
+    return _write_table(
+        frame,
+        cols,
+        header,
+        'Efficiency: parameters, GFLOPs per image, latency per image at batch 1 '
+        '(each run: the median after warm-up; each row: the median over its runs, with the smallest '
+        'and the largest run in small type), speed-up over the teacher (ratio of the median latencies) '
+        'and R@1 (\\%).',
+        'tab:efficiency',
+        'table5_efficiency',
+        df,
+        'efficiency',
+        paper_dir,
+    )
 
 # %% ../nbs/16_tables.ipynb #fc700def
-TABLES = dict(table2_retrieval=table_retrieval, table3_vqa_zeroshot=table_vqa, table4_ablation=table_ablation,
-              table5_efficiency=table_efficiency)   # Tables 2-5 of paper/tables/ and the function that writes each
+TABLES = dict(
+    table2_retrieval=table_retrieval,
+    table3_vqa_zeroshot=table_vqa,
+    table4_ablation=table_ablation,
+    table5_efficiency=table_efficiency,
+)  # Tables 2-5 of paper/tables/ and the function that writes each
+
 
 def _said(cell: dict | None) -> str:
     "A printed cell as a reader says it: '41.3 ± 2.1 (bold, marked)'; 'nothing' for a blank cell."
-    if cell is None: return 'nothing'
-    if cell['value'] is None: return '--'
+    if cell is None:
+        return 'nothing'
+    if cell['value'] is None:
+        return '--'
     said = f"{cell['value']}" + (f" ± {cell['std']}" if cell['std'] is not None else '')
     said += f" ({cell['lo']}--{cell['hi']})" if cell['lo'] is not None else ''
     flags = [flag for flag in ('bold', 'marked') if cell[flag]]
     return said + (f" ({', '.join(flags)})" if flags else '')
 
+
 def _check_cells(path: Path, written: dict, fresh: dict):
     "The frame written beside `path` against the one the result files give now, cell by cell."
     old = {(c['row'], c['column']): c for c in written['cells']}
     new = {(c['row'], c['column']): c for c in fresh['cells']}
-    bad = [f'{r}/{k}: table has {_said(old.get((r, k)))!r}, result files give {_said(new.get((r, k)))!r}'
-           for r, k in dict.fromkeys([*old, *new]) if old.get((r, k)) != new.get((r, k))]
-    if bad: raise AssertionError(f"{path}: {len(bad)} cell(s) differ from the result files: " + '; '.join(bad[:5]))
+    bad = [
+        f'{r}/{k}: table has {_said(old.get((r, k)))!r}, result files give {_said(new.get((r, k)))!r}'
+        for r, k in dict.fromkeys([*old, *new])
+        if old.get((r, k)) != new.get((r, k))
+    ]
+    if bad:
+        raise AssertionError(f"{path}: {len(bad)} cell(s) differ from the result files: " + '; '.join(bad[:5]))
+
 
 def _check_tex(path: Path, fresh: str):
     "The LaTeX at `path` against the LaTeX the result files give now (a hand edit, or a table of other code)."
     text = path.read_text()
-    if text == fresh: return
+    if text == fresh:
+        return
     lines, expected = text.split('\n'), fresh.split('\n')
     i = next((i for i, (a, b) in enumerate(zip(lines, expected)) if a != b), min(len(lines), len(expected)))
     has, want = (x[i] if i < len(x) else 'no line' for x in (lines, expected))
-    raise AssertionError(f"{path}: its LaTeX differs from the table the result files give, first at line {i + 1}: "
-                         f"has {has!r}, expected {want!r}")
+    raise AssertionError(
+        f"{path}: its LaTeX differs from the table the result files give, first at line {i + 1}: "
+        f"has {has!r}, expected {want!r}"
+    )
+
 
 def check_tables(paper_dir='paper') -> int:
     """Write every table of paper/tables/ afresh from paper/results/ (into a temporary folder) and compare: the frame
@@ -725,8 +1143,10 @@ def check_tables(paper_dir='paper') -> int:
         for path in sorted((paper_dir / 'tables').glob('*.tex')):
             frame_file = path.with_suffix('.json')
             if not frame_file.exists():
-                raise FileNotFoundError(f"{path}: no {frame_file.name} beside it (the numbers it prints); "
-                                        "write the tables again (make_paper)")
+                raise FileNotFoundError(
+                    f"{path}: no {frame_file.name} beside it (the numbers it prints); "
+                    "write the tables again (make_paper)"
+                )
             written = json.loads(frame_file.read_text())
             if written.get('table') not in TABLES:
                 raise ValueError(f"{frame_file}: not the frame of a table written by cmapkd.tables")

@@ -4,7 +4,11 @@
 
 # %% ../nbs/13_teacher.ipynb #03839739
 from __future__ import annotations
-import copy, hashlib, json, os, time
+import copy
+import hashlib
+import json
+import os
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -28,60 +32,95 @@ __all__ = ['PRETRAIN_RECIPE', 'TOWERS', 'WEB_SPLIT', 'PretrainPlan', 'pretrain_p
            'pretrain', 'resolve_pretrained', 'TeacherCache', 'cache_key']
 
 # %% ../nbs/13_teacher.ipynb #5553706e
-PRETRAIN_RECIPE = dict(lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1, grad_clip=1.0,
-                       curve_every=200, curve_images=300)
-TOWERS = ('teacher', 'student')   # the towers the embedded presets pretrain: the teacher, and the student fine-tuning starts from
-WEB_SPLIT = 'web'                 # the scenes' pretraining stream of the student (alt-text-like captions, 03_scenes)
+PRETRAIN_RECIPE = dict(
+    lr=1e-3, weight_decay=0.1, betas=(0.9, 0.98), eps=1e-6, warmup=0.1, grad_clip=1.0, curve_every=200, curve_images=300
+)
+TOWERS = (
+    'teacher',
+    'student',
+)  # the towers the embedded presets pretrain: the teacher, and the student fine-tuning starts from
+WEB_SPLIT = 'web'  # the scenes' pretraining stream of the student (alt-text-like captions, 03_scenes)
+
 
 class PretrainPlan(NamedTuple):
-    spec: ModelSpec   # the architecture trained
+    spec: ModelSpec  # the architecture trained
     steps: int
-    data: DataSpec    # the stream it is trained on, with its batch size
+    data: DataSpec  # the stream it is trained on, with its batch size
+
 
 def pretrain_plan(cfg: RunConfig, tower: str) -> PretrainPlan:
-    "What `tower` ('teacher' or 'student') is pretrained as: the teacher on the training data, the student on the scenes' web stream (whatever the training data)."
+    """What `tower` ('teacher' or 'student') is pretrained as: the teacher on the training data, the student on the
+    scenes' web stream (whatever the training data)."""
     b = cfg.data.batch_size
     if tower == 'teacher':
         return PretrainPlan(cfg.teacher, cfg.teacher_train_steps, replace(cfg.data, batch_size=cfg.teacher_batch or b))
     if tower == 'student':
-        web = replace(cfg.data, name='scenes', root=None, ann_file=None, options={}, train_split=WEB_SPLIT,
-                      batch_size=cfg.student_pretrain_batch or b)
+        web = replace(
+            cfg.data,
+            name='scenes',
+            root=None,
+            ann_file=None,
+            options={},
+            train_split=WEB_SPLIT,
+            batch_size=cfg.student_pretrain_batch or b,
+        )
         return PretrainPlan(cfg.student, cfg.student_pretrain_steps, web)
     raise ValueError(f"tower: expected one of {TOWERS}, got {tower!r}")
+
 
 def _vocabulary(spec: ModelSpec):
     "The scenes tokenizer's words (a new word shifts every id, so it is part of the key); None for a fixed tokenizer."
     return scene_vocabulary() if spec.tokenizer == 'scenes-words' else None
 
+
 def pretrain_key(cfg: RunConfig, tower: str) -> str:
     "Fingerprint of what the pretrained `tower`'s weights depend on (not the students' `n_train`: it draws its own)."
     plan = pretrain_plan(cfg, tower)
     d = plan.data
-    data = dict(name=d.name, root=d.root, ann_file=d.ann_file, image_size=d.image_size, seed=d.seed,
-                batch_size=d.batch_size, train_split=d.train_split, options=d.options)
+    data = dict(
+        name=d.name,
+        root=d.root,
+        ann_file=d.ann_file,
+        image_size=d.image_size,
+        seed=d.seed,
+        batch_size=d.batch_size,
+        train_split=d.train_split,
+        options=d.options,
+    )
     recipe = {k: v for k, v in PRETRAIN_RECIPE.items() if not k.startswith('curve')}
-    return fingerprint(dict(asdict(plan.spec), pretrained=None), data, plan.steps, recipe, _vocabulary(plan.spec),
-                       f'{tower}-v5')
+    return fingerprint(
+        dict(asdict(plan.spec), pretrained=None), data, plan.steps, recipe, _vocabulary(plan.spec), f'{tower}-v5'
+    )
+
 
 def pretrain_path(cfg: RunConfig, tower: str) -> Path:
     "Where the pretrained `tower` is cached: `$CMAPKD_CACHE/<tower>s/<name>-<key>.pt`, its history beside it."
     return cache_root() / f'{tower}s' / f'{pretrain_plan(cfg, tower).spec.name}-{pretrain_key(cfg, tower)}.pt'
 
+
 def pretrain_run_config(cfg: RunConfig, tower: str, out_dir) -> RunConfig:
-    "The pretraining as a run of the `Trainer`: the `scratch` method on the tower's spec from random weights, the recipe's AdamW, fresh scenes."
-    R, plan = PRETRAIN_RECIPE, pretrain_plan(cfg, tower)
+    """The pretraining as a run of the `Trainer`: the `scratch` method on the tower's spec from random weights, the
+    recipe's AdamW, fresh scenes."""
+    recipe, plan = PRETRAIN_RECIPE, pretrain_plan(cfg, tower)
     run = copy.deepcopy(cfg)
     run.student = replace(copy.deepcopy(plan.spec), pretrained=None)
     run.method = MethodSpec('scratch')
     run.stages = [Stage(tower, plan.steps)]
-    run.optim = OptimSpec(lr_student=R['lr'], weight_decay=R['weight_decay'], betas=list(R['betas']), eps=R['eps'],
-                          warmup=R['warmup'], grad_clip=R['grad_clip'])
+    run.optim = OptimSpec(
+        lr_student=recipe['lr'],
+        weight_decay=recipe['weight_decay'],
+        betas=list(recipe['betas']),
+        eps=recipe['eps'],
+        warmup=recipe['warmup'],
+        grad_clip=recipe['grad_clip'],
+    )
     run.teacher_train_steps, run.student_pretrain_steps, run.setting = 0, 0, 'scratch'
     run.teacher_cache, run.seed, run.out_dir = False, cfg.data.seed, str(out_dir)
     run.data = replace(plan.data)
-    if run.data.name == 'scenes':   # one epoch of a split as large as the steps need: no scene is seen twice
+    if run.data.name == 'scenes':  # one epoch of a split as large as the steps need: no scene is seen twice
         run.data.n_train = plan.steps * plan.data.batch_size
     return run
+
 
 def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> dict:
     "Retrieval and zero-shot of `model` on `data` (the protocol of the result files), rounded."
@@ -89,49 +128,68 @@ def _curve_point(model: Backbone, cfg: RunConfig, data, tokenizer, device) -> di
         return {}
     eval_cfg = copy.deepcopy(cfg)
     eval_cfg.eval.tasks = ['retrieval', 'zeroshot']
-    eval_cfg.eval.suite = [EvalData('curve', tasks=['retrieval', 'zeroshot'])]   # `data` stands in for its one entry
+    eval_cfg.eval.suite = [EvalData('curve', tasks=['retrieval', 'zeroshot'])]  # `data` stands in for its one entry
     m = {k.removeprefix('curve/'): v for k, v in evaluate(model, eval_cfg, tokenizer, device=device, data=data).items()}
     return {k: round(v, 2) for k, v in m.items() if k.startswith(('i2t_', 't2i_', 'mean_recall', 'zs_top'))}
 
+
 def committed_path(cfg: RunConfig, tower: str, root=None) -> Path:
-    "Where the repository keeps the pretrained `tower` of `cfg`: `checkpoints/<name>-<key>.safetensors`, its record beside it."
+    """Where the repository keeps the pretrained `tower` of `cfg`: `checkpoints/<name>-<key>.safetensors`, its record
+    beside it."""
     root = Path(root) if root else clone_root() / 'checkpoints'
     return root / f'{pretrain_plan(cfg, tower).spec.name}-{pretrain_key(cfg, tower)}.safetensors'
 
-def sha256(path) -> str: return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
 
 def commit_pretrained(cfg: RunConfig, tower: str, root=None) -> Path:
-    "Copy the cached pretrained `tower` into the repository: safetensors weights, and its history with key and sha256 beside them."
+    """Copy the cached pretrained `tower` into the repository: safetensors weights, and its history with key and sha256
+    beside them."""
     src, dst = pretrain_path(cfg, tower), committed_path(cfg, tower, root)
     state = torch.load(src, weights_only=True)
     atomic_write(dst, lambda t: save_file({k: v.contiguous() for k, v in state.items()}, t))
     atomic_write(dst.with_suffix('.json'), json.dumps(dict(pretrain_history(src), sha256=sha256(dst)), indent=1))
     return dst
 
+
 def from_committed(cfg: RunConfig, tower: str, path: Path, root=None) -> bool:
-    "Put the committed checkpoint of `tower` into the cache at `path` when the repository has one for its key, after checking its sha256."
+    """Put the committed checkpoint of `tower` into the cache at `path` when the repository has one for its key, after
+    checking its sha256."""
     src = committed_path(cfg, tower, root)
-    if not src.exists(): return False
+    if not src.exists():
+        return False
     info = json.loads(src.with_suffix('.json').read_text())
     if info.get('key') != pretrain_key(cfg, tower) or sha256(src) != info.get('sha256'):
-        raise ConfigError(f"{src}: its sha256 or key differs from {src.with_suffix('.json').name} (the file is damaged or "
-                         f"not this {tower}); expected sha256 {info.get('sha256')}, key {pretrain_key(cfg, tower)}; restore it "
-                         f"with git, or train the {tower} anew (--retrain)")
+        raise ConfigError(
+            f"{src}: its sha256 or key differs from {src.with_suffix('.json').name} (the file is damaged or "
+            f"not this {tower}); expected sha256 {info.get('sha256')}, key {pretrain_key(cfg, tower)}; restore it "
+            f"with git, or train the {tower} anew (--retrain)"
+        )
     atomic_write(path.with_suffix('.json'), json.dumps(dict(info, committed=src.name), indent=1))
     atomic_write(path, lambda t: torch.save(load_file(src), t))
     return True
+
 
 def pretrain_history(path) -> dict:
     "The training history written beside the pretrained weights at `path`."
     return json.loads(Path(path).with_suffix('.json').read_text())
 
-def pretrain(cfg: RunConfig, tower: str, rt: Runtime | None = None, progress: bool = True, committed: bool = True) -> Path:
-    "Find (in the cache, or committed with the repository when `committed`) or train the pretrained `tower` that `cfg` names; returns the path of its weights (history beside it)."
+
+def pretrain(
+    cfg: RunConfig, tower: str, rt: Runtime | None = None, progress: bool = True, committed: bool = True
+) -> Path:
+    """Find (in the cache, or committed with the repository when `committed`) or train the pretrained `tower` that
+    `cfg` names; returns the path of its weights (history beside it)."""
     rt = rt or Runtime(cfg)
     path = pretrain_path(cfg, tower)
     if rt.main:
-        with locked(path):   # runs started in parallel: one trains the tower, the others wait for its file
-            if os.environ.get('CMAPKD_RETRAIN', '') not in ('', '0'):   # --retrain: a copy of a checkpoint is trained anew
+        with locked(path):  # runs started in parallel: one trains the tower, the others wait for its file
+            if os.environ.get('CMAPKD_RETRAIN', '') not in (
+                '',
+                '0',
+            ):  # --retrain: a copy of a checkpoint is trained anew
                 committed = False
                 if path.exists() and 'committed' in pretrain_history(path):
                     path.unlink()
@@ -140,58 +198,86 @@ def pretrain(cfg: RunConfig, tower: str, rt: Runtime | None = None, progress: bo
     rt.barrier()
     return path
 
+
 def _one_process(rt: Runtime) -> Runtime:
     "`rt` as a single process: rank 0 trains the tower alone while the other ranks wait at the barrier."
     one = copy.copy(rt)
     one.world_size, one.rank, one.main = 1, 0, True
     return one
 
+
 def _fit(cfg: RunConfig, tower: str, rt: Runtime, path: Path, progress: bool):
-    "Train `tower` with the `Trainer` (resuming a killed training); write its weights to `path` and its curve beside them."
-    R, plan, d = PRETRAIN_RECIPE, pretrain_plan(cfg, tower), cfg.data
+    """Train `tower` with the `Trainer` (resuming a killed training); write its weights to `path` and its curve beside
+    them."""
+    recipe, plan, d = PRETRAIN_RECIPE, pretrain_plan(cfg, tower), cfg.data
     run = pretrain_run_config(cfg, tower, path.with_suffix(''))
-    resume = (Path(run.out_dir) / 'checkpoint.pt').exists()   # a killed training continues from its checkpoint
-    trainer = Trainer(run, resume=resume, progress=progress, rt=rt, label=f'{tower} pretraining')   # not 'scratch'
+    resume = (Path(run.out_dir) / 'checkpoint.pt').exists()  # a killed training continues from its checkpoint
+    trainer = Trainer(run, resume=resume, progress=progress, rt=rt, label=f'{tower} pretraining')  # not 'scratch'
     model, tok, scale0 = trainer.student, trainer.tokenizer, trainer.student.logit_scale.exp().item()
     # the curve is scored on the students' evaluation split, whatever stream the tower learns from
-    curve_data = (build_dataset(replace(d, n_test=min(d.n_test, R['curve_images'])), d.eval_split)
-                  if d.name == 'scenes' else None)
+    curve_data = (
+        build_dataset(replace(d, n_test=min(d.n_test, recipe['curve_images'])), d.eval_split)
+        if d.name == 'scenes'
+        else None
+    )
     curve_file = trainer.out / 'curve.jsonl'
-    truncate_log(curve_file, trainer.global_step)   # a resumed training repeats the points after its checkpoint
+    truncate_log(curve_file, trainer.global_step)  # a resumed training repeats the points after its checkpoint
     losses, t0, eval_s = [], time.time(), 0.0
 
     def curve_point(trainer, terms):
         "Every `curve_every` steps and at the last: the mean loss since the last point, the scale, the lr, the metrics."
         nonlocal eval_s
         losses.append(terms['loss'].item())
-        if trainer.global_step % R['curve_every'] and trainer.global_step < plan.steps:
+        if trainer.global_step % recipe['curve_every'] and trainer.global_step < plan.steps:
             return
         te = time.time()
-        rec = dict(step=trainer.global_step, loss=round(float(np.mean(losses)), 4),
-                   logit_scale=round(model.logit_scale.exp().item(), 3), lr=trainer.opt.param_groups[0]['lr'],
-                   train_s=round(te - t0 - eval_s, 1))
-        rec |= _curve_point(model, cfg, curve_data, tok, rt.device)
+        record = dict(
+            step=trainer.global_step,
+            loss=round(float(np.mean(losses)), 4),
+            logit_scale=round(model.logit_scale.exp().item(), 3),
+            lr=trainer.opt.param_groups[0]['lr'],
+            train_s=round(te - t0 - eval_s, 1),
+        )
+        record |= _curve_point(model, cfg, curve_data, tok, rt.device)
         eval_s += time.time() - te
         losses.clear()
         with open(curve_file, 'a') as f:
-            f.write(json.dumps(rec) + '\n')
+            f.write(json.dumps(record) + '\n')
 
     resumed_at = trainer.global_step
     trainer.fit(callback=curve_point)
     train_s = time.time() - t0 - eval_s
     curve = [json.loads(line) for line in curve_file.read_text().splitlines()]
-    info = dict(key=pretrain_key(cfg, tower), tower=tower, model=plan.spec.name, steps=plan.steps,
-                batch_size=plan.data.batch_size, split=plan.data.train_split, recipe=dict(R, betas=list(R['betas'])), data=asdict(run.data), resumed_at=resumed_at,
-                curve_images=len(curve_data) if curve_data else 0, device=str(rt.device),
-                torch_threads=torch.get_num_threads(), train_s=round(train_s, 1), eval_s=round(eval_s, 1),
-                s_per_step=round(train_s / max(1, plan.steps - resumed_at), 4), logit_scale_init=round(scale0, 3),
-                logit_scale_final=round(model.logit_scale.exp().item(), 3), curve=curve)
+    info = dict(
+        key=pretrain_key(cfg, tower),
+        tower=tower,
+        model=plan.spec.name,
+        steps=plan.steps,
+        batch_size=plan.data.batch_size,
+        split=plan.data.train_split,
+        recipe=dict(recipe, betas=list(recipe['betas'])),
+        data=asdict(run.data),
+        resumed_at=resumed_at,
+        curve_images=len(curve_data) if curve_data else 0,
+        device=str(rt.device),
+        torch_threads=torch.get_num_threads(),
+        train_s=round(train_s, 1),
+        eval_s=round(eval_s, 1),
+        s_per_step=round(train_s / max(1, plan.steps - resumed_at), 4),
+        logit_scale_init=round(scale0, 3),
+        logit_scale_final=round(model.logit_scale.exp().item(), 3),
+        curve=curve,
+    )
     atomic_write(path.with_suffix('.json'), json.dumps(info, indent=1))
     atomic_write(path, lambda t: torch.save(model.model.state_dict(), t))
-    (trainer.out / 'checkpoint.pt').unlink()   # the weights are written: the optimiser state is no longer needed
+    (trainer.out / 'checkpoint.pt').unlink()  # the weights are written: the optimiser state is no longer needed
 
-def resolve_pretrained(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True, committed: bool = True) -> RunConfig:
-    "`cfg` with `teacher.pretrained` and `student.pretrained` pointing at the pretrained towers it asks for (trained once, cached; no teacher for a method without one); in the scratch setting, a student without weights."
+
+def resolve_pretrained(
+    cfg: RunConfig, rt: Runtime | None = None, progress: bool = True, committed: bool = True
+) -> RunConfig:
+    """`cfg` with `teacher.pretrained` and `student.pretrained` pointing at the pretrained towers it asks for (trained
+    once, cached; no teacher for a method without one); in the scratch setting, a student without weights."""
     cfg = copy.deepcopy(cfg)
     if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and method_class(cfg.method.name).needs_teacher:
         cfg.teacher.pretrained = str(pretrain(cfg, 'teacher', rt, progress, committed))
@@ -201,10 +287,10 @@ def resolve_pretrained(cfg: RunConfig, rt: Runtime | None = None, progress: bool
         cfg.student.pretrained = str(pretrain(cfg, 'student', rt, progress, committed))
     return cfg
 
-
 # %% ../nbs/13_teacher.ipynb #da95faeb
 class TeacherCache:
     "fp16 memmaps of the teacher features of every (image, caption) of a dataset."
+
     def __init__(self, root, key: str):
         self.dir = Path(root) / key
         self.arrays = None
@@ -214,22 +300,23 @@ class TeacherCache:
         "Whether the cache was built (its index is written last)."
         return (self.dir / 'index.json').exists()
 
-    def build(self, teacher: Backbone, method, dataset, tokenizer, rt: Runtime, batch_size: int = 64,
-              progress: bool = True):
+    def build(
+        self, teacher: Backbone, method, dataset, tokenizer, rt: Runtime, batch_size: int = 64, progress: bool = True
+    ):
         "Run the teacher once over every image and caption of `dataset` and store what `method` needs."
-        with locked(self.dir):   # a run started beside this one waits, then finds the cache ready
+        with locked(self.dir):  # a run started beside this one waits, then finds the cache ready
             if not self.ready:
                 self._build(teacher, method, dataset, tokenizer, rt, batch_size, progress)
         return self
 
     def _build(self, teacher, method, dataset, tokenizer, rt, batch_size, progress):
         n = len(dataset)
-        caps = np.array([dataset.n_captions(i) for i in range(n)])   # COCO images have 5 to 7; no image is read
+        caps = np.array([dataset.n_captions(i) for i in range(n)])  # COCO images have 5 to 7; no image is read
         n_cap = int(caps.max())
         self.dir.mkdir(parents=True, exist_ok=True)
         mm, spec = {}, {}
         for c in range(n_cap):
-            rows = np.flatnonzero(caps > c)   # the images that have a caption c
+            rows = np.flatnonzero(caps > c)  # the images that have a caption c
             part = dataset if len(rows) == n else Subset(dataset, rows.tolist())
             loader = make_loader(part, tokenizer, batch_size, shuffle=False, drop_last=False, caption=c)
             bar = tqdm(loader, desc=f'teacher cache {c + 1}/{n_cap}', leave=False, disable=not (rt.main and progress))
@@ -238,14 +325,15 @@ class TeacherCache:
                     f = method.teacher_features(teacher(b['image'].to(rt.device), b['text'].to(rt.device)))
                 idx = b['index'].numpy() if part is dataset else rows[b['index'].numpy()]
                 for k, v in f.items():
-                    image_only = k.startswith('v_')   # one entry per image, not per caption
+                    image_only = k.startswith('v_')  # one entry per image, not per caption
                     if image_only and c > 0:
                         continue
                     if k not in mm:
                         shape = (n,) + tuple(v.shape[1:]) if image_only else (n, n_cap) + tuple(v.shape[1:])
                         spec[k] = shape
-                        mm[k] = np.lib.format.open_memmap(self.dir / f'{k}.npy', mode='w+', dtype=np.float16,
-                                                          shape=shape)
+                        mm[k] = np.lib.format.open_memmap(
+                            self.dir / f'{k}.npy', mode='w+', dtype=np.float16, shape=shape
+                        )
                     arr = v.float().cpu().numpy().astype(np.float16)
                     if image_only:
                         mm[k][idx] = arr
@@ -274,8 +362,22 @@ class TeacherCache:
         "Bytes on disk."
         return sum(f.stat().st_size for f in self.dir.glob('*.npy'))
 
+
 def cache_key(cfg: RunConfig) -> str:
     "Fingerprint of what the cached features depend on: the teacher, the method's features, the data and its transform."
     d = cfg.data
-    return fingerprint(asdict(cfg.teacher), cfg.method.name, cfg.method.pyramid_dim, cfg.method.options, d.name, d.root,
-                       d.ann_file, d.image_size, d.n_train, d.seed, d.train_split, 'transform:eval', 'features-v2')
+    return fingerprint(
+        asdict(cfg.teacher),
+        cfg.method.name,
+        cfg.method.pyramid_dim,
+        cfg.method.options,
+        d.name,
+        d.root,
+        d.ann_file,
+        d.image_size,
+        d.n_train,
+        d.seed,
+        d.train_split,
+        'transform:eval',
+        'features-v2',
+    )

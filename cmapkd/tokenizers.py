@@ -4,13 +4,14 @@
 
 # %% ../nbs/04_tokenizers.ipynb #4b3077cf
 from __future__ import annotations
-import inspect, re
+import inspect
+import re
 from pathlib import Path
 import torch
 import open_clip
 from .config import ModelSpec
-from .scenes import (LEXICON, COLOURS, SHAPES, DIGIT_WORDS, OBJECT_CLASSES, SCENE_CLASSNAMES, SCENE_TEMPLATES, CELLS,
-                           SIZES)
+from .scenes import LEXICON, COLOURS, SHAPES, DIGIT_WORDS, OBJECT_CLASSES, SCENE_CLASSNAMES, SCENE_TEMPLATES
+from .scenes import CELLS, SIZES
 from .io import ConfigError
 
 # %% auto #0
@@ -19,30 +20,51 @@ __all__ = ['scene_vocabulary', 'WordTokenizer', 'HFTokenizer', 'get_tokenizer']
 # %% ../nbs/04_tokenizers.ipynb #08119028
 _WORD_RE = re.compile(r'[a-z]+|\d')
 
-def _words(text: str) -> list[str]: return _WORD_RE.findall(text.lower())
+
+def _words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.lower())
+
 
 def _strings(x):
     "Every string inside nested dicts, lists and tuples (dict keys included)."
-    if isinstance(x, str): yield x
+    if isinstance(x, str):
+        yield x
     elif isinstance(x, dict):
-        for k, v in x.items(): yield from _strings(k); yield from _strings(v)
+        for k, v in x.items():
+            yield from _strings(k)
+            yield from _strings(v)
     elif isinstance(x, (list, tuple)):
-        for v in x: yield from _strings(v)
+        for v in x:
+            yield from _strings(v)
+
 
 def scene_vocabulary() -> list[str]:
     "Every word the scenes grammar, its answers, class names and templates can produce, sorted."
-    src = [LEXICON, list(COLOURS), SHAPES, DIGIT_WORDS, OBJECT_CLASSES, SCENE_CLASSNAMES, SCENE_TEMPLATES, CELLS, SIZES,
-           [str(d) for d in range(10)]]
+    src = [
+        LEXICON,
+        list(COLOURS),
+        SHAPES,
+        DIGIT_WORDS,
+        OBJECT_CLASSES,
+        SCENE_CLASSNAMES,
+        SCENE_TEMPLATES,
+        CELLS,
+        SIZES,
+        [str(d) for d in range(10)],
+    ]
     return sorted({w for s in _strings(src) for w in _words(re.sub(r'\{\w*\}', ' ', s))})
+
 
 class WordTokenizer:
     "Word-level tokenizer: 0 padding, 1 SOT, 2 UNK, words from 3, EOT = vocab_size - 1 (the largest id)."
+
     pad, sot, unk = 0, 1, 2
 
     def __init__(self, words: list[str], context_length: int = 32, vocab_size: int = 512):
         if len(words) + 4 > vocab_size:
             raise ConfigError(f"text_cfg.vocab_size: {vocab_size} is too small for {len(words)} words + 4 special ids")
-        if context_length < 3: raise ConfigError(f"text_cfg.context_length: expected >= 3, got {context_length}")
+        if context_length < 3:
+            raise ConfigError(f"text_cfg.context_length: expected >= 3, got {context_length}")
         self.words, self.context_length, self.vocab_size = list(words), context_length, vocab_size
         self.ids = {w: i + 3 for i, w in enumerate(self.words)}
         self.eot = vocab_size - 1
@@ -56,56 +78,82 @@ class WordTokenizer:
         return ' '.join(inv[int(i)] for i in ids if int(i) not in (self.pad, self.sot, self.eot))
 
     def __call__(self, texts, context_length: int | None = None) -> torch.Tensor:
-        if isinstance(texts, str): texts = [texts]
+        if isinstance(texts, str):
+            texts = [texts]
         L = context_length or self.context_length
         out = torch.zeros(len(texts), L, dtype=torch.long)
         for k, t in enumerate(texts):
             ids = self.encode(t)
-            if len(ids) > L: ids = ids[:L - 1] + [self.eot]
-            out[k, :len(ids)] = torch.tensor(ids)
+            if len(ids) > L:
+                ids = ids[: L - 1] + [self.eot]
+            out[k, : len(ids)] = torch.tensor(ids)
         return out
 
 # %% ../nbs/04_tokenizers.ipynb #63c9375e
 class HFTokenizer:
     "A local transformers tokenizer (folder or WordPiece vocab.txt) returning padded id tensors like open_clip's."
+
     def __init__(self, path, context_length: int = 77):
         from transformers import AutoTokenizer, BertTokenizer
+
         p = Path(path)
         if not p.exists():
-            raise FileNotFoundError(f"hf_text_config.tokenizer: {p} does not exist (expected a tokenizer folder or a "
-                                    "WordPiece vocab.txt; nothing is downloaded)")
+            raise FileNotFoundError(
+                f"hf_text_config.tokenizer: {p} does not exist (expected a tokenizer folder or a "
+                "WordPiece vocab.txt; nothing is downloaded)"
+            )
         if p.is_file():
             vocab = {line.rstrip('\n'): i for i, line in enumerate(p.read_text(encoding='utf-8').splitlines())}
-            kw = {'vocab': vocab} if 'vocab' in inspect.signature(BertTokenizer.__init__).parameters else {'vocab_file': str(p)}
+            kw = (
+                {'vocab': vocab}
+                if 'vocab' in inspect.signature(BertTokenizer.__init__).parameters
+                else {'vocab_file': str(p)}
+            )
             self.tok = BertTokenizer(**kw)
         else:
-            try: self.tok = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
-            except (ValueError, OSError): self.tok = BertTokenizer.from_pretrained(str(p), local_files_only=True)
+            try:
+                self.tok = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+            except (ValueError, OSError):
+                self.tok = BertTokenizer.from_pretrained(str(p), local_files_only=True)
         self.context_length, self.vocab_size = context_length, len(self.tok)
 
     def __call__(self, texts, context_length: int | None = None) -> torch.Tensor:
-        if isinstance(texts, str): texts = [texts]
-        return self.tok(list(texts), padding='max_length', truncation=True, max_length=context_length or self.context_length,
-                        return_tensors='pt')['input_ids'].long()
+        if isinstance(texts, str):
+            texts = [texts]
+        return self.tok(
+            list(texts),
+            padding='max_length',
+            truncation=True,
+            max_length=context_length or self.context_length,
+            return_tensors='pt',
+        )['input_ids'].long()
+
 
 def get_tokenizer(spec: ModelSpec):
     "The tokenizer `spec` asks for: a callable list[str] -> LongTensor[N, context_length]."
     kind = spec.tokenizer
-    if kind == 'auto' and spec.text_kind == 'hf': kind = 'hf'
-    elif kind == 'auto': kind = 'scenes-words' if spec.config is not None else 'open_clip'
+    if kind == 'auto' and spec.text_kind == 'hf':
+        kind = 'hf'
+    elif kind == 'auto':
+        kind = 'scenes-words' if spec.config is not None else 'open_clip'
     if kind == 'scenes-words':
         if spec.config is None or 'text_cfg' not in spec.config:
-            raise ConfigError(f"model.tokenizer: 'scenes-words' needs an inline config with text_cfg (model '{spec.name}')")
+            raise ConfigError(
+                f"model.tokenizer: 'scenes-words' needs an inline config with text_cfg (model '{spec.name}')"
+            )
         t = spec.config['text_cfg']
         return WordTokenizer(scene_vocabulary(), t.get('context_length', 32), t.get('vocab_size', 512))
     if kind == 'open_clip':
         t = (spec.config or {}).get('text_cfg', {})
-        if spec.config is not None and open_clip.get_model_config(spec.name) is None:   # unregistered inline config
+        if spec.config is not None and open_clip.get_model_config(spec.name) is None:  # unregistered inline config
             tok = open_clip.tokenizer.SimpleTokenizer(context_length=t.get('context_length', 77))
-        else: tok = open_clip.get_tokenizer(spec.name, context_length=t.get('context_length'))
+        else:
+            tok = open_clip.get_tokenizer(spec.name, context_length=t.get('context_length'))
         if 'vocab_size' in t and getattr(tok, 'vocab_size', 0) > t['vocab_size']:
-            raise ConfigError(f"model.tokenizer: open_clip's tokenizer has {tok.vocab_size} ids but text_cfg.vocab_size of "
-                             f"'{spec.name}' is {t['vocab_size']}; use tokenizer 'scenes-words' for the tiny towers")
+            raise ConfigError(
+                f"model.tokenizer: open_clip's tokenizer has {tok.vocab_size} ids but text_cfg.vocab_size of "
+                f"'{spec.name}' is {t['vocab_size']}; use tokenizer 'scenes-words' for the tiny towers"
+            )
         return tok
     if kind == 'hf':
         hf = spec.hf_text_config or {}
@@ -114,9 +162,13 @@ def get_tokenizer(spec: ModelSpec):
         L = hf.get('context_length', min(77, hf.get('max_position_embeddings', 512)))
         tok = HFTokenizer(hf['tokenizer'], L)
         if tok.tok.pad_token_id != hf.get('pad_token_id', 0):
-            raise ConfigError(f"model.hf_text_config.pad_token_id: the tower pads with {hf.get('pad_token_id', 0)} but the "
-                             f"tokenizer with {tok.tok.pad_token_id}")
+            raise ConfigError(
+                f"model.hf_text_config.pad_token_id: the tower pads with {hf.get('pad_token_id', 0)} but the "
+                f"tokenizer with {tok.tok.pad_token_id}"
+            )
         if tok.vocab_size > hf.get('vocab_size', 30522):
-            raise ConfigError(f"model.hf_text_config.vocab_size: {hf.get('vocab_size', 30522)} < the tokenizer's {tok.vocab_size} ids")
+            raise ConfigError(
+                f"model.hf_text_config.vocab_size: {hf.get('vocab_size', 30522)} < the tokenizer's {tok.vocab_size} ids"
+            )
         return tok
     raise ConfigError(f"model.tokenizer: expected 'auto', 'open_clip', 'scenes-words' or 'hf', got '{kind}'")

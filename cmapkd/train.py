@@ -4,7 +4,10 @@
 
 # %% ../nbs/14_train.ipynb #35070b66
 from __future__ import annotations
-import argparse, json, os, sys
+import argparse
+import json
+import os
+import sys
 import torch.distributed as dist
 from pathlib import Path
 from .config import RunConfig, ResolvedConfig, resolve_variant
@@ -21,10 +24,12 @@ def resolve(cfg: RunConfig, rt: Runtime | None = None, progress: bool = True) ->
     "`cfg` as a run trains it: validated, its variant applied (`resolve_variant`), its towers found or trained."
     return resolve_pretrained(resolve_variant(cfg), rt, progress)
 
-def train(cfg: RunConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None,
-          force: bool = False) -> dict:
+
+def train(
+    cfg: RunConfig, resume: bool = False, progress: bool = True, max_steps: int | None = None, force: bool = False
+) -> dict:
     "Train `cfg` end to end (teacher first if needed, teacher cache if asked); returns the summary, exported files."
-    cfg = resolve_variant(cfg)   # checked before any device is touched
+    cfg = resolve_variant(cfg)  # checked before any device is touched
     rt = Runtime(cfg)
     cfg = resolve(cfg, rt, progress)
     cache = TeacherCache(cache_root() / 'teacher_cache', cache_key(cfg)) if cfg.teacher_cache else None
@@ -42,25 +47,32 @@ def add_train_args(parser):
     "`cmapkd train`'s arguments: a run config (`add_config_args`), --resume, --no-progress."
     add_config_args(parser)
     parser.add_argument('--resume', action='store_true', help='continue from OUT_DIR/checkpoint.pt')
-    parser.add_argument('--force', action='store_true',
-                        help='train into an OUT_DIR that holds a run (from the start), or resume with a changed config')
+    parser.add_argument(
+        '--force',
+        action='store_true',
+        help='train into an OUT_DIR that holds a run (from the start), or resume with a changed config',
+    )
     parser.add_argument('--no-progress', action='store_true')
     return parser
+
 
 def run(args) -> int:
     "Train as the parsed arguments say; rank 0 prints the summary."
     cfg = load_run_config(args.config, args.preset, args.set)
     held = [f for f in ('checkpoint.pt', 'train_summary.json') if (Path(cfg.out_dir) / f).exists()]
     if held and not (args.resume or args.force):
-        raise ConfigError(f"out_dir: {cfg.out_dir} holds a run ({', '.join(held)}); expected --resume to continue it, "
-                         f"--force to train it again from the start, or another out_dir")
+        raise ConfigError(
+            f"out_dir: {cfg.out_dir} holds a run ({', '.join(held)}); expected --resume to continue it, "
+            f"--force to train it again from the start, or another out_dir"
+        )
     res = train(cfg, resume=args.resume, progress=not args.no_progress, force=args.force)
     if int(os.environ.get('RANK', 0)) == 0:
         print(json.dumps({k: v for k, v in res.items() if k not in ('stages', 'history')}))
     if dist.is_initialized():
-        dist.barrier()   # every rank leaves together: gloo's threads are torn down with no peer still talking
+        dist.barrier()  # every rank leaves together: gloo's threads are torn down with no peer still talking
         dist.destroy_process_group()
     return 0
+
 
 def main(argv=None) -> int:
     "The module torchrun launches: `torchrun --nproc_per_node N -m cmapkd.train --config FILE`."

@@ -4,15 +4,22 @@
 
 # %% ../nbs/12_trainer.ipynb #5d9f52bd
 from __future__ import annotations
-import json, math, os, random, re, sys, time
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
-import torch, torch.nn as nn
+import torch
+import torch.nn as nn
 import torch.distributed as dist
 from tqdm.auto import tqdm
-from .config import (RunConfig, Stage, lr_factor, resolve_variant, config_to_dict, MODULE_GROUPS, P_LEVELS,
-                           L_LEVELS)
+from .config import RunConfig, Stage, lr_factor, resolve_variant, config_to_dict, MODULE_GROUPS, P_LEVELS
+from .config import L_LEVELS
 from .io import atomic_write, ConfigError
 from .backbones import Backbone, build_backbone
 from .data import build_dataset, make_loader
@@ -28,6 +35,7 @@ __all__ = ['RESUMABLE', 'Runtime', 'seed_everything', 'rng_state', 'set_rng_stat
 # %% ../nbs/12_trainer.ipynb #fdd3784a
 class Runtime:
     "Device, distributed rank/world size and autocast for one run."
+
     def __init__(self, cfg: RunConfig):
         self.world_size = int(os.environ.get('WORLD_SIZE', 1))
         self.rank = int(os.environ.get('RANK', 0))
@@ -41,9 +49,9 @@ class Runtime:
         if self.world_size > 1 and not dist.is_initialized():
             dist.init_process_group('nccl' if cuda else 'gloo')
         self.bf16 = cfg.precision == 'bf16' or (cfg.precision == 'auto' and cuda)
-        self.fast = cuda if cfg.fast is None else cfg.fast   # torch.compile + fused AdamW
+        self.fast = cuda if cfg.fast is None else cfg.fast  # torch.compile + fused AdamW
         if self.fast and cuda:
-            torch.set_float32_matmul_precision('high')   # TF32 for the float32 losses
+            torch.set_float32_matmul_precision('high')  # TF32 for the float32 losses
         self.main = self.rank == 0
 
     def autocast(self):
@@ -53,11 +61,13 @@ class Runtime:
         if self.world_size > 1:
             dist.barrier()
 
+
 def seed_everything(seed: int):
     "Seed Python's, numpy's and torch's generators."
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
 
 def rng_state() -> dict:
     "The state of every generator `seed_everything` seeds (and CUDA's), for a checkpoint."
@@ -65,6 +75,7 @@ def rng_state() -> dict:
     if torch.cuda.is_available():
         state['cuda'] = torch.cuda.get_rng_state_all()
     return state
+
 
 def set_rng_state(state: dict):
     "Restore the generators from `rng_state()`."
@@ -85,16 +96,33 @@ def group_lrs(cfg: RunConfig, stage: Stage) -> dict[str, float]:
 # %% ../nbs/12_trainer.ipynb #53a0f237
 class BatchStream:
     "Endless deterministic batches over epochs, with a position that can be saved and restored."
-    def __init__(self, dataset, tokenizer, cfg: RunConfig, world_size: int = 1, epoch: int = 0, pos: int = 0,
-                 seed: int | None = None):
+
+    def __init__(
+        self,
+        dataset,
+        tokenizer,
+        cfg: RunConfig,
+        world_size: int = 1,
+        epoch: int = 0,
+        pos: int = 0,
+        seed: int | None = None,
+    ):
         self.dataset, self.tokenizer, self.cfg, self.world_size = dataset, tokenizer, cfg, world_size
-        self.seed = cfg.seed if seed is None else seed   # another seed: another order (ALSN's held-out batches)
+        self.seed = cfg.seed if seed is None else seed  # another seed: another order (ALSN's held-out batches)
         self.epoch, self.pos, self._it = epoch, pos, None
 
     def _loader(self, epoch):
         d = self.cfg.data
-        return make_loader(self.dataset, self.tokenizer, d.batch_size // self.world_size, shuffle=True,
-                           seed=self.seed, num_workers=d.num_workers, drop_last=True, epoch=epoch)
+        return make_loader(
+            self.dataset,
+            self.tokenizer,
+            d.batch_size // self.world_size,
+            shuffle=True,
+            seed=self.seed,
+            num_workers=d.num_workers,
+            drop_last=True,
+            epoch=epoch,
+        )
 
     def __len__(self):
         return len(self._loader(0))
@@ -111,7 +139,7 @@ class BatchStream:
             loader = self._loader(self.epoch)
             self._it = iter(loader)
             b = next(self._it, None)
-            if b is None:   # a whole epoch without one full batch
+            if b is None:  # a whole epoch without one full batch
                 self._it = None
                 raise ConfigError(self._too_small(loader))
         self.pos += 1
@@ -121,11 +149,13 @@ class BatchStream:
         d, per_rank = self.cfg.data, self.cfg.data.batch_size // self.world_size
         try:
             n = f'{len(self.dataset)} samples'
-        except TypeError:   # a stream
+        except TypeError:  # a stream
             n = 'a stream'
-        return (f"data: the '{d.train_split}' split of '{d.name}' gives no full batch: {n}, {len(loader.skipped)} of them "
-                f"unreadable; expected at least data.batch_size={d.batch_size} readable samples"
-                + (f' ({per_rank} per process)' if self.world_size > 1 else ''))
+        return (
+            f"data: the '{d.train_split}' split of '{d.name}' gives no full batch: {n}, {len(loader.skipped)} of them "
+            f"unreadable; expected at least data.batch_size={d.batch_size} readable samples"
+            + (f' ({per_rank} per process)' if self.world_size > 1 else '')
+        )
 
     def state(self):
         return dict(epoch=self.epoch, pos=self.pos, seed=self.seed)
@@ -133,12 +163,13 @@ class BatchStream:
 # %% ../nbs/12_trainer.ipynb #1923d4cf
 class Distiller(nn.Module):
     "Student + method: (images, tokens, teacher features, stage) -> named loss terms."
+
     def __init__(self, student: Backbone, method: nn.Module):
         super().__init__()
         self.student, self.method = student, method
 
-    def forward(self, images, tokens, tf: dict, stage: Stage) -> dict[str, torch.Tensor]:
-        return self.method(tf, self.student(images, tokens), stage, self.student.logit_scale)
+    def forward(self, images, tokens, teacher_features: dict, stage: Stage) -> dict[str, torch.Tensor]:
+        return self.method(teacher_features, self.student(images, tokens), stage, self.student.logit_scale)
 
     def groups(self) -> dict[str, list[nn.Parameter]]:
         "The parameters of each group a stage can train: the student backbone, the method's adapters and ALSN."
@@ -149,21 +180,22 @@ class Distiller(nn.Module):
 
 # %% ../nbs/12_trainer.ipynb #9aa01eb4
 def _log_record(terms: dict, lrs: dict) -> dict:
-    rec = {k: round(float(v), 6) for k, v in terms.items() if v.ndim == 0}
-    for k in ('w_v', 'w_l'):   # level weights: mean over the batch and spread over the samples, per level
+    record = {k: round(float(v), 6) for k, v in terms.items() if v.ndim == 0}
+    for k in ('w_v', 'w_l'):  # level weights: mean over the batch and spread over the samples, per level
         if k in terms and terms[k].ndim == 2:
             names = P_LEVELS if k == 'w_v' else L_LEVELS
             w = terms[k].float()
-            rec.update({f'{k}_{n}': round(float(m), 5) for n, m in zip(names, w.mean(0))})
-            rec.update({f'{k}_std_{n}': round(float(s), 5) for n, s in zip(names, w.std(0))})
-    rec.update({f'lr_{g}': v for g, v in lrs.items()})
-    return rec
+            record.update({f'{k}_{n}': round(float(m), 5) for n, m in zip(names, w.mean(0))})
+            record.update({f'{k}_std_{n}': round(float(s), 5) for n, s in zip(names, w.std(0))})
+    record.update({f'lr_{g}': v for g, v in lrs.items()})
+    return record
 
 # %% ../nbs/12_trainer.ipynb #e5f6a702
 def min_norm_weight(g11: torch.Tensor, g12: torch.Tensor, g22: torch.Tensor) -> torch.Tensor:
     "MGDA's closed form: the pi in [0, 1] minimising |pi a + (1 - pi) b|, from g11 = |a|^2, g12 = <a, b>, g22 = |b|^2."
     denom = g11 + g22 - 2 * g12
     return torch.where(denom > 0, ((g22 - g12) / denom.clamp_min(1e-30)).clamp(0, 1), torch.full_like(denom, 0.5))
+
 
 def dto_update(g_task: torch.Tensor, g_distill: torch.Tensor, eps: float = 1e-12) -> tuple[torch.Tensor, dict]:
     "DTO's step from the two flat gradients: the min-norm point of the normalised pair, rescaled within the bounds."
@@ -174,10 +206,16 @@ def dto_update(g_task: torch.Tensor, g_distill: torch.Tensor, eps: float = 1e-12
     d = pi * u_t + (1 - pi) * u_d
     sigma = (d.norm() * (n_t + n_d)).clamp(torch.minimum(n_t, n_d) / math.sqrt(2), n_t + n_d)
     update = d * (sigma / d.norm().clamp_min(eps))
-    single = (n_t <= eps) | (n_d <= eps)   # one objective without a gradient: the other one's, as the sum
+    single = (n_t <= eps) | (n_d <= eps)  # one objective without a gradient: the other one's, as the sum
     update = torch.where(single, g_task + g_distill, update)
-    return update, {'dto_cos': cos, 'dto_pi': pi, 'dto_norm_task': n_t, 'dto_norm_distill': n_d,
-                    'dto_norm': update.norm()}
+    return update, {
+        'dto_cos': cos,
+        'dto_pi': pi,
+        'dto_norm_task': n_t,
+        'dto_norm_distill': n_d,
+        'dto_norm': update.norm(),
+    }
+
 
 def flat_grad(objective: torch.Tensor, params: list, retain_graph: bool = False) -> tuple[torch.Tensor, list[bool]]:
     "The gradient of `objective` on `params` as one float32 vector (zeros where unused), and which params it reached."
@@ -187,6 +225,7 @@ def flat_grad(objective: torch.Tensor, params: list, retain_graph: bool = False)
     flat = torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).float() for g, p in zip(grads, params)])
     return flat, [g is not None for g in grads]
 
+
 def dto_objectives(out: dict, task_weight: float, distill_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
     "DTO's two objectives from a method's output: w_t task (task alone where w_t is 0) and w_d distill."
     return (task_weight * out['task'] if task_weight else out['task']), distill_weight * out['distill']
@@ -195,9 +234,13 @@ def dto_objectives(out: dict, task_weight: float, distill_weight: float) -> tupl
 class NonFiniteLoss(RuntimeError):
     "A loss term was NaN or infinite: the run stops before the optimiser step."
 
+
 # fields a resumed run may change: its length, where and how often it logs and saves, where it runs, the evaluation
-RESUMABLE = re.compile(r'out_dir|log_every|ckpt_every|tensorboard|fast|device|data\.num_workers|eval\..*'
-                       r'|stages\[\d+\]\.(steps|epochs)')
+RESUMABLE = re.compile(
+    r'out_dir|log_every|ckpt_every|tensorboard|fast|device|data\.num_workers|eval\..*'
+    r'|stages\[\d+\]\.(steps|epochs)'
+)
+
 
 def _flat(d, prefix: str = '') -> dict:
     "Nested config dicts as {dotted path: value}; the stages as stages[i].field."
@@ -207,16 +250,25 @@ def _flat(d, prefix: str = '') -> dict:
         return {k: v for i, x in enumerate(d) for k, v in _flat(x, f'{prefix}[{i}]').items()}
     return {prefix: d}
 
+
 def config_changes(saved: dict, now: dict) -> list[str]:
     "What differs between two config dicts, outside `RESUMABLE`, as 'field: saved -> now'."
     a, b, gone = _flat(saved), _flat(now), object()
-    def show(v): return '(absent)' if v is gone else repr(v)
+
+    def show(v):
+        return '(absent)' if v is gone else repr(v)
+
     keys = list(a) + [k for k in b if k not in a]
-    return [f'{k}: {show(a.get(k, gone))} -> {show(b.get(k, gone))}' for k in keys
-            if a.get(k, gone) != b.get(k, gone) and not RESUMABLE.fullmatch(k)]
+    return [
+        f'{k}: {show(a.get(k, gone))} -> {show(b.get(k, gone))}'
+        for k in keys
+        if a.get(k, gone) != b.get(k, gone) and not RESUMABLE.fullmatch(k)
+    ]
+
 
 def truncate_log(path, step: int):
-    "Keep the records of `path` (log.jsonl) up to `step`, atomically: a resumed run does not repeat the lines after its checkpoint."
+    """Keep the records of `path` (log.jsonl) up to `step`, atomically: a resumed run does not repeat the lines after
+    its checkpoint."""
     path = Path(path)
     if not path.exists():
         return
@@ -225,9 +277,10 @@ def truncate_log(path, step: int):
         try:
             if json.loads(line)['step'] <= step:
                 keep.append(line)
-        except (ValueError, KeyError):   # a line cut by the kill
+        except (ValueError, KeyError):  # a line cut by the kill
             pass
     atomic_write(path, ''.join(keep))
+
 
 def _param_groups(groups: dict[str, list[nn.Parameter]], wd: float) -> list[dict]:
     "AdamW groups per parameter group: weight decay on matrices, none on biases, norms and scales."
@@ -240,32 +293,47 @@ def _param_groups(groups: dict[str, list[nn.Parameter]], wd: float) -> list[dict
         out += [dict(params=decay, weight_decay=wd, group=g), dict(params=no_decay, weight_decay=0.0, group=g)]
     return [o for o in out if o['params']]
 
+
 class Trainer:
     "Runs the stages of `cfg` (from `cmapkd.train.resolve`; else checked and its variant applied here) for one run."
-    def __init__(self, cfg: RunConfig, resume: bool = False, progress: bool = True, rt: Runtime | None = None,
-                 cache=None, force: bool = False, label: str | None = None):
-        cfg = resolve_variant(cfg)   # a resolved config as it is
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        resume: bool = False,
+        progress: bool = True,
+        rt: Runtime | None = None,
+        cache=None,
+        force: bool = False,
+        label: str | None = None,
+    ):
+        cfg = resolve_variant(cfg)  # a resolved config as it is
         needs_teacher = method_class(cfg.method.name).needs_teacher
         if cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained and needs_teacher:
-            raise ConfigError(f"teacher.pretrained: the config asks for a teacher trained from scratch "
-                             f"(teacher_train_steps={cfg.teacher_train_steps}); resolve it first with "
-                             f"cmapkd.teacher.resolve_pretrained (cmapkd.train.train does)")
-        unresolved = (cfg.setting == 'finetune' and cfg.student_pretrain_steps > 0 and not cfg.student.pretrained) or \
-                     (cfg.setting == 'scratch' and cfg.student.pretrained)
+            raise ConfigError(
+                f"teacher.pretrained: the config asks for a teacher trained from scratch "
+                f"(teacher_train_steps={cfg.teacher_train_steps}); resolve it first with "
+                f"cmapkd.teacher.resolve_pretrained (cmapkd.train.train does)"
+            )
+        unresolved = (cfg.setting == 'finetune' and cfg.student_pretrain_steps > 0 and not cfg.student.pretrained) or (
+            cfg.setting == 'scratch' and cfg.student.pretrained
+        )
         if unresolved:
-            raise ConfigError(f"student.pretrained: {cfg.student.pretrained!r} does not match setting '{cfg.setting}' "
-                             f"(student_pretrain_steps={cfg.student_pretrain_steps}); resolve the student first with "
-                             f"cmapkd.teacher.resolve_pretrained (cmapkd.train.train does)")
+            raise ConfigError(
+                f"student.pretrained: {cfg.student.pretrained!r} does not match setting '{cfg.setting}' "
+                f"(student_pretrain_steps={cfg.student_pretrain_steps}); resolve the student first with "
+                f"cmapkd.teacher.resolve_pretrained (cmapkd.train.train does)"
+            )
         self.rt = rt = rt or Runtime(cfg)
         self.cfg = cfg
         self.out = Path(cfg.out_dir)
         self.progress = progress and rt.main
-        self.label = label or cfg.method.name   # the progress bar's name: the method, or what is trained (a tower)
+        self.label = label or cfg.method.name  # the progress bar's name: the method, or what is trained (a tower)
         if rt.main:
             self.out.mkdir(parents=True, exist_ok=True)
         seed_everything(cfg.seed)
         self.teacher = build_backbone(cfg.teacher, frozen=True, device=rt.device) if needs_teacher else None
-        seed_everything(cfg.seed)   # the student's initialisation depends on the seed alone, teacher or not
+        seed_everything(cfg.seed)  # the student's initialisation depends on the seed alone, teacher or not
         self.student = build_backbone(cfg.student, device=rt.device)
         self.method = build_method(cfg, self.teacher, self.student, rank=rt.rank, world_size=rt.world_size)
         self.method.to(rt.device)
@@ -273,13 +341,18 @@ class Trainer:
         self.groups = self.model.groups()
         fused = rt.device.type == 'cuda' and rt.fast
         optim = cfg.optim
-        self.opt = torch.optim.AdamW(_param_groups(self.groups, optim.weight_decay), lr=0.0, betas=tuple(optim.betas),
-                                     eps=optim.eps, **({'fused': True} if fused else {}))
+        self.opt = torch.optim.AdamW(
+            _param_groups(self.groups, optim.weight_decay),
+            lr=0.0,
+            betas=tuple(optim.betas),
+            eps=optim.eps,
+            **({'fused': True} if fused else {}),
+        )
         self.dataset = build_dataset(cfg.data, cfg.data.train_split)
         self.tokenizer = get_tokenizer(cfg.student)
         self.stream = BatchStream(self.dataset, self.tokenizer, cfg, rt.world_size)
         self.stages = stages_for(cfg)
-        per_epoch = len(self.stream) if any(s.epochs > 0 for s in self.stages) else 0   # a stream has no length
+        per_epoch = len(self.stream) if any(s.epochs > 0 for s in self.stages) else 0  # a stream has no length
         self.lengths = [s.steps if s.steps > 0 else max(1, math.ceil(s.epochs * per_epoch)) for s in self.stages]
         self.teacher_forward = lambda images, tokens: self.method.teacher_features(self.teacher(images, tokens))
         if rt.fast:
@@ -290,21 +363,28 @@ class Trainer:
         if learns_alsn:
             self.heldout = BatchStream(self.dataset, self.tokenizer, cfg, rt.world_size, seed=cfg.seed + 1)
         self.stage_idx, self.step, self.global_step, self.history = 0, 0, 0, []
-        ck = self.out / 'checkpoint.pt'
-        if resume and ck.exists():
-            self.load_checkpoint(ck, force)
+        checkpoint_path = self.out / 'checkpoint.pt'
+        if resume and checkpoint_path.exists():
+            self.load_checkpoint(checkpoint_path, force)
         else:
             if resume and rt.main:
-                print(f'resume: no checkpoint at {ck}; training from the start', file=sys.stderr)
-            if rt.main:   # a fresh run starts a fresh log
+                print(f'resume: no checkpoint at {checkpoint_path}; training from the start', file=sys.stderr)
+            if rt.main:  # a fresh run starts a fresh log
                 (self.out / 'log.jsonl').unlink(missing_ok=True)
 
     # -- teacher side
     def _attach_cache(self, cache):
         "Build `cache` from this run's teacher, method and data (rank 0, the first time), then open it."
         if not cache.ready and self.rt.main:
-            cache.build(self.teacher, self.method, self.dataset, self.tokenizer, self.rt, self.cfg.data.batch_size,
-                        self.progress)
+            cache.build(
+                self.teacher,
+                self.method,
+                self.dataset,
+                self.tokenizer,
+                self.rt,
+                self.cfg.data.batch_size,
+                self.progress,
+            )
         self.rt.barrier()
         return cache.open()
 
@@ -324,17 +404,23 @@ class Trainer:
                 p.requires_grad_(group in stage.train)
         self.base_lr = group_lrs(self.cfg, stage)
         self.module = self.model
-        self.dto_params = [p for g in self.opt.param_groups if g['group'] in ('student', 'adapters') for p in g['params']
-                           if p.requires_grad]
+        self.dto_params = [
+            p
+            for g in self.opt.param_groups
+            if g['group'] in ('student', 'adapters')
+            for p in g['params']
+            if p.requires_grad
+        ]
         if self.rt.world_size > 1 and self.cfg.optim.tradeoff == 'dto':
-            for t in self.model.state_dict().values():   # as DDP does: every rank starts the stage from rank 0's state
+            for t in self.model.state_dict().values():  # as DDP does: every rank starts the stage from rank 0's state
                 dist.broadcast(t, 0)
-        elif self.rt.world_size > 1:   # DDP registers the parameters that train in this stage
+        elif self.rt.world_size > 1:  # DDP registers the parameters that train in this stage
             device_ids = [self.rt.device.index] if self.rt.device.type == 'cuda' else None
-            self.module = nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=True,
-                                                              device_ids=device_ids)
+            self.module = nn.parallel.DistributedDataParallel(
+                self.model, find_unused_parameters=True, device_ids=device_ids
+            )
         if self.rt.fast:
-            self.module = torch.compile(self.module)   # one graph per stage (the stage is a guard)
+            self.module = torch.compile(self.module)  # one graph per stage (the stage is a guard)
 
     def _set_lr(self):
         factor = lr_factor(self.global_step, sum(self.lengths), self.cfg.optim.warmup)
@@ -344,9 +430,11 @@ class Trainer:
     def _check(self, out: dict, stage: Stage):
         bad = sorted(k for k, v in out.items() if v.ndim == 0 and not torch.isfinite(v).item())
         if bad:
-            raise NonFiniteLoss(f"non-finite loss at step {self.global_step + 1} (stage '{stage.name}', "
-                                f"step {self.step + 1} of {self.lengths[self.stage_idx]}): term(s) {bad}; training "
-                                f"stopped, the last good checkpoint is {self.out / 'checkpoint.pt'}")
+            raise NonFiniteLoss(
+                f"non-finite loss at step {self.global_step + 1} (stage '{stage.name}', "
+                f"step {self.step + 1} of {self.lengths[self.stage_idx]}): term(s) {bad}; training "
+                f"stopped, the last good checkpoint is {self.out / 'checkpoint.pt'}"
+            )
 
     def _reward_step(self, stage: Stage) -> bool:
         "Whether ALSN learns from its reward now: every `alsn_every` steps of a stage training it, every policy step."
@@ -359,9 +447,9 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         accum, device = self.cfg.optim.accum_steps, self.rt.device
         check = device.type == 'cpu' or self.global_step % self.cfg.log_every == 0
-        learns = 'student' in stage.train or 'adapters' in stage.train   # the policy phase trains ALSN alone
+        learns = 'student' in stage.train or 'adapters' in stage.train  # the policy phase trains ALSN alone
         dto = learns and self.cfg.optim.tradeoff == 'dto'
-        terms, pair = {}, [0., 0., None]   # DTO: the task and the distillation gradients over the micro-batches
+        terms, pair = {}, [0.0, 0.0, None]  # DTO: the task and the distillation gradients over the micro-batches
         for _ in range(accum):
             b = next(self.stream)
             images = b['image'].to(device, non_blocking=True)
@@ -379,17 +467,19 @@ class Trainer:
                 terms[k] = terms.get(k, 0) + v.detach() / accum
         if dto:
             terms.update(self._dto_step(*pair))
-        if self._reward_step(stage):   # on the last micro-batch, in float32 (a central difference)
+        if self._reward_step(stage):  # on the last micro-batch, in float32 (a central difference)
             held = next(self.heldout)
-            record = self.method.alsn_step(self.student, images, tokens, features, stage, held['image'].to(device),
-                                           held['text'].to(device))
+            record = self.method.alsn_step(
+                self.student, images, tokens, features, stage, held['image'].to(device), held['text'].to(device)
+            )
             if check:
                 self._check(record, stage)
             terms.update(record)
         # two objectives, clipped apart: the distillation loss (student, adapters) and ALSN's policy objective
         for name, groups in (('grad_norm', ('student', 'adapters')), ('grad_norm_alsn', ('alsn',))):
-            params = [p for g in self.opt.param_groups if g['group'] in groups for p in g['params']
-                      if p.grad is not None]
+            params = [
+                p for g in self.opt.param_groups if g['group'] in groups for p in g['params'] if p.grad is not None
+            ]
             if params:
                 terms[name] = torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
         self.opt.step()
@@ -412,21 +502,25 @@ class Trainer:
             g_t, g_d = avg['t'], avg['d']
         update, stats = dto_update(g_t, g_d)
         i = 0
-        for p, used in zip(self.dto_params, reached):   # a parameter neither objective reaches keeps no gradient, as with the sum
-            p.grad = update[i:i + p.numel()].view_as(p).to(p.dtype) if used else None
+        for p, used in zip(
+            self.dto_params, reached
+        ):  # a parameter neither objective reaches keeps no gradient, as with the sum
+            p.grad = update[i : i + p.numel()].view_as(p).to(p.dtype) if used else None
             i += p.numel()
         return stats
 
     def fit(self, max_steps: int | None = None, callback=None) -> dict:
-        "Run the remaining schedule (or `max_steps` more optimiser steps, to simulate an interruption); `callback(trainer, terms)` after each step."
+        """Run the remaining schedule (or `max_steps` more optimiser steps, to simulate an interruption);
+        `callback(trainer, terms)` after each step."""
         rt, cfg = self.rt, self.cfg
         total = sum(self.lengths)
         bar = tqdm(total=total, initial=self.global_step, desc=self.label, disable=not self.progress)
         log = open(self.out / 'log.jsonl', 'a') if rt.main else None
-        tb = None
+        tensorboard = None
         if cfg.tensorboard and rt.main:
             from torch.utils.tensorboard import SummaryWriter
-            tb = SummaryWriter(self.out / 'tb')
+
+            tensorboard = SummaryWriter(self.out / 'tb')
         t0, seen, done = time.time(), 0, 0
         try:
             while self.stage_idx < len(self.stages):
@@ -443,7 +537,7 @@ class Trainer:
                     seen += cfg.data.batch_size * cfg.optim.accum_steps
                     # every log_every steps, at a stage's end, and whenever ALSN's reward was computed
                     if self.global_step % cfg.log_every == 0 or self.step == length or 'alsn_objective' in terms:
-                        record = self._log(terms, stage, seen / (time.time() - t0), log, tb)
+                        record = self._log(terms, stage, seen / (time.time() - t0), log, tensorboard)
                         shown = ('loss', 'intra', 'align', 'relation', 'task')
                         bar.set_postfix({k: f'{record[k]:.3f}' for k in shown if k in record})
                     bar.update(1)
@@ -457,26 +551,31 @@ class Trainer:
             bar.close()
             if log:
                 log.close()
-            if tb:
-                tb.close()
+            if tensorboard:
+                tensorboard.close()
         return self.summary(time.time() - t0)
 
-    def _log(self, terms: dict, stage: Stage, images_per_s: float, log, tb) -> dict:
+    def _log(self, terms: dict, stage: Stage, images_per_s: float, log, tensorboard) -> dict:
         "Append this step's record to the history, log.jsonl and TensorBoard."
-        if self.rt.world_size > 1:   # the global batch's losses (the weight statistics stay rank 0's)
+        if self.rt.world_size > 1:  # the global batch's losses (the weight statistics stay rank 0's)
             scalars = {k: v for k, v in terms.items() if v.ndim == 0}
             terms = {**terms, **mean_over_ranks(scalars, self.rt.world_size)}
         lrs = {g['group']: g['lr'] for g in self.opt.param_groups}
-        record = dict(step=self.global_step, stage=stage.name, epoch=self.stream.epoch, **_log_record(terms, lrs),
-                      images_per_s=round(images_per_s, 1))
+        record = dict(
+            step=self.global_step,
+            stage=stage.name,
+            epoch=self.stream.epoch,
+            **_log_record(terms, lrs),
+            images_per_s=round(images_per_s, 1),
+        )
         self.history.append(record)
         if log:
             log.write(json.dumps(record) + '\n')
             log.flush()
-        if tb:
+        if tensorboard:
             for k, v in record.items():
                 if isinstance(v, (int, float)) and k != 'step':
-                    tb.add_scalar(k, v, self.global_step)
+                    tensorboard.add_scalar(k, v, self.global_step)
         return record
 
     def summary(self, wall: float) -> dict:
@@ -485,45 +584,70 @@ class Trainer:
         for r in self.history:
             per_stage.setdefault(r['stage'], []).append(r)
 
-        def means(records):   # reward statistics are logged on reward steps only
-            keys = dict.fromkeys(k for r in records for k, v in r.items()
-                                 if isinstance(v, float) and not k.startswith('lr_'))
+        def means(records):  # reward statistics are logged on reward steps only
+            keys = dict.fromkeys(
+                k for r in records for k, v in r.items() if isinstance(v, float) and not k.startswith('lr_')
+            )
             return {k: float(np.mean([r[k] for r in records if k in r])) for k in keys}
 
         stages = {s: means(records) for s, records in per_stage.items()}
-        return dict(steps=self.global_step, wall_s=round(wall, 2), stages=stages, teacher=self.cfg.teacher.pretrained,
-                    history=self.history)
+        return dict(
+            steps=self.global_step,
+            wall_s=round(wall, 2),
+            stages=stages,
+            teacher=self.cfg.teacher.pretrained,
+            history=self.history,
+        )
 
     # -- checkpoints
     def save_checkpoint(self):
         "Write OUT_DIR/checkpoint.pt (rank 0): weights, optimiser, position in the schedule and in the data, RNG."
         if not self.rt.main:
             return
-        state = dict(model=self.model.state_dict(), opt=self.opt.state_dict(), stage_idx=self.stage_idx, step=self.step,
-                     global_step=self.global_step, data=self.stream.state(), rng=rng_state(), history=self.history,
-                     heldout=self.heldout.state() if self.heldout is not None else None, config=config_to_dict(self.cfg))
+        state = dict(
+            model=self.model.state_dict(),
+            opt=self.opt.state_dict(),
+            stage_idx=self.stage_idx,
+            step=self.step,
+            global_step=self.global_step,
+            data=self.stream.state(),
+            rng=rng_state(),
+            history=self.history,
+            heldout=self.heldout.state() if self.heldout is not None else None,
+            config=config_to_dict(self.cfg),
+        )
         atomic_write(self.out / 'checkpoint.pt', lambda t: torch.save(state, t))
 
     def load_checkpoint(self, path, force: bool = False):
         "Continue exactly where the checkpoint at `path` stopped (refusing a changed config unless `force`)."
         try:
-            ck = torch.load(path, map_location=self.rt.device, weights_only=False)
+            checkpoint = torch.load(path, map_location=self.rt.device, weights_only=False)
         except (OSError, RuntimeError, EOFError, ValueError) as e:
-            raise ConfigError(f"checkpoint {path}: cannot be read ({type(e).__name__}: {e}); expected a checkpoint "
-                             f"written by the trainer (remove it to train from the start)") from e
-        changes = config_changes(ck['config'], config_to_dict(self.cfg))
+            raise ConfigError(
+                f"checkpoint {path}: cannot be read ({type(e).__name__}: {e}); expected a checkpoint "
+                f"written by the trainer (remove it to train from the start)"
+            ) from e
+        changes = config_changes(checkpoint['config'], config_to_dict(self.cfg))
         if changes and not force:
-            raise ConfigError(f"resume: the config differs from the one checkpoint {path} was trained with: "
-                             f"{'; '.join(changes)}; only run-length and logging fields may change (--force continues "
-                             f"anyway)")
-        self.model.load_state_dict(ck['model'])
-        self.opt.load_state_dict(ck['opt'])
-        self.stage_idx, self.step, self.global_step = ck['stage_idx'], ck['step'], ck['global_step']
-        self.history = ck['history']
-        self.stream = BatchStream(self.dataset, self.tokenizer, self.cfg, self.rt.world_size, **ck['data'])
-        if ck['heldout']:
-            self.heldout = BatchStream(self.dataset, self.tokenizer, self.cfg, self.rt.world_size, **ck['heldout'])
-        set_rng_state(ck['rng'])
+            raise ConfigError(
+                f"resume: the config differs from the one checkpoint {path} was trained with: "
+                f"{'; '.join(changes)}; only run-length and logging fields may change (--force continues "
+                f"anyway)"
+            )
+        self.model.load_state_dict(checkpoint['model'])
+        self.opt.load_state_dict(checkpoint['opt'])
+        self.stage_idx, self.step, self.global_step = (
+            checkpoint['stage_idx'],
+            checkpoint['step'],
+            checkpoint['global_step'],
+        )
+        self.history = checkpoint['history']
+        self.stream = BatchStream(self.dataset, self.tokenizer, self.cfg, self.rt.world_size, **checkpoint['data'])
+        if checkpoint['heldout']:
+            self.heldout = BatchStream(
+                self.dataset, self.tokenizer, self.cfg, self.rt.world_size, **checkpoint['heldout']
+            )
+        set_rng_state(checkpoint['rng'])
         if self.rt.main:
             truncate_log(self.out / 'log.jsonl', self.global_step)
 
@@ -533,6 +657,7 @@ class Trainer:
         if not self.rt.main:
             return {}
         from safetensors.torch import save_file
+
         student = atomic_write(self.out / 'student.pt', lambda t: torch.save(self.student.model.state_dict(), t))
         state = {k: v.contiguous() for k, v in self.method.state_dict().items()}
         atomic_write(self.out / 'adapters.safetensors', lambda t: save_file(state, t))

@@ -4,7 +4,8 @@
 
 # %% ../nbs/20a_tune.ipynb #88d01213
 from __future__ import annotations
-import json, time
+import json
+import time
 from dataclasses import asdict
 from .config import SETTINGS, METHODS, VARIANTS, check_variant
 from .presets import preset
@@ -17,71 +18,113 @@ __all__ = ['TUNE_GRID', 'TUNE_METRIC', 'TUNED_ROWS', 'validation_overrides', 'po
            'tune']
 
 # %% ../nbs/20a_tune.ipynb #0e0b6004
-TUNE_GRID = {'finetune': dict(lr=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), distill_weight=(0.5, 1.0, 2.0, 4.0, 8.0)),
-             'scratch': dict(lr=(2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3), distill_weight=(0.5, 1.0, 2.0))}  # from random weights
+TUNE_GRID = {
+    'finetune': dict(lr=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), distill_weight=(0.5, 1.0, 2.0, 4.0, 8.0)),
+    'scratch': dict(lr=(2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3), distill_weight=(0.5, 1.0, 2.0)),
+}  # from random weights
 TUNE_METRIC = 'val/mean_recall'
 
+
 def validation_overrides(preset_name: str) -> list[str]:
-    "A tuning run's evaluation: the preset's first retrieval dataset on its 'val' split, named 'val', retrieval only (the test split is never read)."
+    """A tuning run's evaluation: the preset's first retrieval dataset on its 'val' split, named 'val', retrieval only
+    (the test split is never read)."""
     cfg = preset(preset_name)
     entry = next(e for e in cfg.eval.suite if 'retrieval' in e.tasks)
     val = dict(asdict(entry), name='val', split='val', tasks=['retrieval'])
     return ['eval.tasks=[retrieval]', f'eval.suite={json.dumps([val])}']
 
+
 def point_experiment(setting: str, lr: float, weight: float) -> str:
     "The experiment (results folder) of one grid point."
     return f'tuning/{setting}/lr{lr:g}_w{weight:g}'
 
-TUNED_ROWS = tuple((m, None) for m in METHODS) + (('cmapkd', 'dto'), ('clipkd', 'dto'))   # every row that trains (design 3.11)
+
+TUNED_ROWS = tuple((m, None) for m in METHODS) + (
+    ('cmapkd', 'dto'),
+    ('clipkd', 'dto'),
+)  # every row that trains (design 3.11)
+
 
 def parse_row(row: str) -> tuple:
     "`(method, variant)` of a row's name ('clipkd', 'cmapkd_dto'); a ConfigError names the valid rows, or the variant."
-    if row in METHODS: return row, None
+    if row in METHODS:
+        return row, None
     m, _, v = row.partition('_')
     if m in METHODS and v in VARIANTS:
         check_variant(m, v, f'--rows: {row!r}')
         return m, v
-    raise ConfigError(f"--rows: unknown row {row!r}; expected a method {list(METHODS)} or method_variant "
-                     f"(e.g. {', '.join(row_name(*r) for r in TUNED_ROWS if r[1])})")
+    raise ConfigError(
+        f"--rows: unknown row {row!r}; expected a method {list(METHODS)} or method_variant "
+        f"(e.g. {', '.join(row_name(*r) for r in TUNED_ROWS if r[1])})"
+    )
+
 
 def steps_overrides(preset_name: str, steps: int) -> list[str]:
     "Overrides that give the student `steps` steps in all, every stage scaled alike (0: the preset's length)."
-    if steps < 0: raise ConfigError(f"--steps: expected an integer >= 0 (0: the preset's length), got {steps}")
+    if steps < 0:
+        raise ConfigError(f"--steps: expected an integer >= 0 (0: the preset's length), got {steps}")
     return length_overrides(preset_name, steps / sum(s.steps for s in preset(preset_name).stages)) if steps else []
 
 # %% ../nbs/20a_tune.ipynb #9cc60abc
-def _distils(method: str) -> bool: return method_class(method).needs_teacher
+def _distils(method: str) -> bool:
+    return method_class(method).needs_teacher
 
-def tune(preset_name: str = 'tiny', out_dir='paper', rows=(), setting: str = 'finetune', seed: int = 0, jobs: int = 1,
-         force: bool = False, overrides=()) -> dict:
-    "Tune every row `(method, variant)` of `rows` on the validation split (`overrides` go to every run, e.g. a length); writes every point and `choice.json`; returns the choices."
-    if setting not in SETTINGS: raise ConfigError(f"setting: expected one of {list(SETTINGS)}, got {setting!r}")
+
+def tune(
+    preset_name: str = 'tiny',
+    out_dir='paper',
+    rows=(),
+    setting: str = 'finetune',
+    seed: int = 0,
+    jobs: int = 1,
+    force: bool = False,
+    overrides=(),
+) -> dict:
+    """Tune every row `(method, variant)` of `rows` on the validation split (`overrides` go to every run, e.g. a
+    length); writes every point and `choice.json`; returns the choices."""
+    if setting not in SETTINGS:
+        raise ConfigError(f"setting: expected one of {list(SETTINGS)}, got {setting!r}")
     check_params(preset_name, [m for m, _ in rows], [v for _, v in rows if v], [seed], out_dir=out_dir, jobs=jobs)
     grid, t0, points = TUNE_GRID[setting], time.time(), []
     base = validation_overrides(preset_name) + [f'setting={setting}'] + list(overrides)
 
     def run_point(lr, weight, todo):
         exp = point_experiment(setting, lr, weight)
-        ov = base + [f'optim.lr_student={lr}', f'method.distill_weight={weight}']
-        paths = run_many(exp, preset_name, [(m, v, seed) for m, v in todo], out_dir, ov, jobs=jobs, force=force)
+        point_overrides = base + [f'optim.lr_student={lr}', f'method.distill_weight={weight}']
+        paths = run_many(
+            exp, preset_name, [(m, v, seed) for m, v in todo], out_dir, point_overrides, jobs=jobs, force=force
+        )
         for (m, v), p in zip(todo, paths):
             score = json.loads(p.read_text())['metrics'][TUNE_METRIC]
-            points.append(dict(row=row_name(m, v), lr=lr, distill_weight=weight, score=score,
-                               result=str(p.relative_to(out_dir))))
+            points.append(
+                dict(row=row_name(m, v), lr=lr, distill_weight=weight, score=score, result=str(p.relative_to(out_dir)))
+            )
 
-    def best(row): return max((p for p in points if p['row'] == row), key=lambda p: p['score'])   # first of a tie: grid order
+    def best(row):
+        return max((p for p in points if p['row'] == row), key=lambda p: p['score'])  # first of a tie: grid order
 
-    for lr in grid['lr']:   # 1. the rate, at weight 1
+    for lr in grid['lr']:  # 1. the rate, at weight 1
         run_point(lr, 1.0, list(rows))
-    for w in [w for w in grid['distill_weight'] if w != 1.0]:   # 2. the weight, at each row's best rate
+    for w in [w for w in grid['distill_weight'] if w != 1.0]:  # 2. the weight, at each row's best rate
         for lr in grid['lr']:
             todo = [(m, v) for m, v in rows if _distils(m) and best(row_name(m, v))['lr'] == lr]
-            if todo: run_point(lr, w, todo)
+            if todo:
+                run_point(lr, w, todo)
     choice = {row_name(m, v): {k: best(row_name(m, v))[k] for k in ('lr', 'distill_weight', 'score')} for m, v in rows}
-    record = dict(preset=preset_name, setting=setting, metric=TUNE_METRIC, seed=seed, grid=grid, overrides=list(overrides),
-                  search='the rate at weight 1 over the rate grid, then the other weights at the best rate; the best point',
-                  points=points, choice=choice, commit=git_commit(), wall_s=round(time.time() - t0, 1))
+    record = dict(
+        preset=preset_name,
+        setting=setting,
+        metric=TUNE_METRIC,
+        seed=seed,
+        grid=grid,
+        overrides=list(overrides),
+        search='the rate at weight 1 over the rate grid, then the other weights at the best rate; the best point',
+        points=points,
+        choice=choice,
+        commit=git_commit(),
+        wall_s=round(time.time() - t0, 1),
+    )
     f = tuning_file(out_dir, setting)
     old = json.loads(f.read_text())['choice'] if f.exists() else {}
-    atomic_write(f, json.dumps(dict(record, choice={**old, **choice}), indent=1))   # rows tuned before keep their choice
+    atomic_write(f, json.dumps(dict(record, choice={**old, **choice}), indent=1))  # rows tuned before keep their choice
     return choice

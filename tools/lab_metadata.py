@@ -9,7 +9,11 @@ name, so run this after `nbdev_clean`:
 
 `--check` only lists the notebooks whose metadata differs (exit status 1 when there is one).
 """
-import argparse, json, re, sys
+
+import argparse
+import json
+import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +49,8 @@ def set_metadata(path: Path) -> bool:
     # that block alone keeps the cells' bytes, which other branches edit at the same time
     block = re.search(r'^ "metadata": \{.*?^ \}', text, flags=re.M | re.S)
     meta = json.dumps(LAB_METADATA, sort_keys=True, indent=1, ensure_ascii=False).replace('\n', '\n ')
-    new = text[:block.start()] + f' "metadata": {meta}' + text[block.end():] if block else None
-    if new is None or json.loads(new) != {**nb, 'metadata': LAB_METADATA}:   # not nbdev's layout: rewrite it all
+    new = text[: block.start()] + f' "metadata": {meta}' + text[block.end() :] if block else None
+    if new is None or json.loads(new) != {**nb, 'metadata': LAB_METADATA}:  # not nbdev's layout: rewrite it all
         new = json.dumps({**nb, 'metadata': LAB_METADATA}, sort_keys=True, indent=1, ensure_ascii=False) + '\n'
     path.write_text(new, encoding='utf-8')
     return True
@@ -59,7 +63,10 @@ def main(argv=None):
     if args.check:
         stale = [p.name for p in notebooks() if json.loads(p.read_text(encoding='utf-8'))['metadata'] != LAB_METADATA]
         for name in stale:
-            print(f'nbs/{name}: top-level metadata is not JupyterLab\'s; run python tools/lab_metadata.py', file=sys.stderr)
+            print(
+                f'nbs/{name}: top-level metadata is not JupyterLab\'s; run python tools/lab_metadata.py',
+                file=sys.stderr,
+            )
         return 1 if stale else 0
     for p in notebooks():
         if set_metadata(p):

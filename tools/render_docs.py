@@ -8,7 +8,13 @@ re-render after editing a notebook:
     python tools/render_docs.py                    # every page
     python tools/render_docs.py 08_alsn 17_figures # some
 """
-import argparse, os, re, shutil, sys, time
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import time
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
@@ -38,6 +44,7 @@ def skipped(cell, flags: set[str]) -> bool:
 
 class SkippingClient(NotebookClient):
     "nbclient's executor, leaving out the cells `skipped` names."
+
     def __init__(self, nb, flags, **kw):
         super().__init__(nb, **kw)
         self.skip_flags = flags
@@ -54,15 +61,19 @@ def fenced_blocks(markdown: str) -> list[str]:
 
 
 def relative_links(markdown: str, name: str) -> str:
-    "A notebook's markdown as its page in docs/ shows it: the index is README.md, whose links start at the repository's root, so on its page `docs/x.md` becomes `x.md` and any other relative link `../link` (code is left alone)."
+    """A notebook's markdown as its page in docs/ shows it: the index is README.md, whose links start at the
+    repository's root, so on its page `docs/x.md` becomes `x.md` and any other relative link `../link` (code is left
+    alone)."""
     if name != 'index':
         return markdown
+
     def fix(m):
         link = m.group(2)
-        if re.match(r'[a-z][a-z0-9+.-]*:|[#/]', link):   # a URL, an anchor, an absolute path
+        if re.match(r'[a-z][a-z0-9+.-]*:|[#/]', link):  # a URL, an anchor, an absolute path
             return m.group(0)
         return m.group(1) + (link.removeprefix('docs/') if link.startswith('docs/') else '../' + link) + ')'
-    parts = re.split(r'(^```.*?^```$|`[^`\n]*`)', markdown, flags=re.M | re.S)   # odd parts: code
+
+    parts = re.split(r'(^```.*?^```$|`[^`\n]*`)', markdown, flags=re.M | re.S)  # odd parts: code
     return ''.join(part if i % 2 else re.sub(r'(\]\()([^)\s]+)\)', fix, part) for i, part in enumerate(parts))
 
 
@@ -70,15 +81,18 @@ def render(path: Path, flags: set[str], timeout: int = 1800, docs: Path = DOCS) 
     "Execute `path` (in nbs/, like nbdev_test) and write its page and figures under `docs`."
     name = path.stem
     nb = nbformat.read(path, as_version=4)
-    client = SkippingClient(nb, flags, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(NBS)}})
+    client = SkippingClient(
+        nb, flags, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(NBS)}}
+    )
     # the kernel draws inline figures even where MPLBACKEND=Agg (CI) is set
     client.execute(env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})
     for cell in nb.cells:
         if cell.cell_type == 'markdown':
             cell.source = relative_links(cell.source, name)
     body, resources = MarkdownExporter().from_notebook_node(
-        nb, resources={'unique_key': name, 'output_files_dir': f'{name}_files'})
-    shutil.rmtree(docs / f'{name}_files', ignore_errors=True)   # figures of an earlier render
+        nb, resources={'unique_key': name, 'output_files_dir': f'{name}_files'}
+    )
+    shutil.rmtree(docs / f'{name}_files', ignore_errors=True)  # figures of an earlier render
     docs.mkdir(exist_ok=True)
     FilesWriter(build_directory=str(docs)).write(HEADER.format(name=name) + body, resources, notebook_name=name)
     return docs / f'{name}.md'
@@ -89,6 +103,7 @@ def main(argv=None):
     parser.add_argument('names', nargs='*', help='notebook names without .ipynb (default: every page)')
     args = parser.parse_args(argv)
     from nbdev.config import get_config
+
     flags = set(get_config().tst_flags.split())
     known = {p.stem: p for p in rendered_notebooks()}
     unknown = [n for n in args.names if n not in known]
