@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 import cmapkd  # its __version__
 from .config import config_to_dict, SETTINGS
-from .io import check_writable, clone_root, preset_dir, ConfigError
+from .io import check_preset_dir, check_writable, clone_root, preset_dir, ConfigError
 from .presets import PRESETS, add_config_args, load_run_config, run_command
 
 # %% auto #0
@@ -239,7 +239,6 @@ def preset_folders(preset: str) -> set:
 
 def check_out(a) -> None:
     "`--out`: a folder of this preset (or none yet), never another preset's; sets its default."
-    from cmapkd.report import check_preset_dir  # pandas, matplotlib: only for these commands
 
     a.out = str(a.out or preset_dir(a.preset))
     out = Path(a.out).absolute()

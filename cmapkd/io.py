@@ -15,8 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['COMMITTED_PRESET', 'ConfigError', 'atomic_write', 'cache_root', 'check_writable', 'preset_dir', 'clone_root',
-           'locked', 'fingerprint', 'git_commit', 'record_sources']
+__all__ = ['COMMITTED_PRESET', 'ConfigError', 'atomic_write', 'cache_root', 'check_writable', 'preset_dir', 'check_preset_dir',
+           'clone_root', 'locked', 'fingerprint', 'git_commit', 'record_sources']
 
 # %% ../nbs/00_io.ipynb #088939df
 class ConfigError(ValueError):
@@ -104,6 +104,20 @@ COMMITTED_PRESET = 'tiny'  # the preset whose paper is committed in paper/
 def preset_dir(preset: str, root='paper') -> Path:
     "Where a preset's results, tables, figures and draft live: `root` for the committed preset, else root/<preset>."
     return Path(root) if preset == COMMITTED_PRESET else Path(root) / preset
+
+
+def check_preset_dir(paper_dir, preset: str | None):
+    "Refuse to write `preset`'s paper into a directory whose result files are another preset's."
+    if preset is None:
+        return
+    found = {json.loads(f.read_text()).get('preset') for f in Path(paper_dir).glob('results/*/*.json')}
+    others = sorted(p for p in found - {preset} if p)
+    if others:
+        raise ConfigError(
+            f"{paper_dir}: its result files are of preset(s) {others}, not '{preset}'; "
+            f"each preset's paper lives apart: expected the directory of '{preset}' "
+            f"({preset_dir(preset)}/ by default)"
+        )
 
 
 def clone_root() -> Path:

@@ -8,13 +8,13 @@ import json
 import os
 from pathlib import Path
 import pandas as pd
-from .io import atomic_write, preset_dir, ConfigError
+from .io import atomic_write, check_preset_dir
 from .tables import META, TABLES, load_results
 from .figures import figure_alsn_difficulty, figure_alsn_radar, figure_tsne, figure_cross_modal
 from .figures import figure_training_curves
 
 # %% auto #0
-__all__ = ['write_index', 'check_preset_dir', 'write_paper']
+__all__ = ['write_index', 'write_paper']
 
 # %% ../nbs/18_report.ipynb #bd47baeb
 def _md_row(cells) -> str:
@@ -72,20 +72,6 @@ def write_index(paper_dir='paper') -> Path:
     return atomic_write(paper_dir / 'README.md', '\n'.join(lines))
 
 # %% ../nbs/18_report.ipynb #8650471b
-def check_preset_dir(paper_dir, preset: str | None):
-    "Refuse to write `preset`'s paper into a directory whose result files are another preset's."
-    if preset is None:
-        return
-    found = {json.loads(f.read_text()).get('preset') for f in Path(paper_dir).glob('results/*/*.json')}
-    others = sorted(p for p in found - {preset} if p)
-    if others:
-        raise ConfigError(
-            f"{paper_dir}: its result files are of preset(s) {others}, not '{preset}'; "
-            f"each preset's paper lives apart: expected the directory of '{preset}' "
-            f"({preset_dir(preset)}/ by default)"
-        )
-
-
 def write_paper(paper_dir='paper', preset: str | None = None, verbose: bool = True) -> dict:
     "Every table, every figure with data, the index; returns {name: paths or 'skipped: why'}."
     check_preset_dir(paper_dir, preset)
