@@ -86,7 +86,7 @@ def counted(fn) -> int:
     return fc.get_total_flops()
 
 
-def trainer(preset_name, batch, device, fast):
+def trainer(preset_name, batch, device, fast, overrides=()):
     "The trainer of the preset's CMAPKD run, on random weights (no teacher training), with the fast path on or off."
     cfg = apply_overrides(
         preset(preset_name),
@@ -98,6 +98,7 @@ def trainer(preset_name, batch, device, fast):
             f'fast={str(fast).lower()}',
             'teacher_cache=false',
             f'out_dir={tempfile.mkdtemp()}',
+            *overrides,
         ],
     )
     return Trainer(cfg, progress=False)

@@ -22,30 +22,11 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 import torch
-from bench_step import Plain
-from cmapkd.config import apply_overrides
+from bench_step import Plain, trainer
 from cmapkd.io import atomic_write, git_commit
 from cmapkd.presets import preset
-from cmapkd.trainer import Trainer
-
-
-def cmapkd_trainer(batch: int, tradeoff: str) -> Trainer:
-    cfg = apply_overrides(
-        preset('tiny'),
-        [
-            'device=cpu',
-            'teacher_train_steps=0',
-            'setting=scratch',
-            'teacher_cache=false',
-            f'data.batch_size={batch}',
-            f'optim.tradeoff={tradeoff}',
-            f'out_dir={tempfile.mkdtemp()}',
-        ],
-    )
-    return Trainer(cfg, progress=False)
 
 
 def main():
@@ -57,7 +38,10 @@ def main():
     a = ap.parse_args()
     batch = a.batch or preset('tiny').data.batch_size
     torch.manual_seed(0)
-    trainers = {'cmapkd': cmapkd_trainer(batch, 'sum'), 'cmapkd_dto': cmapkd_trainer(batch, 'dto')}
+    trainers = {
+        name: trainer('tiny', batch, 'cpu', False, [f'optim.tradeoff={t}'])
+        for name, t in (('cmapkd', 'sum'), ('cmapkd_dto', 'dto'))
+    }
     tr0 = trainers['cmapkd']
     n, ctx = tr0.cfg.data.image_size, tr0.teacher.model.context_length
     images, tokens = torch.randn(batch, 3, n, n), torch.randint(1, 400, (batch, ctx))
