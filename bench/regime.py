@@ -51,13 +51,13 @@ def main():
     from cmapkd.experiments import run_many, row_name, length_overrides
     from cmapkd.io import atomic_write, git_commit
     from cmapkd.presets import preset
-    from cmapkd.tune import tune, validation_overrides, TUNE_GRID, TUNE_METRIC
+    from cmapkd.tune import tune, steps_overrides, validation_overrides, TUNE_GRID, TUNE_METRIC
 
     t0, out = time.time(), Path(a.out)
     rows = [(m, None) for m in a.rows] if a.rows else ROWS[a.setting]
     full = preset(a.preset).stages
     factor = a.steps / sum(s.steps for s in full) if a.steps else 1.0
-    length = length_overrides(a.preset, factor) if a.steps else []
+    length = steps_overrides(a.preset, a.steps)
     grid = dict(
         TUNE_GRID[a.setting],
         **({'distill_weight': (1.0,)} if a.rate_only else {}),
