@@ -17,8 +17,8 @@ from .io import ConfigError
 
 # %% auto #0
 __all__ = ['COLOURS', 'SHAPES', 'DIGIT_WORDS', 'OBJECT_CLASSES', 'SCENE_CLASSNAMES', 'SCENE_TEMPLATES', 'SIZES', 'CELLS',
-           'SAMPLE_TYPES', 'SCENE_SPLITS', 'LEXICON', 'WEB_MIX', 'object_sizes', 'scene_captions', 'web_captions',
-           'scene_questions', 'render_scene', 'ScenesDataset']
+           'SAMPLE_TYPES', 'SCENE_SPLITS', 'LEXICON', 'WEB_MIX', 'SCENE_CACHE_BYTES', 'object_sizes', 'scene_captions',
+           'web_captions', 'scene_questions', 'render_scene', 'ScenesDataset']
 
 # %% ../nbs/03_scenes.ipynb #de9ef06c
 COLOURS = {
@@ -662,6 +662,9 @@ def render_scene(seed: int, split: str, i: int, image_size: int = 64, group: int
     )
 
 # %% ../nbs/03_scenes.ipynb #099ba795
+SCENE_CACHE_BYTES = 1 << 30  # the rendered scenes one dataset keeps: the tiny training split (4,000 scenes) is 196 MB
+
+
 class ScenesDataset(ImageTextDataset):
     "The embedded scenes: sample i of `split` is `render_scene(seed, split, i, image_size)` in the common schema."
 
@@ -688,9 +691,18 @@ class ScenesDataset(ImageTextDataset):
         self.n, self.split, self.seed, self.image_size, self.group = n, split, seed, image_size, group
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+        self._rendered = {} if n * image_size**2 * 3 * 4 <= SCENE_CACHE_BYTES else None
 
     def __len__(self):
         return self.n
+
+    def _scene(self, i: int) -> dict:
+        "A scene is a pure function of its index, and training reads each one many times: render it once."
+        if self._rendered is None:
+            return render_scene(self.seed, self.split, i, self.image_size, self.group)
+        if i not in self._rendered:
+            self._rendered[i] = render_scene(self.seed, self.split, i, self.image_size, self.group)
+        return self._rendered[i]
 
     def describe(self, i):
         return f'scenes/{self.seed}/{self.split}/{i}' + (f' (group {self.group})' if self.group > 1 else '')
@@ -698,7 +710,7 @@ class ScenesDataset(ImageTextDataset):
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < self.n:
             raise IndexError(f'scene index {i} out of range for {self.n} scenes')
-        sc = render_scene(self.seed, self.split, int(i), self.image_size, self.group)
+        sc = self._scene(int(i))
         if self.transform is None:
             img = (torch.from_numpy(sc['pixels']).permute(2, 0, 1) - self.mean) / self.std
         else:
