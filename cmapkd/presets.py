@@ -74,7 +74,7 @@ def _tiny_preset() -> RunConfig:
         data=DataSpec(image_size=64, n_train=4000, n_val=1000, n_test=1000, batch_size=64),
         method=MethodSpec(pyramid_dim=64),
         optim=OptimSpec(lr_student=1e-4),
-        stages=progressive(240),
+        stages=progressive(480),  # converged by design 3.10's rule (20a_tune)
         teacher_train_steps=1200,
         teacher_batch=256,
         student_pretrain_steps=600,
