@@ -39,10 +39,10 @@ from .figure_data import write_figure_data, difficulty_signals
 # %% auto #0
 __all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'FIRST_LOOK', 'QUIET', 'run_name',
            'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuning_source', 'tuned_choice',
-           'data_root_overrides', 'cross_modal_map', 'figure_arrays', 'run_device', 'portable', 'run_one', 'say',
-           'duration', 'default_threads', 'headline', 'run_many', 'length_overrides', 'NotebookError', 'notebooks_dir',
-           'discard_preset', 'default_jobs', 'clock', 'last_times', 'pretrain_towers', 'pdf_state', 'Follow',
-           'reproduce']
+           'data_root_overrides', 'cross_modal_map', 'figure_arrays', 'run_device', 'config_key', 'portable', 'run_one',
+           'say', 'duration', 'default_threads', 'headline', 'run_many', 'length_overrides', 'NotebookError',
+           'notebooks_dir', 'discard_preset', 'default_jobs', 'clock', 'last_times', 'pretrain_towers', 'pdf_state',
+           'Follow', 'reproduce']
 
 # %% ../nbs/20_experiments.ipynb #673fe5de
 # rows evaluated as they are, and the method whose config they read: the teacher (with the teacher CMAPKD distils), and
@@ -193,7 +193,7 @@ def _scratch_student(cfg: RunConfig, out_dir, overrides, progress: bool) -> str:
     sc = resolve_pretrained(
         experiment_config(cfg.preset, 'scratch', None, cfg.seed, out_dir, overrides), progress=progress
     )
-    key = fingerprint({k: v for k, v in config_to_dict(sc).items() if k != 'eval'})
+    key = config_key(sc, training=True)
     return _train(sc, 1, progress, key, False)['files']['student']
 
 
@@ -281,6 +281,13 @@ def run_device(cfg: RunConfig) -> str:
     return 'cuda' if torch.cuda.is_available() and cfg.device != 'cpu' else 'cpu'
 
 
+def config_key(cfg: RunConfig, *extra, training: bool = False) -> str:
+    """What a result file (or, with `training`, a training folder: no evaluation settings) is kept by: the config
+    without the folder it is written to, so that a clone elsewhere or a copied results folder keeps its runs."""
+    drop = {'out_dir'} | ({'eval'} if training else set())
+    return fingerprint({k: v for k, v in config_to_dict(cfg).items() if k not in drop}, *extra)
+
+
 def _train(cfg: RunConfig, n_gpus: int, progress: bool, key: str, force: bool) -> dict:
     "Train `cfg` (in process, or under torchrun) unless its out_dir already holds a finished run of the same config."
     done = Path(cfg.out_dir) / 'train_summary.json'
@@ -356,7 +363,7 @@ def run_one(
         tuned=method not in REFERENCE_ROWS,
     )  # a reference row trains nothing
     res_path = Path(out_dir) / 'results' / experiment / f'{run_name(method, variant, seed)}.json'
-    key = fingerprint(config_to_dict(cfg), method)
+    key = config_key(cfg, method)
     if res_path.exists() and not force and json.loads(res_path.read_text()).get('config_key') == key:
         return res_path
     t0 = time.time()
@@ -369,9 +376,7 @@ def run_one(
                 spec.pretrained
             )  # its recipe, curve and cost go into paper/ with its row
     else:
-        train_key = fingerprint(
-            {k: v for k, v in config_to_dict(cfg).items() if k != 'eval'}
-        )  # evaluation settings do not change training
+        train_key = config_key(cfg, training=True)
         summary = _train(cfg, n_gpus, progress, train_key, force)
         spec = dataclasses.replace(cfg.student, pretrained=summary['files']['student'])
         model = build_backbone(spec, frozen=True)
