@@ -119,8 +119,8 @@ def build_parser(argv=()) -> Parser:
         type=int,
         default=0,
         metavar='N',
-        help="the student's length in steps, every stage "
-        "scaled alike (default: the preset's); the final runs must use the same",
+        help="the student's length in steps, every stage scaled alike (default: the setting's, which its final runs "
+        "have: the preset's when fine-tuning, twice that from random weights)",
     )
     up.add_argument('--seed', type=int, default=0, help='the one seed of every tuning run (default 0)')
     up.add_argument(
@@ -307,7 +307,14 @@ def run_tune(a, rows) -> int:
     from cmapkd.tune import tune, steps_overrides, tuning_file, TUNE_METRIC
 
     choice = tune(
-        a.preset, a.out, rows, a.setting, a.seed, a.jobs or default_jobs(), a.force, steps_overrides(a.preset, a.steps)
+        a.preset,
+        a.out,
+        rows,
+        a.setting,
+        a.seed,
+        a.jobs or default_jobs(),
+        a.force,
+        steps_overrides(a.preset, a.steps, a.setting),
     )
     print(
         f"tuning of preset {a.preset!r}, setting {a.setting}, in {duration(time.time() - t0)}: "

@@ -19,15 +19,15 @@ from .io import atomic_write, cache_root, ConfigError
 
 # %% auto #0
 __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS', 'SETTINGS',
-           'TRADEOFFS', 'BRIDGES', 'LANGUAGE_POOLINGS', 'LEVEL_NORMS', 'ALSN_ACTIVATIONS', 'RELATION_LEVELS',
-           'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'METHODS', 'FIELD_RULES', 'SUITE_TASKS', 'VQA_NO_ANSWERS',
-           'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec', 'EvalData', 'EvalSpec',
-           'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config', 'apply_overrides',
-           'replaced', 'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale', 'apply_variant', 'NoOptions',
-           'KDOptions', 'CLIPKDOptions', 'TinyCLIPOptions', 'PromptKDOptions', 'C2KDOptions', 'DBiLDOptions',
-           'SwitchKDOptions', 'MethodCard', 'check_variant', 'register_model_config', 'model_config', 'tower_depths',
-           'default_taps', 'check_model', 'check_fields', 'method_options', 'validate', 'eval_data_spec',
-           'validate_suite', 'ResolvedConfig', 'resolve_variant']
+           'SETTING_LENGTH', 'TRADEOFFS', 'BRIDGES', 'LANGUAGE_POOLINGS', 'LEVEL_NORMS', 'ALSN_ACTIVATIONS',
+           'RELATION_LEVELS', 'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'METHODS', 'DTO_ROWS', 'FIELD_RULES',
+           'SUITE_TASKS', 'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec',
+           'EvalData', 'EvalSpec', 'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config',
+           'apply_overrides', 'replaced', 'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale',
+           'apply_variant', 'NoOptions', 'KDOptions', 'CLIPKDOptions', 'TinyCLIPOptions', 'PromptKDOptions',
+           'C2KDOptions', 'DBiLDOptions', 'SwitchKDOptions', 'MethodCard', 'check_variant', 'register_model_config',
+           'model_config', 'tower_depths', 'default_taps', 'check_model', 'check_fields', 'method_options', 'validate',
+           'eval_data_spec', 'validate_suite', 'ResolvedConfig', 'resolve_variant']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')  # visual pyramid, strides 4, 8, 16, 32
@@ -50,6 +50,8 @@ SETTINGS = (
     'finetune',
     'scratch',
 )  # the student starts from pretrained weights (the paper), or from random ones (design 3.10)
+# the student's length against the preset's, per setting: from random weights it needs longer (20a_tune's lengths)
+SETTING_LENGTH = {'finetune': 1.0, 'scratch': 2.0}
 TRADEOFFS = ('sum', 'dto')  # task vs distillation gradients: their plain sum, or DTO-KD's two-objective step
 # CMAPKD's components where the outline and the first implementation differed (issue 27; measured in 07-10)
 BRIDGES = ('heads', 'v2l_l2v')  # lower levels into the joint space: one-way heads, + V2L / L2V attn
@@ -501,6 +503,7 @@ METHODS = {
     'switchkd': MethodCard(SwitchKDOptions),
     'cmapkd': MethodCard(variants=tuple(VARIANTS)),
 }
+DTO_ROWS = ('clipkd', 'cmapkd')  # rows run with DTO's trade-off too: the strongest baseline so far (20a_tune), and ours
 
 
 def check_variant(name: str, variant: str | None, where: str = 'method.variant'):

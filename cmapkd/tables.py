@@ -13,21 +13,22 @@ import tempfile
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config import METHODS, ADAPTED, VARIANTS, EvalSpec, Stage, P_LEVELS, L_LEVELS
+from .config import METHODS, ADAPTED, VARIANTS, DTO_ROWS, EvalSpec, Stage, P_LEVELS, L_LEVELS
 from .presets import PRESETS, preset as preset_config
 from .io import atomic_write, record_sources
 from .significance import split_key, base_metric, significance, BOOTSTRAP
 
 # %% auto #0
-__all__ = ['METRICS', 'TASK_OF', 'LOWER_IS_BETTER', 'META', 'TOP_ROWS', 'MAIN_ROWS', 'REFERENCE_ROWS', 'MEDIAN_METRICS',
-           'ABLATION_ROWS', 'EFFICIENCY_ROWS', 'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS', 'CELL_FIELDS',
-           'CHANCE_Z', 'CONVENTIONS', 'SIG_MARK', 'HEADERS', 'SCHEDULE', 'RETRIEVAL_COLS', 'VQA_COLS', 'ZS_COLS',
-           'ABLATION_COLS', 'EFFICIENCY_COLS', 'TABLES', 'load_results', 'select_runs', 'row_runs', 'seed_stats',
-           'median_stats', 'tex_escape', 'format_cell', 'cell_numbers', 'chance_floor', 'adapted_note', 'table_cells',
-           'render_table', 'read_cells', 'reference_stats', 'table_frame', 'teacher_training', 'student_start',
-           'setup_parts', 'setup_text', 'significance_note', 'levels_tex', 'stage_cell', 'schedule_columns',
-           'schedule_table', 'rate_ratios', 'write_schedule', 'suite_datasets', 'dataset_label', 'significance_marks',
-           'table_retrieval', 'table_vqa', 'table_ablation', 'table_efficiency', 'check_tables']
+__all__ = ['METRICS', 'TASK_OF', 'LOWER_IS_BETTER', 'META', 'TOP_ROWS', 'MAIN_ROWS', 'SCRATCH_ROWS', 'REFERENCE_ROWS',
+           'MEDIAN_METRICS', 'ABLATION_ROWS', 'EFFICIENCY_ROWS', 'METHOD_LABELS', 'VARIANT_LABELS', 'DATASET_LABELS',
+           'CELL_FIELDS', 'CHANCE_Z', 'CONVENTIONS', 'SIG_MARK', 'HEADERS', 'SCHEDULE', 'RETRIEVAL_COLS', 'VQA_COLS',
+           'ZS_COLS', 'ABLATION_COLS', 'EFFICIENCY_COLS', 'TABLES', 'load_results', 'select_runs', 'row_runs',
+           'seed_stats', 'median_stats', 'tex_escape', 'format_cell', 'cell_numbers', 'chance_floor', 'adapted_note',
+           'table_cells', 'render_table', 'read_cells', 'reference_stats', 'table_frame', 'teacher_training',
+           'student_start', 'setup_parts', 'setup_text', 'significance_note', 'levels_tex', 'stage_cell',
+           'schedule_columns', 'schedule_table', 'rate_ratios', 'write_schedule', 'suite_datasets', 'dataset_label',
+           'significance_marks', 'table_retrieval', 'table_scratch', 'table_vqa', 'table_ablation', 'table_efficiency',
+           'check_tables']
 
 # %% ../nbs/16_tables.ipynb #45bb2849
 METRICS = (
@@ -73,7 +74,10 @@ META = (
     'file',
 )
 TOP_ROWS = ('teacher', 'pretrained')  # reference rows above the methods: the teacher, the student as it is
-MAIN_ROWS = TOP_ROWS + tuple(METHODS)
+MAIN_ROWS = TOP_ROWS + tuple(
+    r for m in METHODS for r in (m, f'{m}_dto')[: 1 + (m in DTO_ROWS)]
+)  # each method, then the rows run with DTO's trade-off too, below their method
+SCRATCH_ROWS = ('teacher', 'scratch', 'clipkd', 'cmapkd')  # Table 6: from random weights (design 3.10)
 REFERENCE_ROWS = ('chance', 'blind')  # reference rows below the methods: never bold, never compared
 # timings: the median over the runs and their range (one slow run would move a mean)
 MEDIAN_METRICS = ('latency_ms_b1', 'latency_ms_bN')
@@ -97,6 +101,7 @@ METHOD_LABELS = dict(
     chance='Chance (random ranking / guessing)',
     blind='Question only (blind VQA head)',
 )
+METHOD_LABELS |= {f'{m}_dto': f'{METHOD_LABELS[m]} + DTO' for m in DTO_ROWS}
 VARIANT_LABELS = dict(
     full='CMAPKD (full)',
     no_visual_pyramid='w/o visual pyramid (P5 only)',
@@ -443,7 +448,11 @@ def read_cells(path) -> pd.DataFrame:
 
 # %% ../nbs/16_tables.ipynb #9b46ebbf
 def _row_key(experiment: str, r: str) -> tuple[str, str | None]:
-    return ('cmapkd', None if r == 'full' else r) if experiment == 'ablation' else (r, None)
+    "(method, variant) of row `r`: an ablation row is a variant of CMAPKD; elsewhere a row is a method or method_variant."
+    if experiment == 'ablation':
+        return ('cmapkd', None if r == 'full' else r)
+    m, _, v = r.partition('_')  # method names have no underscore
+    return (m, v or None)
 
 
 def _label(experiment: str, r: str, runs: pd.DataFrame) -> str:
@@ -486,7 +495,8 @@ def _row_order(sub: pd.DataFrame, experiment: str, rows) -> list[str]:
     if experiment == 'ablation':
         extra = [v for v in sub.loc[sub['method'] == 'cmapkd', 'variant'] if v and v not in rows]
     else:
-        extra = [m for m in sub.loc[sub['variant'].map(lambda x: x is None), 'method'] if m not in rows]
+        extra = [m + (f'_{v}' if v else '') for m, v in zip(sub['method'], sub['variant'])]
+        extra = [r for r in extra if r not in rows]
     order = {m: i for i, m in enumerate(MAIN_ROWS + ABLATION_ROWS)}
     extra = sorted(set(extra), key=lambda x: (order.get(x, len(order)), x))
     return [r for r in rows if r not in REFERENCE_ROWS] + extra + [r for r in rows if r in REFERENCE_ROWS]
@@ -924,13 +934,14 @@ def _retrieval_header(datasets) -> list[str]:
     ]
 
 
-def table_retrieval(
-    df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + ('chance',)
+def _retrieval(
+    df: pd.DataFrame, paper_dir, preset: str | None, rows, experiment: str, name: str, label: str, setting: str = ''
 ) -> pd.DataFrame:
-    "Table 2 -> paper/tables/table2_retrieval.tex (+ table2_significance.json); returns the frame it was made from."
-    sub = select_runs(df, 'main', preset)
+    """A retrieval table of `experiment` -> paper/tables/<name>.tex (+ <tableN>_significance.json); `setting` opens
+    the caption where the students start elsewhere than the paper's setting."""
+    sub = select_runs(df, experiment, preset)
     datasets = suite_datasets(sub, 'mean_recall', preset)
-    frame = table_frame(df, 'main', rows, [f'{d}/{k}' for d in datasets for k in RETRIEVAL_COLS], preset)
+    frame = table_frame(df, experiment, rows, [f'{d}/{k}' for d in datasets for k in RETRIEVAL_COLS], preset)
     sigs = _significance_all(sub, datasets) if 'cmapkd' in frame.index else {}
     notes = [
         f"{tex_escape(dataset_label(key.partition('/')[0]))}: {significance_note(s)}"
@@ -940,7 +951,8 @@ def table_retrieval(
         if s
     ]
     what = (
-        'Image--text retrieval on '
+        setting
+        + 'Image--text retrieval on '
         + ', '.join(map(dataset_label, datasets))
         + ': Recall@K (\\%) in both directions and their mean.'
     )
@@ -949,22 +961,38 @@ def table_retrieval(
         [(f'{d}/{c}', 'pct', 'high') for d in datasets for c in RETRIEVAL_COLS],
         _retrieval_header(datasets),
         what,
-        'tab:retrieval',
-        'table2_retrieval',
+        label,
+        name,
         df,
-        'main',
+        experiment,
         paper_dir,
         breaks=('cmapkd',),
         marks=_marks(sigs),
         notes=notes,
     )
     path = atomic_write(
-        Path(paper_dir) / 'tables' / 'table2_significance.json',
+        Path(paper_dir) / 'tables' / f"{name.partition('_')[0]}_significance.json",
         json.dumps(dict(reference='cmapkd', procedure=BOOTSTRAP, comparisons=sigs), indent=1),
     )
     record_sources(paper_dir, path, [f for fs in frame['files'] for f in fs])
     frame.attrs['significance'] = sigs
     return frame
+
+
+def table_retrieval(
+    df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=MAIN_ROWS + ('chance',)
+) -> pd.DataFrame:
+    "Table 2 -> paper/tables/table2_retrieval.tex (+ table2_significance.json); returns the frame it was made from."
+    return _retrieval(df, paper_dir, preset, rows, 'main', 'table2_retrieval', 'tab:retrieval')
+
+
+def table_scratch(
+    df: pd.DataFrame, paper_dir='paper', preset: str | None = None, rows=SCRATCH_ROWS + ('chance',)
+) -> pd.DataFrame:
+    """Table 6 -> paper/tables/table6_scratch.tex (+ table6_significance.json): Table 2's retrieval in the second
+    setting, every student from random weights (experiment `scratch_setting`)."""
+    setting = "Second setting, every student trained from random initialisation (CLIP-KD's and TinyCLIP's). "
+    return _retrieval(df, paper_dir, preset, rows, 'scratch_setting', 'table6_scratch', 'tab:scratch', setting)
 
 # %% ../nbs/16_tables.ipynb #da4fd8f2
 VQA_COLS = ('vqa_overall', 'vqa_yes/no', 'vqa_number', 'vqa_other', 'zs_top1', 'zs_top5')
@@ -1092,6 +1120,7 @@ TABLES = dict(
     table3_vqa_zeroshot=table_vqa,
     table4_ablation=table_ablation,
     table5_efficiency=table_efficiency,
+    table6_scratch=table_scratch,
 )  # Tables 2-5 of paper/tables/ and the function that writes each
 
 

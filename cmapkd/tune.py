@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from .config import SETTINGS, METHODS, VARIANTS, check_variant
+from .config import SETTINGS, SETTING_LENGTH, METHODS, VARIANTS, DTO_ROWS, check_variant
 from .presets import preset
 from .io import atomic_write, git_commit, ConfigError
 from .baselines import method_class
@@ -39,9 +39,8 @@ def point_experiment(setting: str, lr: float, weight: float) -> str:
     return f'tuning/{setting}/lr{lr:g}_w{weight:g}'
 
 
-TUNED_ROWS = tuple((m, None) for m in METHODS) + (
-    ('cmapkd', 'dto'),
-    ('clipkd', 'dto'),
+TUNED_ROWS = tuple((m, None) for m in METHODS) + tuple(
+    (m, 'dto') for m in DTO_ROWS
 )  # every row that trains (design 3.11)
 
 
@@ -59,11 +58,13 @@ def parse_row(row: str) -> tuple:
     )
 
 
-def steps_overrides(preset_name: str, steps: int) -> list[str]:
-    "Overrides that give the student `steps` steps in all, every stage scaled alike (0: the preset's length)."
+def steps_overrides(preset_name: str, steps: int, setting: str = 'finetune') -> list[str]:
+    """Overrides that give the student `steps` steps in all, every stage scaled alike (0: the setting's length, the
+    length its final runs have: `SETTING_LENGTH` times the preset's)."""
     if steps < 0:
-        raise ConfigError(f"--steps: expected an integer >= 0 (0: the preset's length), got {steps}")
-    return length_overrides(preset_name, steps / sum(s.steps for s in preset(preset_name).stages)) if steps else []
+        raise ConfigError(f"--steps: expected an integer >= 0 (0: the setting's length), got {steps}")
+    factor = steps / sum(s.steps for s in preset(preset_name).stages) if steps else SETTING_LENGTH[setting]
+    return length_overrides(preset_name, factor) if factor != 1 else []
 
 # %% ../nbs/20a_tune.ipynb #9cc60abc
 def _distils(method: str) -> bool:
