@@ -559,15 +559,16 @@ def length_overrides(preset_name: str, factor: float) -> list[str]:
     return [f'stages[{i}].steps={max(1, round(s.steps * factor))}' for i, s in enumerate(preset(preset_name).stages)]
 
 # %% ../nbs/20_experiments.ipynb #cf6cbfc6
-NOTEBOOKS = ('run_main', 'run_ablation', 'run_efficiency', 'make_paper')
+NOTEBOOKS = ('run_main', 'run_ablation', 'run_scratch', 'run_efficiency', 'make_paper')
 WHAT = dict(
     run_main='the teacher and every method (Tables 2, 3), then three of them at half length',
     run_ablation='CMAPKD without each of its parts (Table 4)',
+    run_scratch='the second setting, students from random weights (Table 6), then at half its length',
     run_efficiency='size and speed of the teacher and the CMAPKD student (Table 5)',
     make_paper='tables, figures, the numbers of the draft and main.pdf',
 )
 # the first look: one seed of the reference rows, the no-teacher student, CLIP-KD and CMAPKD, then the paper's pages
-FIRST_LOOK = dict(methods=['teacher', 'pretrained', 'scratch', 'clipkd', 'cmapkd'], length_check=False)
+FIRST_LOOK = dict(methods=['teacher', 'pretrained', 'scratch', 'clipkd', 'cmapkd'], dto_rows=[], length_check=False)
 QUIET = ('run_efficiency', 'make_paper')  # they print no progress lines: papermill's cell bar stands in
 
 
@@ -805,7 +806,11 @@ def reproduce(
                 params.update(seeds=list(seeds), n_gpus=n_gpus)
             if first_look and name == 'run_main':
                 params.update(FIRST_LOOK)
-            if name in ('run_main', 'run_ablation'):  # efficiency runs alone: its latencies must not share the cores
+            if name in (
+                'run_main',
+                'run_ablation',
+                'run_scratch',
+            ):  # efficiency runs alone: its latencies must not share the cores
                 params['jobs'] = jobs
             with (
                 tempfile.TemporaryDirectory() as sock

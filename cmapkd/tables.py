@@ -448,7 +448,7 @@ def read_cells(path) -> pd.DataFrame:
 
 # %% ../nbs/16_tables.ipynb #9b46ebbf
 def _row_key(experiment: str, r: str) -> tuple[str, str | None]:
-    "(method, variant) of row `r`: an ablation row is a variant of CMAPKD; elsewhere a row is a method or method_variant."
+    "(method, variant) of row `r`: an ablation row is a variant of CMAPKD; elsewhere a method or method_variant."
     if experiment == 'ablation':
         return ('cmapkd', None if r == 'full' else r)
     m, _, v = r.partition('_')  # method names have no underscore

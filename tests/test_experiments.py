@@ -71,10 +71,34 @@ def test_tables_equal_the_result_files(paper):
 
 def test_result_files_record_their_run(paper):
     files = sorted((paper / 'results').glob('*/*.json'))
-    # main (teacher, pretrained student, 11 methods), ablation (full + 7 variants), efficiency (2), half length (3
-    # methods)
-    assert len(files) == 13 + 8 + 2 + 3
-    assert sorted(f.parent.name for f in files).count('length_half') == 3
+    # main (teacher, pretrained student, 11 methods, 2 DTO rows), ablation (full + 10 variants), efficiency (2), half
+    # length (3 methods); the second setting (teacher + 3 students), at half its length (3 students)
+    names = sorted(f.parent.name for f in files)
+    assert len(files) == 15 + 11 + 2 + 3 + 4 + 3
+    assert (names.count('length_half'), names.count('scratch_setting'), names.count('scratch_setting_half')) == (
+        3,
+        4,
+        3,
+    )
+    main = [json.loads(f.read_text()) for f in files if f.parent.name == 'main']
+    assert sorted(r['method'] for r in main if r['variant']) == ['clipkd', 'cmapkd']  # the DTO rows
+    scratch = [json.loads(f.read_text()) for f in files if f.parent.name.startswith('scratch_setting')]
+    assert {r['config']['setting'] for r in scratch} == {'scratch'}
+    full, half = (
+        {
+            sum(s['steps'] for s in r['config']['stages'])
+            for r in scratch
+            if r['method'] == 'cmapkd' and r['experiment'] == e
+        }
+        for e in ('scratch_setting', 'scratch_setting_half')
+    )
+    assert full == {
+        2
+        * sum(
+            s['steps']
+            for s in next(r for r in main if r['method'] == 'cmapkd' and not r['variant'])['config']['stages']
+        )
+    } and half == {full.pop() // 2}
 
     def strings(x):
         return (
@@ -97,7 +121,7 @@ def test_result_files_record_their_run(paper):
 def test_reproduction_records_its_wall_time(paper):
     r = json.loads((paper / 'reproduction_smoke.json').read_text())
     assert r['commit'] and r['device'] and r['force'] is True
-    assert set(r['wall_s']) == {'run_main', 'run_ablation', 'run_efficiency', 'make_paper', 'total'}
+    assert set(r['wall_s']) == {'run_main', 'run_ablation', 'run_scratch', 'run_efficiency', 'make_paper', 'total'}
     assert r['wall_s']['total'] >= r['wall_s']['run_main'] > 0
 
 

@@ -220,7 +220,7 @@ def papermill_commands(markdown: str, notebook: str) -> list[str]:
     return [line for line in joined.splitlines() if line.startswith(f'papermill nbs/{notebook}.ipynb ')]
 
 
-@pytest.mark.parametrize('notebook', ['run_main', 'run_ablation', 'run_efficiency', 'make_paper'])
+@pytest.mark.parametrize('notebook', ['run_main', 'run_ablation', 'run_scratch', 'run_efficiency', 'make_paper'])
 def test_experiment_notebooks_show_the_readmes_papermill_commands(notebook):
     import nbformat
 
