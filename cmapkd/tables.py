@@ -190,12 +190,17 @@ def _read_result(path: Path) -> dict:
     return row
 
 
+def _is_choice(path: Path) -> bool:
+    "A tuning's record of its choices (`results/tuning/<setting>/choice.json`, `20a_tune`), not a result file."
+    return path.name == 'choice.json' and path.parent.parent.name == 'tuning'
+
+
 def load_results(root) -> pd.DataFrame:
     "One row per result file under `root` (searched recursively); metrics become float columns."
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"results root {root} is not a directory")
-    rows = [_read_result(p) for p in sorted(root.rglob('*.json')) if not p.name.startswith('.')]
+    rows = [_read_result(p) for p in sorted(root.rglob('*.json')) if not p.name.startswith('.') and not _is_choice(p)]
     df = pd.DataFrame(rows)
     for c in META + ('config', 'stages', 'history'):
         df[c] = df[c] if c in df else pd.Series(dtype=object)
