@@ -37,7 +37,7 @@ from .significance import write_items
 from .figure_data import write_figure_data, difficulty_signals
 
 # %% auto #0
-__all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'FIRST_LOOK', 'QUIET', 'run_name',
+__all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'FIRST_LOOK', 'ONE_SEED', 'QUIET', 'run_name',
            'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuning_source', 'tuned_choice',
            'data_root_overrides', 'cross_modal_map', 'figure_arrays', 'run_device', 'config_key', 'portable', 'run_one',
            'say', 'duration', 'default_threads', 'headline', 'run_many', 'length_overrides', 'NotebookError',
@@ -569,6 +569,9 @@ WHAT = dict(
 )
 # the first look: one seed of the reference rows, the no-teacher student, CLIP-KD and CMAPKD, then the paper's pages
 FIRST_LOOK = dict(methods=['teacher', 'pretrained', 'scratch', 'clipkd', 'cmapkd'], dto_rows=[], length_check=False)
+# design 5's budget for the tiny preset, 90 min on 2 cores (three seeds of everything: about 160 min, estimated from the
+# tuning runs' times): Tables 4 and 6 take the first seed only, Table 2 and its length check every seed
+ONE_SEED = {'tiny': ('run_ablation', 'run_scratch')}
 QUIET = ('run_efficiency', 'make_paper')  # they print no progress lines: papermill's cell bar stands in
 
 
@@ -800,10 +803,12 @@ def reproduce(
             what = (
                 f"{', '.join(FIRST_LOOK['methods'])} (Tables 2, 3)" if first_look and name == 'run_main' else WHAT[name]
             )
+            one = name in ONE_SEED.get(preset_name, ()) and len(seeds) > 1
+            what += f'; seed {seeds[0]} only, the budget of the {preset_name} preset' if one else ''
             show(f"{name}: {what}" + (f"; about {duration(before[name])} last time" if name in before else ''))
             params = dict(preset=preset_name, out_dir=str(out))
             if name != 'make_paper':
-                params.update(seeds=list(seeds), n_gpus=n_gpus)
+                params.update(seeds=list(seeds)[:1] if one else list(seeds), n_gpus=n_gpus)
             if first_look and name == 'run_main':
                 params.update(FIRST_LOOK)
             if name in (
