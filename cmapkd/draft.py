@@ -962,7 +962,7 @@ CODE_MODULES = (
     'losses',
     'method',
     'baselines',
-    'trainer',
+    'loop',
     'teacher',
     'train',
 )

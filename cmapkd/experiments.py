@@ -32,7 +32,7 @@ from .teacher import resolve_pretrained, pretrain_history
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
-from .trainer import seed_everything
+from .loop import seed_everything
 from .significance import write_items
 from .figure_data import write_figure_data, difficulty_signals
 

@@ -23,7 +23,7 @@ from .io import atomic_write, cache_root, clone_root, fingerprint, locked, Confi
 from .backbones import Backbone
 from .data import build_dataset, make_loader
 from .evaluate import evaluate
-from .trainer import Runtime, Trainer, truncate_log
+from .loop import Runtime, Trainer, truncate_log
 from .baselines import method_class
 
 # %% auto #0

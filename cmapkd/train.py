@@ -13,7 +13,7 @@ from pathlib import Path
 from .config import RunConfig, ResolvedConfig, resolve_variant
 from .presets import add_config_args, load_run_config, run_command
 from .io import atomic_write, cache_root, ConfigError
-from .trainer import Runtime, Trainer
+from .loop import Runtime, Trainer
 from .teacher import resolve_pretrained, TeacherCache, cache_key
 
 # %% auto #0

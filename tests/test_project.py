@@ -178,7 +178,7 @@ RUN_SIDE = (
     'losses',
     'method',
     'baselines',
-    'trainer',
+    'loop',
     'teacher',
     'train',
     'evaluate',
