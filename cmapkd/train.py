@@ -14,7 +14,8 @@ from .config import RunConfig, ResolvedConfig, resolve_variant
 from .presets import add_config_args, load_run_config, run_command
 from .io import atomic_write, cache_root, ConfigError
 from .loop import Runtime, Trainer
-from .teacher import resolve_pretrained, TeacherCache, cache_key
+from .teacher import resolve_pretrained
+from .teacher_cache import TeacherCache, cache_key
 
 # %% auto #0
 __all__ = ['resolve', 'train', 'add_train_args', 'run', 'main']

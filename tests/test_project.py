@@ -180,6 +180,7 @@ RUN_SIDE = (
     'baselines',
     'loop',
     'teacher',
+    'teacher_cache',
     'train',
     'evaluate',
     'significance',
