@@ -205,6 +205,13 @@ def test_run_side_imports_no_plotting_library():
     assert r.returncode == 0, (r.stderr.strip().splitlines() or [r])[-1]
 
 
+def test_run_side_never_imports_the_paper_side():
+    "No run-side module imports a paper-side one, at its top or inside a function (the AST's imports)."
+    graph = cmapkd_imports()
+    crossing = sorted(f'{m} imports {d}' for m in RUN_SIDE for d in graph[m] if d in PAPER_SIDE)
+    assert not crossing, crossing
+
+
 def _tool(name):
     "A script of tools/ as a module."
     import importlib.util
