@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from open_clip.loss import ClipLoss
 from cmapkd.config import apply_overrides
 from cmapkd.presets import preset
-from cmapkd.trainer import Trainer
+from cmapkd.loop import Trainer
 
 PEAK_BF16 = {'H100': 989.0, 'H200': 989.0, 'A100': 312.0}  # dense bf16 TFLOP/s (SXM), no sparsity
 

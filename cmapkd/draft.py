@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from .config import MethodSpec, P_LEVELS, L_LEVELS, METHODS, ADAPTED
 from .presets import preset as preset_config
-from .io import atomic_write, record_sources
+from .io import atomic_write, record_sources, missing_tex, TEX_PACKAGES
 from .tables import teacher_training, student_start, setup_parts, load_results, select_runs, row_runs, table_frame
 from .tables import format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS
 from .tables import METHOD_LABELS, DATASET_LABELS, TASK_OF, CONVENTIONS, suite_datasets, rate_ratios
@@ -25,12 +25,11 @@ from .figures import figure_runs, embedding_stats, reward_records, REWARD_COLUMN
 
 # %% auto #0
 __all__ = ['BASELINES', 'NUMBER_WORDS', 'VQA_TYPES', 'DEVIATIONS', 'PENDING', 'NOTE_REASONS', 'CODE_MODULES', 'FIGURES',
-           'NUMBERS', 'NOTES', 'TEX_PACKAGES', 'TEX_FILES', 'macro_name', 'render_macros', 'pct', 'difference',
-           'relation', 'compare', 'data_description', 'device_words', 'listing', 'words', 'leaders', 'num', 'headline',
-           'signed', 'draft_numbers', 'stage_shares', 'outline_stages', 'Deviation', 'pending_reasons', 'notes_table',
+           'NUMBERS', 'NOTES', 'macro_name', 'render_macros', 'pct', 'difference', 'relation', 'compare',
+           'data_description', 'device_words', 'listing', 'words', 'leaders', 'num', 'headline', 'signed',
+           'draft_numbers', 'stage_shares', 'outline_stages', 'Deviation', 'pending_reasons', 'notes_table',
            'code_names', 'resolve_code_name', 'check_code_names', 'figure_captions', 'figure_widths', 'write_numbers',
-           'write_notes', 'template_dir', 'copy_template', 'latex_problems', 'missing_tex', 'compile_paper',
-           'write_draft']
+           'write_notes', 'template_dir', 'copy_template', 'latex_problems', 'compile_paper', 'write_draft']
 
 # %% ../nbs/21_draft.ipynb #b7c467a5
 def macro_name(key: str) -> str:
@@ -962,7 +961,7 @@ CODE_MODULES = (
     'losses',
     'method',
     'baselines',
-    'trainer',
+    'loop',
     'teacher',
     'train',
 )
@@ -1086,18 +1085,6 @@ def write_notes(paper_dir='paper', preset: str | None = None) -> Path:
     return path
 
 # %% ../nbs/21_draft.ipynb #c5e78375
-# Debian/Ubuntu
-TEX_PACKAGES = 'texlive-latex-recommended texlive-fonts-recommended texlive-publishers texlive-pictures lmodern latexmk'
-TEX_FILES = {
-    'llncs.cls': 'texlive-publishers',
-    'lmodern.sty': 'lmodern',
-    'booktabs.sty': 'texlive-latex-recommended',
-    'microtype.sty': 'texlive-latex-recommended',
-    'float.sty': 'texlive-latex-recommended',
-    'tikz.sty': 'texlive-pictures',
-}  # what main.tex loads beyond LaTeX's base, and where Debian has it
-
-
 def template_dir() -> Path:
     "The repository's paper/ folder, which holds the template main.tex and refs.bib."
     import cmapkd
@@ -1129,18 +1116,6 @@ def latex_problems(log: str, blg: str = '') -> list[str]:
     ]
     found = [m.group(0) for p in pats for m in re.finditer(p, log, flags=re.M)]
     return found + [m.group(0) for m in re.finditer(r"^Warning--I didn't find a database entry.*$", blg, flags=re.M)]
-
-
-def missing_tex() -> list[str]:
-    "What is missing to compile the draft ([] when nothing)."
-    if not (shutil.which('latexmk') or (shutil.which('pdflatex') and shutil.which('bibtex'))):
-        return ['latexmk (or pdflatex and bibtex)']
-    found = (
-        subprocess.run(['kpsewhich', *TEX_FILES], capture_output=True, text=True).stdout.split()
-        if shutil.which('kpsewhich')
-        else []
-    )
-    return [f'{f} (Debian/Ubuntu: {p})' for f, p in TEX_FILES.items() if f not in {Path(x).name for x in found}]
 
 
 def compile_paper(paper_dir='paper', quiet: bool = True) -> Path | None:

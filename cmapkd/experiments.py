@@ -9,6 +9,7 @@ import importlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,13 +27,13 @@ from .presets import preset, PRESETS
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
 from .io import atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir
-from .io import ConfigError
+from .io import ConfigError, missing_tex, TEX_PACKAGES
 from .train import train
-from .teacher import resolve_pretrained, pretrain_history
+from .teacher import resolve_pretrained, pretrain_history, TOWERS, pretrain_plan, pretrain_path, committed_path
 from .evaluate import evaluate, device_name
 from .data import build_dataset, make_loader
 from .baselines import build_method
-from .trainer import seed_everything
+from .loop import seed_everything
 from .significance import write_items
 from .figure_data import write_figure_data, difficulty_signals
 
@@ -657,8 +658,6 @@ def _measured(preset_name: str, tower: str, steps: int, batch: int) -> str:
 def pretrain_towers(preset_name: str, out_dir, show=print, progress: bool = True) -> float:
     """Resolve the preset's pretrained towers here (cache, committed checkpoint, or trained), after a line saying which
     and, for one to be trained, about how long; returns the seconds it took."""
-    from cmapkd.teacher import TOWERS, pretrain_plan, pretrain_path, committed_path
-
     cfg, t0 = experiment_config(preset_name, out_dir=out_dir), time.time()
     wanted = dict(
         teacher=cfg.teacher_train_steps > 0 and not cfg.teacher.pretrained,
@@ -695,8 +694,6 @@ def pretrain_towers(preset_name: str, out_dir, show=print, progress: bool = True
 def pdf_state(out_dir, executed=None) -> str:
     """One line on the draft's PDF after `make_paper`: what its `compile_paper` said in the executed notebook
     `executed` (compiled: path, pages; or not: why, what to install)."""
-    from cmapkd.draft import missing_tex, TEX_PACKAGES
-
     said = []
     if executed is not None and Path(executed).exists():
         for c in json.loads(Path(executed).read_text())['cells']:
@@ -832,8 +829,6 @@ def reproduce(
                         config=Config(KernelManager=dict(transport='ipc', ip=f'{sock}/kernel')),
                     )
                 except pm.PapermillExecutionError as e:
-                    import re
-
                     said = ' '.join(re.sub(r'\x1b\[[0-9;]*[A-Za-z]', '', f'{e.ename}: {e.evalue}').split())
                     raise NotebookError(
                         f"{name} failed: {said} (its executed copy {executed} shows the traceback)"

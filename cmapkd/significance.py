@@ -6,9 +6,12 @@
 from __future__ import annotations
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 import numpy as np
-import pandas as pd
 from .io import atomic_write
+
+if TYPE_CHECKING:  # annotations only: the run side imports this module and loads no pandas
+    import pandas as pd
 
 # %% auto #0
 __all__ = ['BOOTSTRAP', 'ITEM_KEYS', 'split_key', 'base_metric', 'write_items', 'load_items', 'item_units', 'unit_metric',

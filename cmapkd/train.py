@@ -13,8 +13,9 @@ from pathlib import Path
 from .config import RunConfig, ResolvedConfig, resolve_variant
 from .presets import add_config_args, load_run_config, run_command
 from .io import atomic_write, cache_root, ConfigError
-from .trainer import Runtime, Trainer
-from .teacher import resolve_pretrained, TeacherCache, cache_key
+from .loop import Runtime, Trainer
+from .teacher import resolve_pretrained
+from .teacher_cache import TeacherCache, cache_key
 
 # %% auto #0
 __all__ = ['resolve', 'train', 'add_train_args', 'run', 'main']
@@ -31,7 +32,7 @@ def train(
     "Train `cfg` end to end (teacher first if needed, teacher cache if asked); returns the summary, exported files."
     cfg = resolve_variant(cfg)  # checked before any device is touched
     rt = Runtime(cfg)
-    cfg = resolve(cfg, rt, progress)
+    cfg = resolve_pretrained(cfg, rt, progress)  # `resolve`'s second step, with this run's runtime
     cache = TeacherCache(cache_root() / 'teacher_cache', cache_key(cfg)) if cfg.teacher_cache else None
     trainer = Trainer(cfg, resume=resume, progress=progress, rt=rt, cache=cache, force=force)
     res = trainer.fit(max_steps=max_steps)

@@ -128,7 +128,8 @@ def test_reproduction_records_its_wall_time(paper):
 def test_smoke_draft_compiles(paper):
     """make_paper wrote the draft's numbers from the smoke results and compiled it: a PDF, no LaTeX error, nothing
     undefined."""
-    from cmapkd.draft import latex_problems, missing_tex, template_dir
+    from cmapkd.draft import latex_problems, template_dir
+    from cmapkd.io import missing_tex
 
     assert not missing_tex(), f"LaTeX is needed to compile the draft, missing: {missing_tex()} (.ci/run installs it)"
     for name in ('main.tex', 'refs.bib'):  # the repository's paper/ is the single template

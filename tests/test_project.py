@@ -162,8 +162,7 @@ def test_every_module_imports_and_the_import_graph_has_no_cycle_nor_private_name
 # The run side: what a training or evaluation worker imports, and the `cmapkd` command before it starts one (the
 # README's layout from io to evaluate, the per-item results and figure data a run writes, the runs themselves). The
 # paper side (the tables, the figures, the report, the draft) reads the result files; it may import the run side,
-# never the other way round. pandas is not forbidden: significance (the per-item results a run writes, and the
-# bootstrap the tables run on them) imports it at its top, so experiments and tune load it.
+# never the other way round, nor its libraries (plotting, and pandas for the tables' frames).
 RUN_SIDE = (
     'io',
     'config',
@@ -178,8 +177,9 @@ RUN_SIDE = (
     'losses',
     'method',
     'baselines',
-    'trainer',
+    'loop',
     'teacher',
+    'teacher_cache',
     'train',
     'evaluate',
     'significance',
@@ -189,19 +189,26 @@ RUN_SIDE = (
     'tune',
 )
 PAPER_SIDE = ('tables', 'figures', 'report', 'draft')
-PLOTTING = ('matplotlib', 'seaborn')
+PAPER_LIBRARIES = ('matplotlib', 'seaborn', 'pandas')
 
 
-def test_run_side_imports_no_plotting_library():
-    "Importing the run side, module by module in a fresh interpreter, loads no plotting library."
+def test_run_side_imports_no_plotting_library_nor_pandas():
+    "Importing the run side, module by module in a fresh interpreter, loads no plotting library and no pandas."
     assert set(RUN_SIDE) | set(PAPER_SIDE) == set(cmapkd_imports()), 'a new module: add it to RUN_SIDE or PAPER_SIDE'
     code = (
         f'import importlib, sys\nfor m in {RUN_SIDE!r}:\n    importlib.import_module("cmapkd." + m)\n'
-        f'    loaded = [p for p in {PLOTTING!r} if p in sys.modules]\n'
+        f'    loaded = [p for p in {PAPER_LIBRARIES!r} if p in sys.modules]\n'
         '    if loaded: sys.exit(f"cmapkd.{m} loads {loaded}")\n'
     )
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, (r.stderr.strip().splitlines() or [r])[-1]
+
+
+def test_run_side_never_imports_the_paper_side():
+    "No run-side module imports a paper-side one, at its top or inside a function (the AST's imports)."
+    graph = cmapkd_imports()
+    crossing = sorted(f'{m} imports {d}' for m in RUN_SIDE for d in graph[m] if d in PAPER_SIDE)
+    assert not crossing, crossing
 
 
 def _tool(name):
