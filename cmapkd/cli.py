@@ -215,7 +215,7 @@ def check_tune_args(a) -> list:
     if not 0 <= a.seed < 2**32:
         raise ConfigError(f"--seed: expected an integer from 0 to {2**32 - 1}, got {a.seed}")
     if a.steps < 0:
-        raise ConfigError(f"--steps: expected an integer >= 0 (0: the preset's length), got {a.steps}")
+        raise ConfigError(f"--steps: expected an integer >= 0 (0: the setting's length), got {a.steps}")
     from cmapkd.tune import TUNED_ROWS, parse_row  # torch: the rows are checked against the methods
 
     rows = [parse_row(r) for r in a.rows] if a.rows else list(TUNED_ROWS)

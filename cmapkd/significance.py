@@ -165,15 +165,16 @@ def _units(run: pd.Series, metric: str):
 
 
 def significance(sub: pd.DataFrame, metric: str = 'mean_recall', ref: str = 'cmapkd') -> dict:
-    """{method: paired_bootstrap of `ref` against it (+ its seeds)} for every other method of `sub` (no variants) with
-    per-item results."""
-    runs = sub[sub['variant'].map(lambda v: v is None) & sub['per_item'].notna()]
+    """{row: paired_bootstrap of `ref` against it (+ its seeds)} for every other row of `sub` with per-item results: a
+    method, or a method with a variant ('clipkd_dto', Table 2's DTO rows)."""
+    runs = sub[sub['per_item'].notna()]
+    rows = runs['method'] + runs['variant'].map(lambda v: f'_{v}' if v else '')
 
     def have(m):
-        return {r['seed']: r for _, r in runs[runs['method'] == m].iterrows()}
+        return {r['seed']: r for _, r in runs[rows == m].iterrows()}
 
     mine, out = have(ref), {}
-    for m in sorted(set(runs['method']) - {ref, 'teacher'}):
+    for m in sorted(set(rows) - {ref, 'teacher'}):
         theirs = have(m)
         seeds = sorted(set(mine) & set(theirs))
         if not seeds:
