@@ -846,7 +846,7 @@ def rate_ratios(optim: dict) -> tuple[float, float, float]:
 
 def _schedule_source(sub: pd.DataFrame, preset: str | None, where) -> tuple:
     "(stages, where they come from, source files, config, preset name): the main CMAPKD run's, else the preset's."
-    runs = sub[sub['method'] == 'cmapkd'].sort_values('seed', key=lambda s: s.map(lambda x: -1 if x is None else x))
+    runs = row_runs(sub, 'cmapkd', None)  # not Table 2's CMAPKD + DTO row
     cfg = runs.iloc[0]['config'] if len(runs) else {}
     name = preset or (sub['preset'].dropna().iloc[0] if sub['preset'].notna().any() else None)
     if cfg.get('stages'):
