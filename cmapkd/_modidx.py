@@ -769,6 +769,7 @@ d = { 'settings': { 'branch': 'main',
             'cmapkd.tune': { 'cmapkd.tune._distils': ('tune.html#_distils', 'cmapkd/tune.py'),
                              'cmapkd.tune.parse_row': ('tune.html#parse_row', 'cmapkd/tune.py'),
                              'cmapkd.tune.point_experiment': ('tune.html#point_experiment', 'cmapkd/tune.py'),
+                             'cmapkd.tune.setting_rows': ('tune.html#setting_rows', 'cmapkd/tune.py'),
                              'cmapkd.tune.steps_overrides': ('tune.html#steps_overrides', 'cmapkd/tune.py'),
                              'cmapkd.tune.tune': ('tune.html#tune', 'cmapkd/tune.py'),
                              'cmapkd.tune.validation_overrides': ('tune.html#validation_overrides', 'cmapkd/tune.py')}}}

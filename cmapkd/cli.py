@@ -111,8 +111,9 @@ def build_parser(argv=()) -> Parser:
         '--rows',
         nargs='+',
         metavar='ROW',
-        help='rows to tune: a method, or method_variant such as '
-        'cmapkd_dto (default: every method and the DTO rows); rows tuned before keep their choice',
+        help="rows to tune: a method, or method_variant such as cmapkd_dto (default: the setting's rows, every "
+        'method and the DTO rows when fine-tuning, scratch clipkd cmapkd from random weights); rows tuned before '
+        'keep their choice',
     )
     up.add_argument(
         '--steps',
@@ -216,9 +217,9 @@ def check_tune_args(a) -> list:
         raise ConfigError(f"--seed: expected an integer from 0 to {2**32 - 1}, got {a.seed}")
     if a.steps < 0:
         raise ConfigError(f"--steps: expected an integer >= 0 (0: the setting's length), got {a.steps}")
-    from cmapkd.tune import TUNED_ROWS, parse_row  # torch: the rows are checked against the methods
+    from cmapkd.tune import setting_rows, parse_row  # torch: the rows are checked against the methods
 
-    rows = [parse_row(r) for r in a.rows] if a.rows else list(TUNED_ROWS)
+    rows = [parse_row(r) for r in a.rows] if a.rows else list(setting_rows(a.setting))
     check_out(a)
     check_writable(a.out, '--out')
     return rows

@@ -20,14 +20,15 @@ from .io import atomic_write, cache_root, ConfigError
 # %% auto #0
 __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GROUPS', 'DATASETS', 'EVAL_TASKS', 'SETTINGS',
            'SETTING_LENGTH', 'TRADEOFFS', 'BRIDGES', 'LANGUAGE_POOLINGS', 'LEVEL_NORMS', 'ALSN_ACTIVATIONS',
-           'RELATION_LEVELS', 'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'METHODS', 'DTO_ROWS', 'FIELD_RULES',
-           'SUITE_TASKS', 'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec', 'LossWeights', 'MethodSpec', 'Stage', 'OptimSpec',
-           'EvalData', 'EvalSpec', 'RunConfig', 'config_from_dict', 'config_to_dict', 'save_config', 'load_config',
-           'apply_overrides', 'replaced', 'lr_factor', 'progressive', 'one_stage', 'integrated_lr_scale',
-           'apply_variant', 'NoOptions', 'KDOptions', 'CLIPKDOptions', 'TinyCLIPOptions', 'PromptKDOptions',
-           'C2KDOptions', 'DBiLDOptions', 'SwitchKDOptions', 'MethodCard', 'check_variant', 'register_model_config',
-           'model_config', 'tower_depths', 'default_taps', 'check_model', 'check_fields', 'method_options', 'validate',
-           'eval_data_spec', 'validate_suite', 'ResolvedConfig', 'resolve_variant']
+           'RELATION_LEVELS', 'PROGRESSIVE', 'VARIANTS', 'ANY_METHOD_VARIANTS', 'METHODS', 'DTO_ROWS',
+           'SCRATCH_METHODS', 'FIELD_RULES', 'SUITE_TASKS', 'VQA_NO_ANSWERS', 'ModelSpec', 'DataSpec', 'LossWeights',
+           'MethodSpec', 'Stage', 'OptimSpec', 'EvalData', 'EvalSpec', 'RunConfig', 'config_from_dict',
+           'config_to_dict', 'save_config', 'load_config', 'apply_overrides', 'replaced', 'lr_factor', 'progressive',
+           'one_stage', 'integrated_lr_scale', 'apply_variant', 'NoOptions', 'KDOptions', 'CLIPKDOptions',
+           'TinyCLIPOptions', 'PromptKDOptions', 'C2KDOptions', 'DBiLDOptions', 'SwitchKDOptions', 'MethodCard',
+           'check_variant', 'register_model_config', 'model_config', 'tower_depths', 'default_taps', 'check_model',
+           'check_fields', 'method_options', 'validate', 'eval_data_spec', 'validate_suite', 'ResolvedConfig',
+           'resolve_variant']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')  # visual pyramid, strides 4, 8, 16, 32
@@ -504,6 +505,8 @@ METHODS = {
     'cmapkd': MethodCard(variants=tuple(VARIANTS)),
 }
 DTO_ROWS = ('clipkd', 'cmapkd')  # rows run with DTO's trade-off too: the strongest baseline so far (20a_tune), and ours
+# the second setting's rows (from random weights, design 3.10): the student without a teacher, CLIP-KD, CMAPKD
+SCRATCH_METHODS = ('scratch', 'clipkd', 'cmapkd')
 
 
 def check_variant(name: str, variant: str | None, where: str = 'method.variant'):

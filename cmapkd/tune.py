@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
-from .config import SETTINGS, SETTING_LENGTH, METHODS, VARIANTS, DTO_ROWS, check_variant
+from .config import SETTINGS, SETTING_LENGTH, METHODS, VARIANTS, DTO_ROWS, SCRATCH_METHODS, check_variant
 from .presets import preset
 from .io import atomic_write, git_commit, ConfigError
 from .baselines import method_class
 from .experiments import run_many, row_name, tuning_file, check_params, length_overrides
 
 # %% auto #0
-__all__ = ['TUNE_GRID', 'TUNE_METRIC', 'TUNED_ROWS', 'validation_overrides', 'point_experiment', 'parse_row', 'steps_overrides',
-           'tune']
+__all__ = ['TUNE_GRID', 'TUNE_METRIC', 'TUNED_ROWS', 'validation_overrides', 'point_experiment', 'setting_rows', 'parse_row',
+           'steps_overrides', 'tune']
 
 # %% ../nbs/20a_tune.ipynb #0e0b6004
 TUNE_GRID = {
@@ -42,6 +42,11 @@ def point_experiment(setting: str, lr: float, weight: float) -> str:
 TUNED_ROWS = tuple((m, None) for m in METHODS) + tuple(
     (m, 'dto') for m in DTO_ROWS
 )  # every row that trains (design 3.11)
+
+
+def setting_rows(setting: str) -> tuple:
+    "The rows a setting's tables train: every row when fine-tuning, the second setting's from random weights."
+    return TUNED_ROWS if setting == 'finetune' else tuple((m, None) for m in SCRATCH_METHODS)
 
 
 def parse_row(row: str) -> tuple:

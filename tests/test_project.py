@@ -227,6 +227,26 @@ def papermill_commands(markdown: str, notebook: str) -> list[str]:
     return [line for line in joined.splitlines() if line.startswith(f'papermill nbs/{notebook}.ipynb ')]
 
 
+def parameters(notebook: str) -> dict:
+    "The default values of an experiment notebook's papermill parameters (its `parameters` cell)."
+    import ast
+    import nbformat
+
+    nb = nbformat.read(ROOT / 'nbs' / f'{notebook}.ipynb', as_version=4)
+    cell = next(c for c in nb.cells if 'parameters' in c.metadata.get('tags', []))
+    return {t.targets[0].id: ast.literal_eval(t.value) for t in ast.parse(cell.source).body}
+
+
+def test_experiment_notebooks_default_to_the_rows_the_tables_show():
+    "Their literal lists (papermill needs literals) are the library's: Table 2's DTO rows, Table 4, Table 6."
+    from cmapkd.config import DTO_ROWS, VARIANTS
+    from cmapkd.tables import SCRATCH_ROWS
+
+    assert parameters('run_main')['dto_rows'] == list(DTO_ROWS)
+    assert parameters('run_ablation')['variants'] == list(VARIANTS)
+    assert parameters('run_scratch')['methods'] == list(SCRATCH_ROWS)
+
+
 @pytest.mark.parametrize('notebook', ['run_main', 'run_ablation', 'run_scratch', 'run_efficiency', 'make_paper'])
 def test_experiment_notebooks_show_the_readmes_papermill_commands(notebook):
     import nbformat
