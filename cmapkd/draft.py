@@ -623,13 +623,15 @@ def _rewards(df: pd.DataFrame, preset: str | None) -> dict:
     )
 
 
-def _length(df: pd.DataFrame, preset: str | None) -> dict:
-    """LengthSentence: how scratch, the strongest baseline and CMAPKD are ordered at half and at full student length
-    (the two lengths measured)."""
-    half = select_runs(df, 'length_half', preset)
+def _length(
+    df: pd.DataFrame, preset: str | None, full_exp='main', half_exp='length_half', name='LengthSentence'
+) -> dict:
+    """`name`: how the students of `half_exp` (scratch, the strongest baseline, CMAPKD) are ordered at half and at full
+    student length (`full_exp`; the two lengths measured), and what the student trained without a teacher gained."""
+    half = select_runs(df, half_exp, preset)
     if not len(half):
-        return dict(LengthSentence='')
-    main = select_runs(df, 'main', preset)
+        return {name: ''}
+    main = select_runs(df, full_exp, preset)
     key = headline(main, preset)['mean_recall']
     full = main[main['method'].isin(set(half['method'])) & main['variant'].map(lambda v: v is None)]  # no DTO rows
 
@@ -651,23 +653,34 @@ def _length(df: pd.DataFrame, preset: str | None) -> dict:
         return chain, {(a, b): rel(a, b) for a in m.index for b in m.index if a < b}
 
     (c_half, r_half), (c_full, r_full) = ranked(half), ranked(full)
+    return {name: _ordering(c_half, r_half, c_full, r_full, steps(half), steps(full)) + _gain(half, full, key)}
+
+
+def _gain(half: pd.DataFrame, full: pd.DataFrame, key: str) -> str:
+    "What the student trained without a teacher gained from half to full length (converged: less than one point)."
+    g = difference(*(sub.loc[sub['method'] == 'scratch', key].mean() for sub in (full, half)))
+    if not np.isfinite(g):
+        return ''
+    verdict = 'less than one point' if abs(g) < 1 else 'so it has not converged at this length'
+    return f' The student trained without a teacher gains {signed(g, 1)} points from half to full length, {verdict}.'
+
+
+def _ordering(c_half, r_half, c_full, r_full, sh, sf) -> str:
+    "The sentence on the two orderings (their chains and pairwise relations) and the two lengths in steps."
     tie = ', $\\approx$: within seed variation' if 0 in r_full.values() or 0 in r_half.values() else ''
-    sh, sf = steps(half), steps(full)
     lengths = f' ({listing(sorted(sh))} instead of {listing(sorted(sf))} steps)' if sh and sf else ''
     if r_half == r_full:
-        return dict(
-            LengthSentence=f'Trained for half as many steps{lengths}, these students are ordered in mean recall as at '
-            'full '
-            f'length ({c_full}{tie}); two lengths are measured, so this does not show that the ordering has converged.'
+        return (
+            f'Trained for half as many steps{lengths}, these students are ordered in mean recall as at full length '
+            f'({c_full}{tie}); two lengths are measured, so this does not show that the ordering has converged.'
         )
     if any(r_half[p] * r_full[p] < 0 for p in r_full):
-        return dict(
-            LengthSentence=f'Trained for half as many steps{lengths}, these students are ordered differently in mean '
-            'recall '
+        return (
+            f'Trained for half as many steps{lengths}, these students are ordered differently in mean recall '
             f'({c_half}; at full length {c_full}{tie}): the ordering still changes with the training length.'
         )
-    return dict(
-        LengthSentence=f'Trained for half as many steps{lengths}, no two of these students swap places in mean recall '
+    return (
+        f'Trained for half as many steps{lengths}, no two of these students swap places in mean recall '
         f'(half length: {c_half}; full length: {c_full}{tie}).'
     )
 
@@ -685,6 +698,7 @@ def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
         | _cross(df, preset)
         | _rewards(df, preset)
         | _length(df, preset)
+        | _length(df, preset, 'scratch_setting', 'scratch_setting_half', 'ScratchLengthSentence')
     )
 
 # %% ../nbs/21_draft.ipynb #r27a0006
