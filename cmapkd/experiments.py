@@ -41,9 +41,9 @@ from .figure_data import write_figure_data, difficulty_signals
 __all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'FIRST_LOOK', 'ONE_SEED', 'QUIET', 'run_name',
            'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuning_source', 'tuned_choice',
            'data_root_overrides', 'cross_modal_map', 'figure_arrays', 'run_device', 'config_key', 'portable', 'run_one',
-           'say', 'duration', 'default_threads', 'headline', 'run_many', 'length_overrides', 'NotebookError',
-           'notebooks_dir', 'discard_preset', 'default_jobs', 'clock', 'last_times', 'pretrain_towers', 'pdf_state',
-           'Follow', 'reproduce']
+           'say', 'duration', 'default_threads', 'headline', 'time_left', 'run_many', 'length_overrides',
+           'NotebookError', 'notebooks_dir', 'discard_preset', 'default_jobs', 'clock', 'last_times', 'pretrain_towers',
+           'pdf_state', 'Follow', 'reproduce']
 
 # %% ../nbs/20_experiments.ipynb #673fe5de
 # rows evaluated as they are, and the method whose config they read: the teacher (with the teacher CMAPKD distils), and
@@ -489,6 +489,13 @@ def headline(path) -> str:
     return f'{k} {m[k]:.1f}' if k else 'evaluated'
 
 
+def time_left(took: list, left: int, jobs: int) -> float:
+    """Seconds the `left` runs should take, `jobs` at a time, from `took` ((trained, seconds) of the runs so far): a
+    reference row only evaluates, so it does not stand for a training once one has been timed."""
+    trained = [s for t, s in took if t]
+    return float(np.mean(trained or [s for _, s in took])) * left / min(jobs, left)
+
+
 def _stop_pool(pool):
     "End `pool`'s workers now, their running runs too (`shutdown` would wait for them)."
     procs = list(pool._processes.values())  # the executor has no public way to stop a running task
@@ -543,9 +550,9 @@ def run_many(
         if was_kept:
             kept += 1
             return
-        took.append(secs)
+        took.append((runs[i][0] not in REFERENCE_ROWS, secs))
         left = len(args) - len(took) - kept  # the runs in flight count as left
-        eta = f'; about {duration(np.mean(took) * left / min(jobs, left))} left in {experiment}' if left else ''
+        eta = f'; about {duration(time_left(took, left, jobs))} left in {experiment}' if left else ''
         say(f'{labels[i]}: {headline(path)} in {duration(secs)}{eta}')
 
     if jobs == 1:
