@@ -602,8 +602,8 @@ WHAT = dict(
 )
 # the first look: one seed of the reference rows, the no-teacher student, CLIP-KD and CMAPKD, then the paper's pages
 FIRST_LOOK = dict(methods=['teacher', 'pretrained', 'scratch', 'clipkd', 'cmapkd'], dto_rows=[], length_check=False)
-# design 5's budget for the tiny preset, 90 min on 2 cores (three seeds of everything would take over three hours by
-# the tuning runs' times): Tables 4 and 6 take the first seed only, Table 2 and its length check every seed
+# design 5's budget for the tiny preset, 90 min on 2 cores (three seeds of everything: about 2.5 h, estimated from the
+# tuning runs' times): Tables 4 and 6 take the first seed only, Table 2 and its length check every seed
 ONE_SEED = {'tiny': ('run_ablation', 'run_scratch')}
 QUIET = ('run_efficiency', 'make_paper')  # they print no progress lines: papermill's cell bar stands in
 
