@@ -304,8 +304,10 @@ def run_tune(a, rows) -> int:
     "`cmapkd tune`: every row's grid on the validation split, then one line per row with its choice."
     t0 = time.time()
     stop_on_signals(a, t0)
-    from cmapkd.experiments import duration, default_jobs, row_name
-    from cmapkd.tune import tune, steps_overrides, tuning_file, TUNE_METRIC
+    from cmapkd.experiments import duration, default_jobs
+    from cmapkd.config import row_name
+    from cmapkd.tune import tune, steps_overrides, TUNE_METRIC
+    from cmapkd.io import tuning_file
 
     choice = tune(
         a.preset,

@@ -26,9 +26,9 @@ __all__ = ['P_LEVELS', 'L_LEVELS', 'LEVELS', 'ADAPTED', 'WEIGHTINGS', 'MODULE_GR
            'config_to_dict', 'save_config', 'load_config', 'apply_overrides', 'replaced', 'lr_factor', 'progressive',
            'one_stage', 'integrated_lr_scale', 'apply_variant', 'NoOptions', 'KDOptions', 'CLIPKDOptions',
            'TinyCLIPOptions', 'PromptKDOptions', 'C2KDOptions', 'DBiLDOptions', 'SwitchKDOptions', 'MethodCard',
-           'check_variant', 'register_model_config', 'model_config', 'tower_depths', 'default_taps', 'check_model',
-           'check_fields', 'method_options', 'validate', 'eval_data_spec', 'validate_suite', 'ResolvedConfig',
-           'resolve_variant']
+           'check_variant', 'row_name', 'register_model_config', 'model_config', 'tower_depths', 'default_taps',
+           'check_model', 'check_fields', 'method_options', 'validate', 'eval_data_spec', 'validate_suite',
+           'ResolvedConfig', 'resolve_variant']
 
 # %% ../nbs/01_config.ipynb #e4ab0caf
 P_LEVELS = ('P2', 'P3', 'P4', 'P5')  # visual pyramid, strides 4, 8, 16, 32
@@ -521,6 +521,11 @@ def check_variant(name: str, variant: str | None, where: str = 'method.variant')
             f"{where}: '{variant}' is an ablation of {takers}, not of '{name}' "
             f"('{name}' takes {list(METHODS[name].variants)})"
         )
+
+
+def row_name(method: str, variant: str | None = None) -> str:
+    "A row of the tables: a method, or a method with a variant ('cmapkd_one_stage', 'clipkd_dto')."
+    return method + (f'_{variant}' if variant else '')
 
 # %% ../nbs/01_config.ipynb #acfab2c5
 def register_model_config(spec: ModelSpec) -> str:

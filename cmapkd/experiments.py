@@ -22,12 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from .config import RunConfig, apply_overrides, replaced, validate, config_to_dict, save_config, METHODS, ADAPTED
-from .config import VARIANTS, check_variant, eval_data_spec
+from .config import VARIANTS, check_variant, eval_data_spec, row_name
 from .presets import preset, PRESETS
 from .backbones import build_backbone
 from .tokenizers import get_tokenizer
 from .io import atomic_write, cache_root, check_writable, clone_root, fingerprint, git_commit, locked, preset_dir
-from .io import ConfigError, missing_tex, TEX_PACKAGES
+from .io import ConfigError, missing_tex, TEX_PACKAGES, tuning_source
 from .train import train
 from .teacher import resolve_pretrained, pretrain_history, TOWERS, pretrain_plan, pretrain_path, committed_path
 from .evaluate import evaluate, device_name
@@ -39,11 +39,10 @@ from .figure_data import write_figure_data, difficulty_signals
 
 # %% auto #0
 __all__ = ['REFERENCE_ROWS', 'SHARED_RUNS', 'PROGRESS_ENV', 'NOTEBOOKS', 'WHAT', 'FIRST_LOOK', 'ONE_SEED', 'QUIET', 'run_name',
-           'check_params', 'experiment_config', 'tuning_file', 'row_name', 'tuning_source', 'tuned_choice',
-           'data_root_overrides', 'cross_modal_map', 'figure_arrays', 'run_device', 'config_key', 'portable', 'run_one',
-           'say', 'duration', 'default_threads', 'headline', 'time_left', 'run_many', 'length_overrides',
-           'NotebookError', 'notebooks_dir', 'discard_preset', 'default_jobs', 'clock', 'last_times', 'pretrain_towers',
-           'pdf_state', 'Follow', 'reproduce']
+           'check_params', 'experiment_config', 'tuned_choice', 'data_root_overrides', 'cross_modal_map',
+           'figure_arrays', 'run_device', 'config_key', 'portable', 'run_one', 'say', 'duration', 'default_threads',
+           'headline', 'time_left', 'run_many', 'length_overrides', 'NotebookError', 'notebooks_dir', 'discard_preset',
+           'default_jobs', 'clock', 'last_times', 'pretrain_towers', 'pdf_state', 'Follow', 'reproduce']
 
 # %% ../nbs/20_experiments.ipynb #673fe5de
 # rows evaluated as they are, and the method whose config they read: the teacher (with the teacher CMAPKD distils), and
@@ -139,26 +138,6 @@ def experiment_config(
     return validate(cfg)
 
 # %% ../nbs/20_experiments.ipynb #29a3ce85
-def tuning_file(out_dir, setting: str) -> Path:
-    "The tuning choices of one setting: written by `cmapkd tune` (`20a_tune`), read by every final run."
-    return Path(out_dir) / 'results' / 'tuning' / setting / 'choice.json'
-
-
-def row_name(method: str, variant: str | None = None) -> str:
-    "A row of the tables: a method, or a method with a variant ('cmapkd_one_stage', 'clipkd_dto')."
-    return method + (f'_{variant}' if variant else '')
-
-
-def tuning_source(out_dir, setting: str, preset_name: str | None = None, root=None) -> Path | None:
-    """The choices a final run reads: its own folder's, else those committed in the clone (`root`) for its preset, else
-    None."""
-    root = clone_root() if root is None else Path(root)
-    found = [tuning_file(out_dir, setting)] + (
-        [tuning_file(root / preset_dir(preset_name), setting)] if preset_name else []
-    )
-    return next((f for f in found if f.exists()), None)
-
-
 def tuned_choice(
     out_dir, setting: str, method: str, variant: str | None = None, preset_name: str | None = None
 ) -> dict | None:
@@ -648,7 +627,8 @@ def clock(s: float) -> str:
 
 def last_times(out_dir, preset_name: str, seeds, first_look: bool = False) -> tuple[dict, str]:
     """The wall time of each notebook in the last recorded reproduction (or first look) of `preset_name` (in `out_dir`,
-    else the repository's paper/), scaled to `seeds`; ({}, '') when there is none."""
+    else the repository's paper/), scaled to `seeds` (except the paper's and those that run one seed); ({}, '') when
+    there is none."""
     name = f'reproduction_{preset_name}.json'
     records = (
         (p, json.loads(p.read_text()))
@@ -659,7 +639,8 @@ def last_times(out_dir, preset_name: str, seeds, first_look: bool = False) -> tu
     if f is None:
         return {}, ''
     scale = len(seeds) / max(1, len(record.get('seeds') or [0]))
-    times = {k: v * (scale if k != 'make_paper' else 1) for k, v in record['wall_s'].items() if k in NOTEBOOKS}
+    fixed = ('make_paper',) + ONE_SEED.get(preset_name, ())  # notebooks whose time the seed count does not change
+    times = {k: v * (1 if k in fixed else scale) for k, v in record['wall_s'].items() if k in NOTEBOOKS}
     return (
         times,
         f"{f} ({duration(record['wall_s']['total'])} for seeds {record.get('seeds')}, {record.get('jobs')} job(s), "

@@ -17,8 +17,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['COMMITTED_PRESET', 'TEX_PACKAGES', 'TEX_FILES', 'ConfigError', 'atomic_write', 'cache_root', 'check_writable',
-           'preset_dir', 'check_preset_dir', 'clone_root', 'locked', 'fingerprint', 'git_commit', 'record_sources',
-           'missing_tex']
+           'preset_dir', 'check_preset_dir', 'clone_root', 'tuning_file', 'tuning_source', 'locked', 'fingerprint',
+           'git_commit', 'record_sources', 'missing_tex']
 
 # %% ../nbs/00_io.ipynb #088939df
 class ConfigError(ValueError):
@@ -127,6 +127,21 @@ def clone_root() -> Path:
     import cmapkd
 
     return Path(cmapkd.__file__).resolve().parent.parent
+
+# %% ../nbs/00_io.ipynb #44242c64
+def tuning_file(out_dir, setting: str) -> Path:
+    "The tuning choices of one setting: written by `cmapkd tune` (`20a_tune`), read by every final run."
+    return Path(out_dir) / 'results' / 'tuning' / setting / 'choice.json'
+
+
+def tuning_source(out_dir, setting: str, preset_name: str | None = None, root=None) -> Path | None:
+    """The choices a final run reads: its own folder's, else those committed in the clone (`root`) for its preset, else
+    None."""
+    root = clone_root() if root is None else Path(root)
+    found = [tuning_file(out_dir, setting)] + (
+        [tuning_file(root / preset_dir(preset_name), setting)] if preset_name else []
+    )
+    return next((f for f in found if f.exists()), None)
 
 # %% ../nbs/00_io.ipynb #cc42d7c6
 @contextmanager

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 import numpy as np
 from .io import atomic_write
+from .config import row_name
 
 if TYPE_CHECKING:  # annotations only: the run side imports this module and loads no pandas
     import pandas as pd
@@ -168,7 +169,7 @@ def significance(sub: pd.DataFrame, metric: str = 'mean_recall', ref: str = 'cma
     """{row: paired_bootstrap of `ref` against it (+ its seeds)} for every other row of `sub` with per-item results: a
     method, or a method with a variant ('clipkd_dto', Table 2's DTO rows)."""
     runs = sub[sub['per_item'].notna()]
-    rows = runs['method'] + runs['variant'].map(lambda v: f'_{v}' if v else '')
+    rows = np.array([row_name(m, v) for m, v in zip(runs['method'], runs['variant'])])
 
     def have(m):
         return {r['seed']: r for _, r in runs[rows == m].iterrows()}

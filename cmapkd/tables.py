@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .config import METHODS, ADAPTED, VARIANTS, DTO_ROWS, SCRATCH_METHODS, EvalSpec, Stage, P_LEVELS, L_LEVELS
+from .config import row_name
 from .presets import PRESETS, preset as preset_config
 from .io import atomic_write, record_sources
 from .significance import split_key, base_metric, significance, BOOTSTRAP
@@ -500,7 +501,7 @@ def _row_order(sub: pd.DataFrame, experiment: str, rows) -> list[str]:
     if experiment == 'ablation':
         extra = [v for v in sub.loc[sub['method'] == 'cmapkd', 'variant'] if v and v not in rows]
     else:
-        extra = [m + (f'_{v}' if v else '') for m, v in zip(sub['method'], sub['variant'])]
+        extra = [row_name(m, v) for m, v in zip(sub['method'], sub['variant'])]
         extra = [r for r in extra if r not in rows]
     order = {m: i for i, m in enumerate(MAIN_ROWS + ABLATION_ROWS)}
     extra = sorted(set(extra), key=lambda x: (order.get(x, len(order)), x))

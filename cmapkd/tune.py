@@ -11,7 +11,9 @@ from .config import SETTINGS, SETTING_LENGTH, METHODS, VARIANTS, DTO_ROWS, SCRAT
 from .presets import preset
 from .io import atomic_write, git_commit, ConfigError
 from .baselines import method_class
-from .experiments import run_many, row_name, tuning_file, check_params, length_overrides
+from .experiments import run_many, check_params, length_overrides
+from .config import row_name
+from .io import tuning_file
 
 # %% auto #0
 __all__ = ['TUNE_GRID', 'TUNE_METRIC', 'TUNED_ROWS', 'validation_overrides', 'point_experiment', 'setting_rows', 'parse_row',
