@@ -6,6 +6,7 @@
 from __future__ import annotations
 import dataclasses
 import importlib
+import json
 import os
 import re
 import shutil
@@ -15,21 +16,23 @@ import numpy as np
 import pandas as pd
 from .config import MethodSpec, P_LEVELS, L_LEVELS, METHODS, ADAPTED
 from .presets import preset as preset_config
-from .io import atomic_write, record_sources, missing_tex, TEX_PACKAGES
+from .io import atomic_write, record_sources, missing_tex, TEX_PACKAGES, clone_root, tuning_source
 from .tables import teacher_training, student_start, setup_parts, load_results, select_runs, row_runs, table_frame
 from .tables import format_cell, tex_escape, MAIN_ROWS, ABLATION_ROWS, EFFICIENCY_ROWS, VARIANT_LABELS
 from .tables import METHOD_LABELS, DATASET_LABELS, TASK_OF, CONVENTIONS, suite_datasets, rate_ratios
-from .tables import write_schedule
+from .tables import write_schedule, SCRATCH_ROWS
+from .significance import significance
 from .figure_data import EMB_PANELS
 from .figures import figure_runs, embedding_stats, reward_records, REWARD_COLUMNS, sample_words, PRINT_WIDTH
 
 # %% auto #0
 __all__ = ['BASELINES', 'NUMBER_WORDS', 'VQA_TYPES', 'DEVIATIONS', 'PENDING', 'NOTE_REASONS', 'CODE_MODULES', 'FIGURES',
-           'NUMBERS', 'NOTES', 'macro_name', 'render_macros', 'pct', 'difference', 'relation', 'compare',
+           'NUMBERS', 'NOTES', 'macro_name', 'render_macros', 'pct', 'difference', 'relation', 'interval', 'compare',
            'data_description', 'device_words', 'listing', 'words', 'leaders', 'num', 'headline', 'signed',
            'draft_numbers', 'stage_shares', 'outline_stages', 'Deviation', 'pending_reasons', 'notes_table',
-           'code_names', 'resolve_code_name', 'check_code_names', 'figure_captions', 'figure_widths', 'write_numbers',
-           'write_notes', 'template_dir', 'copy_template', 'latex_problems', 'compile_paper', 'write_draft']
+           'code_names', 'resolve_code_name', 'check_code_names', 'figure_captions', 'figure_widths', 'tuning_numbers',
+           'checkpoint_numbers', 'write_numbers', 'write_notes', 'template_dir', 'copy_template', 'latex_problems',
+           'compile_paper', 'write_draft']
 
 # %% ../nbs/21_draft.ipynb #b7c467a5
 def macro_name(key: str) -> str:
@@ -63,24 +66,41 @@ def relation(d: float, spread: float = np.nan) -> int:
     return 1 if d > 0 else -1
 
 
+def interval(boot: dict | None) -> str:
+    """The paired bootstrap of CMAPKD against a row (`cmapkd.significance`, the mark of Tables 2 and 6) as a clause: the
+    interval of the difference and whether it excludes 0; '' without one."""
+    if not boot:
+        return ''
+    lo, hi = (format_cell(boot[k], kind='delta') for k in ('lo', 'hi'))
+    return rf"{round(100 * boot['level'])}\% bootstrap interval {lo} to {hi}, " + (
+        'marked: it excludes 0' if boot['significant'] else 'unmarked: it includes 0'
+    )
+
+
 def compare(
-    ours: float, other: float, name: str, spread: float = np.nan, role: str = '', shown: str | None = None
+    ours: float,
+    other: float,
+    name: str,
+    spread: float = np.nan,
+    role: str = '',
+    shown: str | None = None,
+    boot: dict | None = None,
 ) -> str:
     """How CMAPKD's `ours` stands against row `name` (`other`, printed as `shown`, described by `role`); `spread` = the
-    larger seed std."""
+    larger seed std; `boot` = the paired bootstrap of the two rows, whose interval the clause then gives."""
     if not (np.isfinite(ours) and np.isfinite(other)):
         return f'cannot yet be compared with {name} (no result file)'
-    d, r, shown = difference(ours, other), (', ' + role if role else ''), shown or pct(other)
+    d, r, shown, iv = difference(ours, other), (', ' + role if role else ''), shown or pct(other), interval(boot)
     if d == 0:
-        return f'matches {name} ({shown}{r})'
+        return f"matches {name} ({shown}{r}{'; ' + iv if iv else ''})"
     if relation(d, spread) == 0:
         return (
             f"is within seed variation of {name} ({shown}{r}; difference {format_cell(d, kind='delta')}, seed std up "
-            f"to {spread:.1f})"
+            f"to {spread:.1f}{'; ' + iv if iv else ''})"
         )
     return (
         f"{'improves over' if d > 0 else 'falls behind'} {name} ({shown}){r + ',' if role else ''} by {abs(d):.1f} "
-        "points"
+        + (f'points ({iv})' if iv else 'points')
     )
 
 # %% ../nbs/21_draft.ipynb #37fdcad0
@@ -164,14 +184,22 @@ def leaders(frame, rows, m: str) -> tuple[list, list]:
     return lead, close
 
 
+def _bootstrap(df: pd.DataFrame, experiment: str, preset: str | None, key: str) -> dict:
+    "The paired bootstrap of CMAPKD against every row of `experiment` in the mean recall `key` (the tables' marks)."
+    sub = select_runs(df, experiment, preset)
+    return significance(sub, key) if len(sub) and (sub['method'] == 'cmapkd').any() else {}
+
+
 def _first(sub: pd.DataFrame, method: str, col: str):
     "`col` of the lowest-seed run of `method` itself in `sub` (not a variant such as its DTO row; None without one)."
     runs = row_runs(sub, method, None)
     return runs.iloc[0][col] if len(runs) else None
 
 
-def _main_comparison(frame, m: str, key: str, what: str) -> dict:
-    "The strongest baseline(s) in metric `m` and CMAPKD's clause against it (ties named as ties, close rows named)."
+def _main_comparison(frame, m: str, key: str, what: str, sig=None) -> dict:
+    """The strongest baseline(s) in metric `m` and CMAPKD's clause against it (ties named as ties, close rows named;
+    `sig`: the paired bootstrap of CMAPKD against each row, whose interval against the first leader the clause
+    gives)."""
     lead, close = leaders(frame, BASELINES, m)
     if not lead:
         return {
@@ -199,6 +227,7 @@ def _main_comparison(frame, m: str, key: str, what: str) -> dict:
             spread if np.isfinite(spread) else np.nan,
             role=role,
             shown=shown,
+            boot=(sig or {}).get(top),
         ),
     }
 
@@ -359,7 +388,7 @@ def _results(df: pd.DataFrame, preset: str | None) -> dict:
     f = table_frame(df, 'main', MAIN_ROWS + ('blind',), list(h.values()) + extra + [zs5], preset).rename(
         columns=lambda c: c.partition('/')[2] or c
     )
-    out = {}
+    sig, out = _bootstrap(df, 'main', preset, h['mean_recall']), {}
     for key, m in (('MeanR', 'mean_recall'), ('Zs', 'zs_top1'), ('ZsFive', 'zs_top5'), ('Vqa', 'vqa_overall')):
         std = f.loc['cmapkd', f'{m}_std'] if 'cmapkd' in f.index else np.nan
         out[key] = pct(_value(f, 'cmapkd', m))
@@ -371,8 +400,9 @@ def _results(df: pd.DataFrame, preset: str | None) -> dict:
         _value(f, 'scratch', 'mean_recall'),
         'the student trained without a teacher',
         _spread(f, 'cmapkd', 'scratch', 'mean_recall'),
+        boot=sig.get('scratch'),
     )
-    out |= _main_comparison(f, 'mean_recall', '', 'mean recall')
+    out |= _main_comparison(f, 'mean_recall', '', 'mean recall', sig)
     out |= _main_comparison(f, 'zs_top1', 'Zs', 'zero-shot top-1')
     out |= _main_comparison(f, 'vqa_overall', 'Vqa', 'VQA accuracy')
     out['VqaBlindSentence'] = _blind(f)
@@ -685,6 +715,89 @@ def _ordering(c_half, r_half, c_full, r_full, sh, sf) -> str:
     )
 
 
+def _retrieval_frame(df: pd.DataFrame, experiment: str, rows, preset: str | None) -> pd.DataFrame:
+    "Mean recall (headline dataset) of `rows` in `experiment`, columns named without the dataset."
+    key = headline(select_runs(df, experiment, preset), preset)['mean_recall']
+    return table_frame(df, experiment, rows, (key,), preset).rename(columns=lambda c: c.partition('/')[2] or c)
+
+
+def _scratch(df: pd.DataFrame, preset: str | None) -> dict:
+    """`ScratchComparison`: Table 6 in words, CMAPKD against the student trained without a teacher and CLIP-KD, by the
+    rule of the text and with the bootstrap of the table's marks."""
+    sub = select_runs(df, 'scratch_setting', preset)
+    if not len(sub) or not (sub['method'] == 'cmapkd').any():
+        return dict(ScratchComparison='')
+    f = _retrieval_frame(df, 'scratch_setting', SCRATCH_ROWS, preset)
+    sig = _bootstrap(df, 'scratch_setting', preset, headline(sub, preset)['mean_recall'])
+
+    def vs(row, name):
+        ours, other = _value(f, 'cmapkd', 'mean_recall'), _value(f, row, 'mean_recall')
+        return compare(ours, other, name, _spread(f, 'cmapkd', row, 'mean_recall'), boot=sig.get(row))
+
+    one, ours, teacher = (
+        f.loc['cmapkd', 'mean_recall_n'] < 2,
+        _value(f, 'cmapkd', 'mean_recall'),
+        _value(f, 'teacher', 'mean_recall'),
+    )
+    return dict(
+        ScratchComparison=f"From random weights CMAPKD reaches a mean recall of {pct(ours)} (teacher {pct(teacher)}): "
+        f"it {vs('scratch', 'the student trained without a teacher')}, and it {vs('clipkd', 'CLIP-KD')}."
+        + (' These runs have one seed: their differences are not weighed against seed variation.' if one else '')
+    )
+
+
+def _mechanism(df: pd.DataFrame, preset: str | None) -> dict:
+    """`MechanismSentence`, where CMAPKD trails the strongest baseline in mean recall: what Table 4 measures of the two
+    parts of the method that the earlier measurements point at (`10_method`): the progressive schedule (the one-stage
+    rows against the full method) and ALSN (uniform weights against it, and how much its weights vary between
+    samples). Empty where CMAPKD does not trail."""
+    f = _retrieval_frame(df, 'main', MAIN_ROWS, preset)
+    lead, _ = leaders(f, BASELINES, 'mean_recall')
+    a = _retrieval_frame(df, 'ablation', ABLATION_ROWS, preset)
+    full = _value(a, 'full', 'mean_recall')
+    if not lead or _rel(f, 'cmapkd', lead[0], 'mean_recall') >= 0 or not np.isfinite(full):
+        return dict(MechanismSentence='')
+
+    def scored(r):
+        v = _value(a, r, 'mean_recall')
+        return f"{pct(v)} ({format_cell(difference(v, full), kind='delta')})"
+
+    def verdict(r, what):
+        d, rel = difference(_value(a, r, 'mean_recall'), full), _rel(a, r, 'full', 'mean_recall')
+        return (
+            f'{what} {"costs it" if rel > 0 else "gains it"} {abs(d):.1f} points'
+            if rel
+            else f'{what} changes nothing measurable'
+        )
+
+    parts = []
+    if np.isfinite(_value(a, 'one_stage', 'mean_recall')):
+        s = f"trained in one stage, with every level and ALSN from the start, CMAPKD scores {scored('one_stage')}"
+        if np.isfinite(_value(a, 'one_stage_lr_matched', 'mean_recall')):
+            s += f", and {scored('one_stage_lr_matched')} at the schedule's integrated learning rate"
+        parts.append(s + ': ' + verdict('one_stage', 'the progressive schedule'))
+    if np.isfinite(_value(a, 'uniform_weights', 'mean_recall')):
+        parts.append(
+            f"with uniform level weights it scores {scored('uniform_weights')}: "
+            + verdict('uniform_weights', "ALSN's weighting").replace('costs it', 'costs')
+        )
+    alsn = _alsn(df, preset)['AlsnStd']
+    if alsn != '--':
+        parts.append(
+            f"ALSN's weights vary between test samples by a standard deviation of at most {alsn} "
+            "(Sec.~\\ref{sec:analysis})"
+        )
+    if not parts:
+        return dict(MechanismSentence='')
+    one = ' (one seed each)' if a.loc['full', 'mean_recall_n'] < 2 else ''
+    return dict(
+        MechanismSentence="Where it trails, the ablations (Table~\\ref{tab:ablation}, against the full method's "
+        f"{pct(full)}{one}) measure the two parts of the method the earlier measurements point at: "
+        + '; '.join(parts)
+        + '.'
+    )
+
+
 def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
     "Every macro value of numbers.tex from the result frame `df` (`cmapkd.tables.load_results`)."
     return (
@@ -692,6 +805,8 @@ def draft_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
         | _setting(df, preset)
         | _results(df, preset)
         | _ablation(df, preset)
+        | _mechanism(df, preset)
+        | _scratch(df, preset)
         | _efficiency(df, preset)
         | _alsn(df, preset)
         | _embeddings(df, preset)
@@ -1062,12 +1177,67 @@ def _results_frame(paper_dir) -> pd.DataFrame:
     return load_results(res)
 
 
+def tuning_numbers(paper_dir, preset: str | None = None, setting: str = 'finetune') -> dict:
+    """`Tuning`: how each row's base learning rate and distillation weight were chosen (design 3.11), from the tuning
+    record the runs read (`cmapkd.io.tuning_source`: the paper folder's, else the one committed for `preset`)."""
+    f = tuning_source(paper_dir, setting, preset)
+    if f is None:
+        return dict(Tuning="No tuning record was found: every row ran at the preset's learning rate and weight.")
+    r = json.loads(f.read_text())
+    g, ch, pts = r['grid'], r['choice'], r['points']
+    point = json.loads((f.parents[3] / pts[0]['result']).read_text()) if pts else {}
+    steps = sum(int(s.get('steps') or 0) for s in (point.get('config') or {}).get('stages') or [])
+    lrs = sorted({c['lr'] for c in ch.values()})
+    named = dict(scratch='without a teacher', cmapkd='CMAPKD', cmapkd_dto='CMAPKD with DTO')
+    chosen = '; '.join(
+        f"{named[k]} {ch[k]['lr']:g}" + (f", weight {ch[k]['distill_weight']:g}" if k != 'scratch' else '')
+        for k in named
+        if k in ch
+    )
+    return dict(
+        Tuning=f"Each row's base learning rate and distillation weight were chosen before any test run, on the "
+        f"validation split ({len(pts)} runs of seed {r['seed']}, {steps} steps each, by validation mean recall; every "
+        f"point and the choice are committed in \\texttt{{results/tuning/{setting}}}): the rate from "
+        f"{listing(f'{x:g}' for x in g['lr'])} at weight 1, then the weight from "
+        f"{listing(f'{x:g}' for x in g['distill_weight'])} at the row's best rate; the student trained without a "
+        f"teacher has the same rate search. The chosen rates run from {lrs[0]:g} to {lrs[-1]:g} ({chosen}); "
+        "CMAPKD's stages scale its rate as Table~\\ref{tab:schedule} gives."
+    )
+
+
+def checkpoint_numbers(df: pd.DataFrame, preset: str | None = None) -> dict:
+    """`Checkpoints`: whether the main runs' teacher and pretrained student are the checkpoints committed in the clone
+    (design 3.12, `checkpoints/<name>.json` beside the weights) and what training each took as its record says."""
+    cfg = _first(select_runs(df, 'main', preset), 'cmapkd', 'config') or {}
+    recs = {}
+    for who in ('teacher', 'student'):
+        w = (cfg.get(who) or {}).get('pretrained') or ''
+        rec = clone_root() / 'checkpoints' / f'{Path(w).stem}.json'
+        if w and rec.exists():
+            recs[who] = json.loads(rec.read_text())
+    if not recs:
+        return dict(Checkpoints='')
+    cost = listing(
+        f"the {'pretrained ' if who == 'student' else ''}{who} {r['train_s'] / 60:.0f} min ({r['steps']} steps on "
+        f"{r.get('torch_threads', '--')} CPU threads)"
+        for who, r in recs.items()
+    )
+    return dict(
+        Checkpoints=f"{'Both are' if len(recs) == 2 else 'It is'} committed with the companion "
+        "(\\texttt{checkpoints/}: the weights with their recipe, key and hash), so every run here, and a reader's, "
+        f"starts from the same models; training them anew took {cost}."
+    )
+
+
 def write_numbers(paper_dir='paper', preset: str | None = None) -> Path:
     "Write `paper_dir/numbers.tex` from the result files under `paper_dir/results`."
     df = _results_frame(paper_dir)
     sub = df if preset is None else df[df['preset'] == preset]
-    values = draft_numbers(df, preset) | figure_captions(
-        paper_dir
+    values = (
+        draft_numbers(df, preset)
+        | tuning_numbers(paper_dir, preset)
+        | checkpoint_numbers(df, preset)
+        | figure_captions(paper_dir)
     )  # the captions the figure writers saved beside the figures
     tex = render_macros(
         values,
@@ -1077,7 +1247,8 @@ def write_numbers(paper_dir='paper', preset: str | None = None) -> Path:
         ],
     )
     path = atomic_write(Path(paper_dir) / NUMBERS, tex)
-    record_sources(paper_dir, path, list(sub['file']))
+    tuning = tuning_source(paper_dir, 'finetune', preset)  # the Tuning sentence's record
+    record_sources(paper_dir, path, list(sub['file']) + ([tuning] if tuning else []))
     return path
 
 
