@@ -410,8 +410,7 @@ def _results(df: pd.DataFrame, preset: str | None) -> dict:
 
 
 def _ablation(df: pd.DataFrame, preset: str | None) -> dict:
-    key = headline(select_runs(df, 'ablation', preset), preset)['mean_recall']
-    f = table_frame(df, 'ablation', ABLATION_ROWS, (key,), preset).rename(columns=lambda c: c.partition('/')[2] or c)
+    f = _retrieval_frame(df, 'ablation', ABLATION_ROWS, preset)
     full = _value(f, 'full', 'mean_recall')
     d = (
         {r: difference(v, full) for r, v in f['mean_recall'].items() if r != 'full' and np.isfinite(v)}
