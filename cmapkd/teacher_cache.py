@@ -16,9 +16,10 @@ from .io import atomic_write, fingerprint, locked
 from .backbones import Backbone
 from .data import make_loader
 from .loop import Runtime
+from .baselines import method_class
 
 # %% auto #0
-__all__ = ['TeacherCache', 'cache_key']
+__all__ = ['TeacherCache', 'features_of', 'cache_key']
 
 # %% ../nbs/13a_teacher_cache.ipynb #da95faeb
 class TeacherCache:
@@ -96,14 +97,18 @@ class TeacherCache:
         return sum(f.stat().st_size for f in self.dir.glob('*.npy'))
 
 
+def features_of(method: str) -> str:
+    "The class whose `teacher_features` method `method` runs: the methods that inherit the same one share a cache."
+    return method_class(method).teacher_features.__qualname__.rsplit('.', 1)[0]
+
+
 def cache_key(cfg: RunConfig) -> str:
     "Fingerprint of what the cached features depend on: the teacher, the method's features, the data and its transform."
     d = cfg.data
     return fingerprint(
         asdict(cfg.teacher),
-        cfg.method.name,
+        features_of(cfg.method.name),  # not the name nor the options: they weigh the losses, not the features
         cfg.method.pyramid_dim,
-        cfg.method.options,
         d.name,
         d.root,
         d.ann_file,
