@@ -626,16 +626,18 @@ def clock(s: float) -> str:
 
 
 def last_times(out_dir, preset_name: str, seeds, first_look: bool = False) -> tuple[dict, str]:
-    """The wall time of each notebook in the last recorded reproduction (or first look) of `preset_name` (in `out_dir`,
-    else the repository's paper/), scaled to `seeds` (except the paper's and those that run one seed); ({}, '') when
-    there is none."""
+    """The wall time of each notebook in the last recorded whole reproduction (or first look) of `preset_name` (in
+    `out_dir`, else the repository's paper/), scaled to `seeds` (except the paper's and those that run one seed);
+    ({}, '') when there is none. A resumed one, which kept result files, timed only what was left: it is passed over."""
     name = f'reproduction_{preset_name}.json'
     records = (
         (p, json.loads(p.read_text()))
         for p in (Path(out_dir) / name, clone_root() / preset_dir(preset_name) / name)
         if p.exists()
     )
-    f, record = next(((p, r) for p, r in records if r.get('first_look', False) == first_look), (None, None))
+    f, record = next(
+        ((p, r) for p, r in records if r.get('first_look', False) == first_look and not r.get('resumed')), (None, None)
+    )
     if f is None:
         return {}, ''
     scale = len(seeds) / max(1, len(record.get('seeds') or [0]))
@@ -775,6 +777,7 @@ def reproduce(
             print(f'[{clock(time.time() - t_start)}] {text}', flush=True)
 
     before, source = last_times(out, preset_name, seeds, first_look)
+    resumed = not force and any(out.glob('results/*/*.json'))  # kept results: its times are not a whole run's
     show(
         f"{'first look at' if first_look else 'reproduction of'} preset {preset_name!r}, seeds {list(seeds)}, into "
         f"{out}: "
@@ -869,6 +872,7 @@ def reproduce(
         commit=git_commit(nbs),
         device=device_name(run_device(preset(preset_name))),
         wall_s=times,
+        resumed=resumed,
         pretrain_s=round(pretrain_s, 1),
         pdf=pdf,
     )
