@@ -13,28 +13,16 @@ the seeds) is printed and written to `--json` with every run's record.
 import argparse
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 import numpy as np
+from cmapkd.experiments import length_overrides, run_many
 
 
-def one(args) -> dict:
-    method, seed, factor, out = args
-    from cmapkd.experiments import length_overrides, run_one
-
-    path = run_one(
-        f'length_x{factor:g}',
-        'tiny',
-        method,
-        seed=seed,
-        out_dir=out,
-        overrides=length_overrides('tiny', factor),
-        progress=False,
-    )
+def record(path, factor: float) -> dict:
     r = json.loads(Path(path).read_text())
     return dict(
-        method=method,
-        seed=seed,
+        method=r['method'],
+        seed=r['seed'],
         factor=factor,
         steps=sum(s['steps'] for s in r['config']['stages']),
         lr=r['config']['optim']['lr_student'],
@@ -43,7 +31,7 @@ def one(args) -> dict:
         wall_s=r['wall_s'],
         commit=r['commit'],
         device=r['device'],
-        result=str(Path(path).relative_to(out)),
+        result=Path(path).relative_to(Path(path).parents[2]).as_posix(),
     )
 
 
@@ -55,15 +43,16 @@ def main(argv=None):
     ap.add_argument('--jobs', type=int, default=os.cpu_count() or 1)
     ap.add_argument('--json', help='write the table and every run here')
     a = ap.parse_args(argv)
-    todo = []
+    by_factor = {}
     for spec in a.runs:
         method, _, factor = spec.partition(':')
         if not factor:
             ap.error(f"--runs: expected ROW:FACTOR such as scratch:2, got {spec!r}")
-        todo += [(method, s, float(factor), a.out) for s in a.seeds]
-    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // a.jobs)))
-    with ProcessPoolExecutor(a.jobs) as pool:
-        runs = list(pool.map(one, todo))
+        by_factor.setdefault(float(factor), []).extend((method, None, s) for s in a.seeds)
+    runs = []
+    for factor, rows in by_factor.items():  # one experiment per length, its runs `--jobs` at a time
+        paths = run_many(f'length_x{factor:g}', 'tiny', rows, a.out, length_overrides('tiny', factor), jobs=a.jobs)
+        runs += [record(p, factor) for p in paths]
     table = {}
     for r in runs:
         table.setdefault(f"{r['method']} {r['steps']}", []).append(r['mean_recall'])
